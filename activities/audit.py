@@ -1,0 +1,29 @@
+"""Audit activity: append one lifecycle record to the JSON Lines trail, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from approvals import errors
+from approvals.audit_log import AuditLog, AuditUnwritableError
+from approvals.models import AuditEntry
+
+
+class AuditActivities:
+    def __init__(self, audit_log: AuditLog) -> None:
+        self._log = audit_log
+
+    @activity.defn
+    async def write_audit(self, entry: AuditEntry) -> bool:
+        """True if written, False if a record with this ``event_id`` was already there.
+
+        An unwritable file is retried (the disk may come back) rather than
+        dropped: the workflow waits for its audit record.
+        """
+        try:
+            return await asyncio.to_thread(self._log.append, entry)
+        except AuditUnwritableError as error:
+            raise ApplicationError(str(error), type=errors.AUDIT_UNWRITABLE) from error

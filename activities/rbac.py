@@ -1,0 +1,25 @@
+"""RBAC activity: may this workspace ask for approvals at all?"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+
+from activities.workspace import require_served_workspace
+from approvals.models import PermissionCheck, PermissionVerdict
+from approvals.rbac import load_policy
+from approvals.settings import Settings
+
+
+class RbacActivities:
+    """Reads the workspace's ``config.yaml`` on every check, so role changes apply at once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @activity.defn
+    async def check_permission(self, check: PermissionCheck) -> PermissionVerdict:
+        require_served_workspace(self._settings, check.workspace_id)
+        policy = await asyncio.to_thread(load_policy, self._settings.rbac_config_path)
+        return PermissionVerdict(allowed=policy.permits(check.permission), roles=list(policy.roles))

@@ -1,0 +1,1 @@
+"""durable-approvals: human approval for AI agents that survives crashes and restarts."""

@@ -1,0 +1,25 @@
+"""Error type names carried by ``ApplicationError.type``.
+
+Activities raise ``temporalio.exceptions.ApplicationError`` with one of these
+names; the workflow and the tests match on the name, never on message text.
+
+    retryable (Temporal retries the activity)
+    ├── PLATFORM_UNAVAILABLE     connect error, timeout, 5xx, 429
+    └── AUDIT_UNWRITABLE         the audit file cannot be appended to (a record is never dropped)
+    non-retryable
+    ├── PLATFORM_REJECTED        4xx on create/decide/expire
+    ├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id
+    ├── WEBSOCKET_UNAVAILABLE    the socket could not be (re)opened: poll instead
+    └── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
+"""
+
+from __future__ import annotations
+
+PLATFORM_UNAVAILABLE = "PlatformUnavailable"
+PLATFORM_REJECTED = "PlatformRejected"
+PLATFORM_BAD_REPLY = "PlatformBadReply"
+WEBSOCKET_UNAVAILABLE = "WebSocketUnavailable"
+UNKNOWN_WORKSPACE = "UnknownWorkspace"
+AUDIT_UNWRITABLE = "AuditUnwritable"
+
+NON_RETRYABLE_CREATE_ERRORS = (PLATFORM_REJECTED, PLATFORM_BAD_REPLY, UNKNOWN_WORKSPACE)

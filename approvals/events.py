@@ -1,0 +1,94 @@
+"""Turning platform data (WebSocket frames, list/get items) into ``Decision`` objects.
+
+Both the socket listener and the poller go through here, so both accept the
+same shapes and skip the same garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from approvals.models import Decision, DecisionSource
+
+logger = logging.getLogger(__name__)
+
+DECIDED_STATUSES = {"approved": True, "denied": False}
+_ENVELOPE_EVENTS = {"APPROVAL_APPROVED", "APPROVAL_DENIED"}
+_FLAT_EVENT = "APPROVAL_DECIDED"
+MAX_FRAME_BYTES = 1_000_000
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _decision(
+    approval_id: str, status: Any, fields: Mapping[str, Any], source: DecisionSource
+) -> Decision | None:
+    if status not in DECIDED_STATUSES:
+        return None
+    decided_by = fields.get("decided_by")
+    comment = fields.get("comment")
+    try:
+        return Decision(
+            approval_id=approval_id,
+            approved=DECIDED_STATUSES[status],
+            decided_by=decided_by if isinstance(decided_by, str) and decided_by else "human",
+            comment=comment if isinstance(comment, str) else None,
+            decided_at=_parse_time(fields.get("decided_at") or fields.get("timestamp")),
+            source=source,
+        )
+    except ValidationError as error:
+        logger.warning("skipping malformed decision for %s: %s", approval_id, error)
+        return None
+
+
+def decision_from_frame(frame: str | bytes, approval_id: str) -> Decision | None:
+    """The decision for ``approval_id`` carried by one WebSocket frame, if any.
+
+    Accepts the platform's envelope (``APPROVAL_APPROVED``/``APPROVAL_DENIED``
+    with a ``payload``) and the reference tool's flat ``APPROVAL_DECIDED``.
+    Non-JSON, oversized and unrelated frames give ``None``: the socket carries
+    events of related workspaces too.
+    """
+    if len(frame) > MAX_FRAME_BYTES:
+        logger.warning("skipping oversized WebSocket frame (%d bytes)", len(frame))
+        return None
+    try:
+        event = json.loads(frame)
+    except (ValueError, UnicodeDecodeError):
+        logger.debug("skipping non-JSON WebSocket frame")
+        return None
+    if not isinstance(event, dict):
+        return None
+    name = event.get("event")
+    if name in _ENVELOPE_EVENTS:
+        payload = event.get("payload")
+        if not isinstance(payload, dict) or payload.get("approval_id") != approval_id:
+            return None
+        status = payload.get("decision") or (
+            "approved" if name == "APPROVAL_APPROVED" else "denied"
+        )
+        fields = {**payload, "timestamp": event.get("timestamp")}
+        return _decision(approval_id, status, fields, DecisionSource.WEBSOCKET)
+    if name == _FLAT_EVENT and event.get("approval_id") == approval_id:
+        return _decision(approval_id, event.get("status"), event, DecisionSource.WEBSOCKET)
+    return None
+
+
+def decision_from_item(item: Any, approval_id: str, source: DecisionSource) -> Decision | None:
+    """The decision recorded in one list/get item, or ``None`` while it is still open."""
+    if not isinstance(item, dict) or item.get("id") != approval_id:
+        return None
+    return _decision(approval_id, item.get("status"), item, source)

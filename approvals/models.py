@@ -1,0 +1,237 @@
+"""The data that crosses Temporal: workflow input, decisions, activity I/O, result.
+
+Every model here is sent through the pydantic data converter, so validation runs
+at the edge (the caller that builds an ``ApprovalRequest``) and again whenever a
+worker decodes a payload: a malformed value is refused before anything starts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MAX_ACTION_CHARS = 500
+MAX_REASON_CHARS = 4_000
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600  # a month: longer waits are a mistake, not a need
+MAX_POLL_INTERVAL_SECONDS = 3_600.0
+MIN_POLL_INTERVAL_SECONDS = 0.05
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# C0/C1 control characters other than tab, newline and carriage return.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or whitespace")
+    return value
+
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+"""Workspace ids, approval ids, idempotency keys: safe in a URL path and a workflow id."""
+
+ActionText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ACTION_CHARS),
+    AfterValidator(_not_blank),
+    AfterValidator(_no_control_chars),
+]
+ReasonText = Annotated[str, Field(max_length=MAX_REASON_CHARS), AfterValidator(_no_control_chars)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebSocketMode(StrEnum):
+    """APPROVAL_USE_WEBSOCKET: ``auto`` uses the socket and falls back to polling."""
+
+    AUTO = "auto"
+    TRUE = "true"
+    FALSE = "false"
+
+
+class ApprovalStatus(StrEnum):
+    """How an approval ended (the result's ``status``)."""
+
+    GRANTED = "granted"
+    DENIED = "denied"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    FAILURE = "failure"
+    RBAC_DENIED = "rbac_denied"
+
+
+class DecisionSource(StrEnum):
+    """Which path delivered a decision; kept for the audit trail and debugging."""
+
+    WEBSOCKET = "websocket"
+    POLLING = "polling"
+    CATCH_UP = "catch_up"
+    EXPIRY = "expiry"
+    CLIENT = "client"
+
+
+class ApprovalRequest(_Model):
+    """The workflow's input: what the agent asks for and how long it will wait."""
+
+    workspace_id: Identifier
+    action: ActionText
+    reason: ReasonText = ""
+    timeout_seconds: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
+    poll_interval_seconds: float = Field(
+        default=5.0, ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS
+    )
+    websocket: WebSocketMode = WebSocketMode.AUTO
+    requester: Annotated[str, Field(max_length=200), AfterValidator(_no_control_chars)] = ""
+    idempotency_key: Identifier | None = None
+    trace_id: Identifier | None = None
+    task_id: Identifier | None = None
+    heartbeat_timeout_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
+
+    @model_validator(mode="after")
+    def _poll_within_timeout(self) -> Self:
+        if self.poll_interval_seconds > self.timeout_seconds:
+            raise ValueError("poll_interval_seconds must not exceed timeout_seconds")
+        return self
+
+
+class Decision(_Model):
+    """A human's answer for one approval, from whichever path saw it first."""
+
+    approval_id: Identifier
+    approved: bool
+    decided_by: Annotated[str, Field(max_length=200)] = "human"
+    comment: Annotated[str, Field(max_length=MAX_REASON_CHARS)] | None = None
+    decided_at: datetime | None = None
+    source: DecisionSource = DecisionSource.CLIENT
+
+    def same_answer(self, other: Decision) -> bool:
+        """Two sightings of one decision differ only in where they came from."""
+        return (self.approved, self.decided_by) == (other.approved, other.decided_by)
+
+
+class ApprovalResult(_Model):
+    """What the agent gets back.
+
+    Keeps the reference tool's keys (``approved``, ``approval_id``,
+    ``decided_by``, ``message`` on denial, ``error`` on failure) so its callers
+    keep working; ``status`` says which of the outcomes this is.
+    """
+
+    approved: bool
+    status: ApprovalStatus
+    approval_id: str | None = None
+    decided_by: str | None = None
+    message: str | None = None
+    error: str | None = None
+    comment: str | None = None
+    decided_at: datetime | None = None
+    trace_id: str | None = None
+
+    def as_tool_result(self) -> dict[str, Any]:
+        """The dict the reference tool returned, plus ``status``; absent keys stay absent."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --- activity inputs and outputs --------------------------------------------
+
+
+class PermissionCheck(_Model):
+    workspace_id: Identifier
+    permission: str = "approve"
+
+
+class PermissionVerdict(_Model):
+    allowed: bool
+    roles: list[str]
+
+
+class CreateApprovalInput(_Model):
+    workspace_id: Identifier
+    action: ActionText
+    reason: ReasonText = ""
+    task_id: str | None = None
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class CreatedApproval(_Model):
+    approval_id: Identifier
+
+
+class WaitForDecisionInput(_Model):
+    workspace_id: Identifier
+    approval_id: Identifier
+    poll_interval_seconds: float = 5.0
+
+
+class ExpireApprovalInput(_Model):
+    workspace_id: Identifier
+    approval_id: Identifier
+    reason: str
+
+
+class ExpireOutcome(_Model):
+    """``decision`` is set when the platform had recorded a decision before the expiry."""
+
+    expired: bool
+    decision: Decision | None = None
+
+
+class AuditOutcome(StrEnum):
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    DENIED = "denied"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    FAILURE = "failure"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+class AuditEntry(_Model):
+    """One lifecycle record; the workflow fills it, the audit activity writes it once.
+
+    ``event_id`` is derived from the workflow run and the record's place in the
+    lifecycle, so a retried activity presents the same id and is written once.
+    """
+
+    event_id: Annotated[str, Field(min_length=1, max_length=1_200)]
+    timestamp: datetime
+    event_type: str
+    workspace_id: str
+    actor: str | None = None
+    action: str
+    resource: str
+    outcome: str
+    trace_id: str
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApprovalState(StrEnum):
+    """What the ``status`` query reports while and after the workflow runs."""
+
+    CHECKING = "checking"
+    PENDING = "pending"
+    DECIDED = "decided"
+    CLOSED = "closed"
+
+
+class ApprovalStatusView(_Model):
+    state: ApprovalState
+    approval_id: str | None
+    deadline: datetime | None
+    trace_id: str
+    decision: Decision | None = None
+    waiting_via: str | None = None
+    rejected_decisions: int = 0

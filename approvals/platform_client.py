@@ -1,0 +1,227 @@
+"""An async client for the approvals platform's HTTP contract.
+
+It knows the routes, the bearer token and how each reply maps to success or to
+a ``PlatformError`` that says whether trying again can help. Temporal activities,
+the CLI and the tests all talk to the platform through it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from approvals import errors
+from approvals.models import ID_PATTERN
+
+MAX_REPLY_BYTES = 2_000_000
+_RETRYABLE_4XX = {408, 425, 429}
+
+
+class PlatformError(Exception):
+    """A platform call that did not succeed.
+
+    ``message`` follows the reference tool's wording where it had one, so
+    callers that matched on its ``error`` texts keep working.
+    """
+
+    def __init__(self, message: str, *, kind: str, retryable: bool, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.retryable = retryable
+        self.status_code = status_code
+
+
+class ExpireResult(StrEnum):
+    EXPIRED = "expired"
+    ALREADY_DECIDED = "already_decided"
+    NOT_SUPPORTED = "not_supported"  # unknown id, or a platform without the route
+
+
+def _status_error(prefix: str, response: httpx.Response) -> PlatformError:
+    code = response.status_code
+    retryable = code >= 500 or code in _RETRYABLE_4XX
+    kind = errors.PLATFORM_UNAVAILABLE if retryable else errors.PLATFORM_REJECTED
+    return PlatformError(f"{prefix}: {code}", kind=kind, retryable=retryable, status_code=code)
+
+
+def _json_body(response: httpx.Response) -> Any:
+    if len(response.content) > MAX_REPLY_BYTES:
+        raise PlatformError(
+            f"Platform reply too large ({len(response.content)} bytes, status "
+            f"{response.status_code})",
+            kind=errors.PLATFORM_BAD_REPLY,
+            retryable=False,
+            status_code=response.status_code,
+        )
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        raise PlatformError(
+            f"Platform returned invalid JSON (status {response.status_code})",
+            kind=errors.PLATFORM_BAD_REPLY,
+            retryable=False,
+            status_code=response.status_code,
+        ) from None
+
+
+def _transport_error(error: httpx.HTTPError) -> PlatformError:
+    detail = str(error) or type(error).__name__
+    return PlatformError(
+        f"Failed to request approval: {detail}", kind=errors.PLATFORM_UNAVAILABLE, retryable=True
+    )
+
+
+@dataclass
+class PlatformClient:
+    """Calls for one workspace on one platform; owns no connection pool of its own.
+
+    The ``http`` client is passed in so that one pool serves every activity of
+    a worker, and so tests can point it anywhere.
+    """
+
+    http: httpx.AsyncClient
+    base_url: str
+    workspace_id: str
+    token: str | None = None
+    _single_item_route: bool | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"X-Workspace-ID": self.workspace_id}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def websocket_url(self) -> str:
+        scheme, rest = self.base_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws"
+
+    def _url(self, suffix: str = "") -> str:
+        return f"{self.base_url}/workspaces/{self.workspace_id}/approvals{suffix}"
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {**self.headers(), **(extra_headers or {})}
+        try:
+            return await self.http.request(method, url, headers=headers, json=json)
+        except httpx.HTTPError as error:
+            raise _transport_error(error) from error
+
+    async def create_approval(
+        self,
+        action: str,
+        reason: str,
+        *,
+        idempotency_key: str,
+        task_id: str | None = None,
+    ) -> str:
+        """Create the request and return its ``approval_id``.
+
+        The ``Idempotency-Key`` makes a retry after a lost reply return the
+        first request instead of making a second one.
+        """
+        body: dict[str, Any] = {"action": action, "reason": reason}
+        if task_id:
+            body["task_id"] = task_id
+        response = await self._send(
+            "POST", self._url(), json=body, extra_headers={"Idempotency-Key": idempotency_key}
+        )
+        if response.status_code != 201:
+            raise _status_error("Failed to create request", response)
+        data = _json_body(response)
+        approval_id = data.get("approval_id") if isinstance(data, dict) else None
+        if not isinstance(approval_id, str) or not _valid_id(approval_id):
+            raise PlatformError(
+                "Platform reply has no valid approval_id (status 201)",
+                kind=errors.PLATFORM_BAD_REPLY,
+                retryable=False,
+                status_code=201,
+            )
+        return approval_id
+
+    async def list_approvals(self) -> list[dict[str, Any]]:
+        """The newest 50 approvals of the workspace, newest first."""
+        response = await self._send("GET", self._url())
+        if response.status_code != 200:
+            raise _status_error("Failed to list approvals", response)
+        data = _json_body(response)
+        if not isinstance(data, list):
+            raise PlatformError(
+                "Platform list reply is not a JSON array",
+                kind=errors.PLATFORM_BAD_REPLY,
+                retryable=False,
+                status_code=200,
+            )
+        return [item for item in data if isinstance(item, dict)]
+
+    async def get_approval(self, approval_id: str) -> dict[str, Any] | None:
+        """One approval by id: the single-item route where the platform has it, else the list.
+
+        ``None`` means "not found right now", never a decision: the list holds
+        only the newest 50.
+        """
+        if self._single_item_route is not False:
+            response = await self._send("GET", self._url(f"/{approval_id}"))
+            if response.status_code == 200:
+                self._single_item_route = True
+                data = _json_body(response)
+                return data if isinstance(data, dict) else None
+            if response.status_code not in (404, 405):
+                raise _status_error("Failed to read approval", response)
+            if self._single_item_route:
+                return None  # the route exists; the approval does not
+        for item in await self.list_approvals():
+            if item.get("id") == approval_id:
+                # Found in the list although the single route said 404: that
+                # route is missing on this platform, stop asking it.
+                self._single_item_route = False
+                return item
+        return None
+
+    async def decide(
+        self, approval_id: str, *, approved: bool, decided_by: str, comment: str | None = None
+    ) -> None:
+        """Record a decision; a 404 means unknown or already decided (first decision wins)."""
+        body: dict[str, Any] = {
+            "decision": "approved" if approved else "denied",
+            "decided_by": decided_by,
+        }
+        if comment:
+            body["comment"] = comment
+        response = await self._send("POST", self._url(f"/{approval_id}/decide"), json=body)
+        if response.status_code != 200:
+            raise _status_error("Failed to decide", response)
+
+    async def expire(self, approval_id: str, reason: str) -> ExpireResult:
+        """Close a request that nobody may approve any more.
+
+        Platforms without the route (Molecule) answer 404/405: that is not a
+        failure, there is just nothing to close.
+        """
+        response = await self._send(
+            "POST", self._url(f"/{approval_id}/expire"), json={"reason": reason}
+        )
+        if response.status_code == 200:
+            return ExpireResult.EXPIRED
+        if response.status_code == 409:
+            return ExpireResult.ALREADY_DECIDED
+        if response.status_code in (404, 405):
+            return ExpireResult.NOT_SUPPORTED
+        raise _status_error("Failed to expire", response)
+
+
+def _valid_id(value: str) -> bool:
+    return re.fullmatch(ID_PATTERN, value) is not None
+
+
+__all__ = ["ExpireResult", "PlatformClient", "PlatformError"]

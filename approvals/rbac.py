@@ -1,0 +1,74 @@
+"""The workspace's RBAC policy: which roles may perform which actions.
+
+Kept apart from the activity that reads the config file so that the table can
+be tested exhaustively without I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ALL_ACTIONS = "*"
+DEFAULT_ROLES: tuple[str, ...] = ("operator",)
+
+BUILTIN_ROLE_ACTIONS: Mapping[str, frozenset[str]] = {
+    "admin": frozenset({ALL_ACTIONS}),
+    "operator": frozenset({"delegate", "approve", "memory.read", "memory.write"}),
+    "read-only": frozenset({"memory.read"}),
+    "no-delegation": frozenset({"approve", "memory.read", "memory.write"}),
+    "no-approval": frozenset({"delegate", "memory.read", "memory.write"}),
+    "memory-readonly": frozenset({"memory.read"}),
+}
+
+
+@dataclass(frozen=True)
+class RbacPolicy:
+    """Roles in the order they are checked, and per-role overrides of the built-in sets."""
+
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    allowed_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def permits(self, action: str) -> bool:
+        for role in self.roles:
+            if role == "admin":
+                return True
+            actions = self.allowed_actions.get(role, BUILTIN_ROLE_ACTIONS.get(role, frozenset()))
+            if action in actions or ALL_ACTIONS in actions:
+                return True
+        return False
+
+
+def policy_from_config(config: Any) -> RbacPolicy:
+    """Build the policy from a parsed ``config.yaml``; anything malformed means the defaults.
+
+    An explicit empty role list is kept (it grants nothing): a workspace that
+    was stripped of its roles must not regain ``operator``.
+    """
+    rbac = config.get("rbac") if isinstance(config, Mapping) else None
+    if not isinstance(rbac, Mapping):
+        return RbacPolicy()
+    raw_roles = rbac.get("roles", list(DEFAULT_ROLES))
+    if not isinstance(raw_roles, Sequence) or isinstance(raw_roles, str):
+        return RbacPolicy()
+    roles = tuple(str(role) for role in raw_roles)
+    overrides: dict[str, frozenset[str]] = {}
+    raw_allowed = rbac.get("allowed_actions")
+    if isinstance(raw_allowed, Mapping):
+        for role, actions in raw_allowed.items():
+            if isinstance(actions, Sequence) and not isinstance(actions, str):
+                overrides[str(role)] = frozenset(str(a) for a in actions)
+    return RbacPolicy(roles=roles, allowed_actions=overrides)
+
+
+def load_policy(config_path: Path) -> RbacPolicy:
+    """Read the policy from ``config_path``; unreadable or invalid YAML means the defaults."""
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        return policy_from_config(yaml.safe_load(text))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return RbacPolicy()

@@ -1,0 +1,87 @@
+"""Settings read from the environment, with the reference tool's names and defaults.
+
+One object, built once at start-up and handed to what needs it, so tests build
+their own instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from approvals.models import MAX_TIMEOUT_SECONDS, WebSocketMode
+
+
+def running_in_container() -> bool:
+    """True inside Docker/Podman/Kubernetes, where the platform is not on localhost."""
+    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
+        return True
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return True
+    try:
+        cgroup = Path("/proc/1/cgroup").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(marker in cgroup for marker in ("docker", "containerd", "kubepods", "libpod"))
+
+
+def default_platform_url() -> str:
+    host = "host.docker.internal" if running_in_container() else "localhost"
+    return f"http://{host}:8080"
+
+
+def _configs_dir() -> Path:
+    return Path(os.environ.get("CONFIGS_DIR", "/configs"))
+
+
+class Settings(BaseSettings):
+    """Everything the worker and the clients read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    platform_url: str = Field(default_factory=default_platform_url)
+    workspace_id: str = ""
+    workspace_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token; when unset, read from ${CONFIGS_DIR}/.auth_token.",
+    )
+    approval_timeout: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
+    approval_poll_interval: float = Field(default=5.0, gt=0)
+    approval_use_websocket: WebSocketMode = WebSocketMode.AUTO
+    approval_heartbeat_timeout: float = Field(default=30.0, ge=1.0, le=600.0)
+    audit_log_path: Path = Path("/var/log/molecule/audit.jsonl")
+    rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
+    platform_http_timeout: float = Field(default=10.0, gt=0)
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "approvals"
+
+    @field_validator("platform_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PLATFORM_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("approval_use_websocket", mode="before")
+    @classmethod
+    def _websocket_mode(cls, value: object) -> object:
+        # The reference tool treated an empty value as auto-detect.
+        if isinstance(value, str):
+            return value.strip().lower() or WebSocketMode.AUTO
+        return value
+
+    def bearer_token(self) -> str | None:
+        """The workspace token: the env var wins, else the runtime's token file."""
+        if self.workspace_token is not None and self.workspace_token.get_secret_value():
+            return self.workspace_token.get_secret_value()
+        token_file = _configs_dir() / ".auth_token"
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return token or None

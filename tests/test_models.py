@@ -1,0 +1,66 @@
+"""Bad input is refused by the models before any workflow starts."""
+
+import pytest
+from pydantic import ValidationError
+
+from approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+
+VALID = {"workspace_id": "ws-1", "action": "drop table users", "reason": "cleanup"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("action", ""),
+        ("action", "   \t"),
+        ("action", "x" * 501),
+        ("action", "rm -rf /\x00"),
+        ("reason", "y" * 4001),
+        ("reason", "bell\x07"),
+        ("timeout_seconds", 0),
+        ("timeout_seconds", -5),
+        ("timeout_seconds", 31 * 24 * 3600),
+        ("poll_interval_seconds", 0),
+        ("workspace_id", ""),
+        ("workspace_id", "../etc/passwd"),
+        ("workspace_id", "a b"),
+        ("idempotency_key", "key with spaces"),
+        ("trace_id", "x" * 200),
+    ],
+)
+def test_bad_request_fields_are_refused(field, value):
+    with pytest.raises(ValidationError) as caught:
+        ApprovalRequest(**{**VALID, field: value})
+    assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_poll_interval_longer_than_timeout_is_refused():
+    with pytest.raises(ValidationError, match="poll_interval_seconds"):
+        ApprovalRequest(**VALID, timeout_seconds=3, poll_interval_seconds=10)
+
+
+def test_unknown_fields_are_refused():
+    with pytest.raises(ValidationError):
+        ApprovalRequest(**VALID, timout_seconds=3)
+
+
+def test_multiline_reason_and_unicode_action_are_accepted():
+    request = ApprovalRequest(**{**VALID, "action": "supprimer l'entrepôt", "reason": "a\nb\tc"})
+    assert request.reason == "a\nb\tc"
+
+
+def test_tool_result_keeps_reference_keys_and_drops_absent_ones():
+    denied = ApprovalResult(
+        approved=False,
+        status=ApprovalStatus.DENIED,
+        approval_id="a-1",
+        decided_by="alice",
+        message="Denied by human",
+    )
+    assert denied.as_tool_result() == {
+        "approved": False,
+        "status": "denied",
+        "approval_id": "a-1",
+        "decided_by": "alice",
+        "message": "Denied by human",
+    }

@@ -1,0 +1,142 @@
+"""Run the approvals worker: ``python worker.py`` (settings from the environment).
+
+It wires settings → Temporal client → worker with every workflow and activity
+registered, checks at start what would otherwise fail later (an empty
+WORKSPACE_ID, an unwritable audit path), and drains cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.audit import AuditActivities
+from activities.platform_http import PlatformHttpActivities
+from activities.platform_ws import PlatformWebSocketActivities
+from activities.rbac import RbacActivities
+from activities.workspace import PlatformAccess
+from approvals.audit_log import AuditLog, AuditUnwritableError
+from approvals.redaction import RedactingFilter
+from approvals.settings import Settings
+from workflows.approval import ApprovalWorkflow
+
+logger = logging.getLogger("approvals.worker")
+
+WORKFLOWS: Sequence[type] = (ApprovalWorkflow,)
+
+
+class StartupError(SystemExit):
+    """A setting that makes the worker useless; reported in one line, exit status 2."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+
+def check_settings(settings: Settings) -> AuditLog:
+    """Fail at start, not at the first approval."""
+    if not settings.workspace_id.strip():
+        raise StartupError("WORKSPACE_ID is empty: set it to the workspace this worker serves")
+    audit_log = AuditLog(settings.audit_log_path)
+    try:
+        audit_log.ensure_writable()
+    except AuditUnwritableError as error:
+        raise StartupError(f"AUDIT_LOG_PATH unusable: {error.strerror}") from error
+    return audit_log
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+@contextlib.asynccontextmanager
+async def build_worker(
+    client: Client,
+    settings: Settings,
+    audit_log: AuditLog,
+    *,
+    task_queue: str | None = None,
+    **worker_options: object,
+) -> AsyncIterator[Worker]:
+    """A worker with every workflow and activity, sharing one HTTP pool; closed on exit."""
+    async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
+        access = PlatformAccess(settings, http)
+        http_activities = PlatformHttpActivities(access)
+        ws_activities = PlatformWebSocketActivities(access)
+        rbac = RbacActivities(settings)
+        audit = AuditActivities(audit_log)
+        with ThreadPoolExecutor(max_workers=4) as executor:
+            worker = Worker(
+                client,
+                task_queue=task_queue or settings.temporal_task_queue,
+                workflows=list(WORKFLOWS),
+                activities=[
+                    rbac.check_permission,
+                    http_activities.create_approval,
+                    http_activities.poll_for_decision,
+                    http_activities.expire_approval,
+                    ws_activities.listen_for_decision,
+                    audit.write_audit,
+                ],
+                activity_executor=executor,
+                **worker_options,  # type: ignore[arg-type]
+            )
+            yield worker
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> None:
+    audit_log = check_settings(settings)
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with build_worker(client, settings, audit_log) as worker:
+        logger.info(
+            "worker up: task queue %r, workspace %r, platform %s",
+            settings.temporal_task_queue,
+            settings.workspace_id,
+            settings.platform_url,
+        )
+        run = asyncio.create_task(worker.run())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not run.done():
+            logger.info("shutting down: finishing in-flight tasks")
+            await worker.shutdown()
+        await run
+
+
+def main() -> None:
+    configure_logging()
+    try:
+        asyncio.run(serve(Settings()))
+    except StartupError as error:
+        print(f"worker: {error.message}", file=sys.stderr)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Workflow definitions only: deterministic code, no I/O."""

@@ -1,0 +1,300 @@
+"""ApprovalWorkflow: ask a human, wait durably, answer once.
+
+Lifecycle: RBAC check → create the request on the platform → audit
+``requested`` → wait for the first of a decision (listener, poller or a
+``decide`` signal), the durable timer, or cancellation → expire the request if
+nobody decided → audit the outcome → return the result.
+
+Deterministic: every clock, id and I/O goes through ``workflow.*`` APIs and
+activities. Changing the order or kind of commands breaks running workflows:
+guard such changes with ``workflow.patched`` and keep the replay test green.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from activities.platform_http import PlatformHttpActivities
+    from activities.platform_ws import PlatformWebSocketActivities
+    from activities.rbac import RbacActivities
+    from approvals.models import (
+        ApprovalRequest,
+        ApprovalResult,
+        ApprovalState,
+        ApprovalStatus,
+        ApprovalStatusView,
+        AuditEntry,
+        AuditOutcome,
+        CreateApprovalInput,
+        CreatedApproval,
+        Decision,
+        ExpireApprovalInput,
+        ExpireOutcome,
+        PermissionCheck,
+        PermissionVerdict,
+        WaitForDecisionInput,
+        WebSocketMode,
+    )
+    from workflows import activity_options as options
+
+DENIED_MESSAGE = "Denied by human"
+
+
+def _failure_message(error: ActivityError) -> str:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause or error)
+
+
+@workflow.defn
+class ApprovalWorkflow:
+    @workflow.init
+    def __init__(self, request: ApprovalRequest) -> None:
+        self._request = request
+        self._trace_id = request.trace_id or str(workflow.uuid4())
+        self._state = ApprovalState.CHECKING
+        self._approval_id: str | None = None
+        self._deadline: datetime | None = None
+        self._decision: Decision | None = None
+        self._closed = False
+        self._rejected: list[tuple[Decision, str]] = []
+        self._rejected_audited = 0
+        self._waiting_via: str | None = None
+
+    @workflow.run
+    async def run(self, request: ApprovalRequest) -> ApprovalResult:
+        verdict: PermissionVerdict = await workflow.execute_activity_method(
+            RbacActivities.check_permission,
+            PermissionCheck(workspace_id=request.workspace_id),
+            **options.RBAC,
+        )
+        if not verdict.allowed:
+            await self._audit(
+                "rbac-deny",
+                event_type="rbac",
+                action="rbac.deny",
+                outcome="denied",
+                attempted_action="approve",
+                roles=verdict.roles,
+            )
+            return self._finish(
+                ApprovalStatus.RBAC_DENIED,
+                error="RBAC: this workspace does not have the 'approve' permission. "
+                f"Current roles: {verdict.roles}",
+            )
+
+        try:
+            created: CreatedApproval = await workflow.execute_activity_method(
+                PlatformHttpActivities.create_approval,
+                CreateApprovalInput(
+                    workspace_id=request.workspace_id,
+                    action=request.action,
+                    reason=request.reason,
+                    task_id=request.task_id,
+                    idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}",
+                ),
+                **options.CREATE,
+            )
+        except ActivityError as error:
+            message = _failure_message(error)
+            await self._audit(
+                "submit-failed", outcome=AuditOutcome.FAILURE, reason="submit_failed", error=message
+            )
+            return self._finish(ApprovalStatus.FAILURE, error=message)
+
+        approval_id = self._approval_id = created.approval_id
+        self._deadline = workflow.now() + timedelta(seconds=request.timeout_seconds)
+        self._state = ApprovalState.PENDING
+        waiter = asyncio.create_task(self._wait_on_platform(approval_id))
+        await self._audit(
+            "requested",
+            outcome=AuditOutcome.REQUESTED,
+            approval_id=approval_id,
+            reason_text=request.reason,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None,
+                timeout=max(self._deadline - workflow.now(), timedelta(0)),
+            )
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            self._closed = True
+            waiter.cancel()
+            await self._expire(approval_id, "cancelled")
+            await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
+            await self._audit_rejected()
+            self._state = ApprovalState.CLOSED
+            raise
+        self._closed = True
+        waiter.cancel()
+
+        if self._decision is None:
+            self._decision = await self._expire(approval_id, "timeout")
+        if self._decision is None:
+            await self._audit(
+                "timeout",
+                outcome=AuditOutcome.TIMEOUT,
+                approval_id=approval_id,
+                timeout_seconds=request.timeout_seconds,
+            )
+            await self._audit_rejected()
+            return self._finish(
+                ApprovalStatus.TIMEOUT,
+                error=f"Timed out after {request.timeout_seconds}s waiting for human decision",
+            )
+
+        decision = self._decision
+        self._state = ApprovalState.DECIDED
+        await self._audit(
+            "decided",
+            outcome=AuditOutcome.GRANTED if decision.approved else AuditOutcome.DENIED,
+            actor=decision.decided_by,
+            approval_id=approval_id,
+            decided_by=decision.decided_by,
+            comment=decision.comment,
+            via=decision.source.value,
+        )
+        await self._audit_rejected()
+        return self._finish(
+            ApprovalStatus.GRANTED if decision.approved else ApprovalStatus.DENIED,
+            decided_by=decision.decided_by,
+            message=None if decision.approved else DENIED_MESSAGE,
+            comment=decision.comment,
+            decided_at=decision.decided_at,
+        )
+
+    @workflow.signal
+    def decide(self, decision: Decision) -> None:
+        """Offer a decision; the first one for this approval wins, later ones are audited."""
+        self._offer(decision)
+
+    @workflow.query
+    def status(self) -> ApprovalStatusView:
+        return ApprovalStatusView(
+            state=self._state,
+            approval_id=self._approval_id,
+            deadline=self._deadline,
+            trace_id=self._trace_id,
+            decision=self._decision,
+            waiting_via=self._waiting_via,
+            rejected_decisions=len(self._rejected),
+        )
+
+    def _offer(self, decision: Decision) -> None:
+        if decision.approval_id != self._approval_id:
+            self._rejected.append((decision, "unknown approval"))
+        elif self._decision is not None and self._decision.same_answer(decision):
+            return  # the same decision seen twice (socket and poller, or a retried signal)
+        elif self._closed:
+            self._rejected.append((decision, "late"))
+        elif self._decision is not None:
+            self._rejected.append((decision, "conflicting"))
+        else:
+            self._decision = decision
+
+    async def _wait_on_platform(self, approval_id: str) -> None:
+        """Listen on the socket; when it fails for good (or is off), poll instead."""
+        request = self._request
+        wait_input = WaitForDecisionInput(
+            workspace_id=request.workspace_id,
+            approval_id=approval_id,
+            poll_interval_seconds=request.poll_interval_seconds,
+        )
+        wait_options = options.waiting(request.timeout_seconds, request.heartbeat_timeout_seconds)
+        if request.websocket is not WebSocketMode.FALSE:
+            self._waiting_via = "websocket"
+            try:
+                decision: Decision = await workflow.execute_activity_method(
+                    PlatformWebSocketActivities.listen_for_decision, wait_input, **wait_options
+                )
+                self._offer(decision)
+                return
+            except ActivityError as error:
+                workflow.logger.warning("listener gave up, polling instead: %s", error)
+        self._waiting_via = "polling"
+        try:
+            decision = await workflow.execute_activity_method(
+                PlatformHttpActivities.poll_for_decision, wait_input, **wait_options
+            )
+        except ActivityError as error:
+            # Only a refusal (401/403) ends the poller; the timer and signals still work.
+            workflow.logger.error("poller gave up: %s", error)
+            self._waiting_via = None
+            return
+        self._offer(decision)
+
+    async def _expire(self, approval_id: str, why: str) -> Decision | None:
+        """Close the request on the platform (best effort); a decision it already had wins."""
+        try:
+            outcome: ExpireOutcome = await workflow.execute_activity_method(
+                PlatformHttpActivities.expire_approval,
+                ExpireApprovalInput(
+                    workspace_id=self._request.workspace_id, approval_id=approval_id, reason=why
+                ),
+                **options.EXPIRE,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("could not expire %s: %s", approval_id, error)
+            return None
+        return outcome.decision
+
+    async def _audit_rejected(self) -> None:
+        while self._rejected_audited < len(self._rejected):
+            decision, why = self._rejected[self._rejected_audited]
+            self._rejected_audited += 1
+            await self._audit(
+                f"rejected-{self._rejected_audited}",
+                outcome=AuditOutcome.REJECTED,
+                actor=decision.decided_by,
+                approval_id=decision.approval_id,
+                decided_by=decision.decided_by,
+                decision="approved" if decision.approved else "denied",
+                rejected_because=why,
+                via=decision.source.value,
+            )
+
+    async def _audit(
+        self,
+        key: str,
+        *,
+        outcome: str,
+        event_type: str = "approval",
+        action: str = "approve",
+        actor: str | None = None,
+        **extra: Any,
+    ) -> None:
+        info = workflow.info()
+        entry = AuditEntry(
+            event_id=f"{info.workflow_id}/{info.run_id}/{key}",
+            timestamp=workflow.now(),
+            event_type=event_type,
+            workspace_id=self._request.workspace_id,
+            actor=actor,
+            action=action,
+            resource=self._request.action,
+            outcome=outcome,
+            trace_id=self._trace_id,
+            extra={k: v for k, v in extra.items() if v is not None},
+        )
+        await workflow.execute_activity_method(AuditActivities.write_audit, entry, **options.AUDIT)
+
+    def _finish(self, status: ApprovalStatus, **fields: Any) -> ApprovalResult:
+        if self._state is not ApprovalState.DECIDED:
+            self._state = ApprovalState.CLOSED
+        return ApprovalResult(
+            approved=status is ApprovalStatus.GRANTED,
+            status=status,
+            approval_id=self._approval_id,
+            trace_id=self._trace_id,
+            **fields,
+        )
