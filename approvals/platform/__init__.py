@@ -1,0 +1,11 @@
+"""The reference approvals platform: the contract's HTTP and WebSocket routes on SQLite.
+
+Every test, and every deployment without the Molecule platform, talks to this
+server; ``docs/platform-contract.md`` is what it implements, plus the **[ext]**
+routes (single item, expire, ``Idempotency-Key``, decision comments).
+"""
+
+from approvals.platform.app import Faults, create_app
+from approvals.platform.server import PlatformServer
+
+__all__ = ["Faults", "PlatformServer", "create_app"]

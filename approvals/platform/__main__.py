@@ -1,0 +1,77 @@
+"""Run the reference platform in the foreground: ``python -m approvals.platform``.
+
+The bearer token comes only from the environment variable named by
+``--token-env``: a token on the command line would show in ``ps`` and shell
+history. It is never printed. SIGINT and SIGTERM stop the server cleanly
+(exit status 0), which is how ``approvals.stack`` stops its children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from approvals.platform.server import PlatformServer
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m approvals.platform", description="The reference approvals platform."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--db", type=Path, default=Path("data/platform.db"))
+    parser.add_argument(
+        "--token-env",
+        default="PLATFORM_AUTH_TOKEN",
+        help="name of the environment variable holding the bearer token (unset: no auth)",
+    )
+    parser.add_argument(
+        "--fault-control",
+        action="store_true",
+        help="expose POST /_faults and POST /_faults/drop-sockets (tests only)",
+    )
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    token = os.environ.get(args.token_env) or None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with PlatformServer(
+        args.db,
+        token=token,
+        port=args.port,
+        host=args.host,
+        fault_control=args.fault_control,
+    ) as server:
+        # The URL line lets a parent process learn the port chosen for --port 0.
+        print(
+            f"approvals platform listening on {server.url} "
+            f"(db {args.db}, auth {'on' if token else 'off'})",
+            flush=True,
+        )
+        await stop.wait()
+    print("approvals platform stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(_serve(args))
+    except (OSError, RuntimeError) as error:
+        print(f"approvals platform: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

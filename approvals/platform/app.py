@@ -1,0 +1,374 @@
+"""The reference approvals platform as a FastAPI app: the routes of the contract.
+
+Replies follow the contract to the byte where it says so (status codes and the
+``{"error": ...}`` texts), because the worker is tested against this server and
+must behave the same against the Molecule platform. Bodies are parsed by hand
+from the raw bytes so that every malformed body gets the contract's 400 text
+instead of FastAPI's validation format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.websockets import WebSocketDisconnect
+
+from approvals.platform.hub import Hub
+from approvals.platform.store import ExpireOutcome, Status, Store, utc_now
+
+logger = logging.getLogger(__name__)
+
+ERROR_INVALID_BODY = "invalid request body"
+ERROR_BAD_DECISION = "decision must be 'approved' or 'denied'"
+ERROR_NOT_FOUND = "approval not found"
+ERROR_NOT_DECIDABLE = "approval not found or already decided"
+ERROR_UNAUTHORIZED = "unauthorized"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class Faults:
+    """Switches that make the platform misbehave on purpose, for failure tests.
+
+    Mutable and read on every request, so a test flips a field and the next
+    call sees it; the same object survives a ``PlatformServer`` restart.
+    """
+
+    create_status: int | None = None
+    """When set, create answers this status with ``create_body`` and stores nothing."""
+    create_body: str | None = None
+    """Raw reply text for ``create_status`` (sent as ``application/json``, valid or not)."""
+    create_delay_seconds: float = 0.0
+    """Store normally, then wait this long before replying: a reply after the client gave up."""
+    refuse_websocket: bool = False
+    """Refuse every WebSocket upgrade (HTTP 503)."""
+
+    def reset(self) -> None:
+        """Back to a well-behaved platform."""
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, field.default)
+
+
+class ApiError(Exception):
+    """A contract error reply: a status code and its JSON body."""
+
+    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
+        super().__init__(status_code, body)
+        self.status_code = status_code
+        self.body = body
+
+
+class _CreateBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    action: str = Field(min_length=1)
+    reason: str | None = None
+    task_id: str | None = None
+    context: dict[str, Any] | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("action is blank")
+        return value
+
+
+class _DecideBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    decision: Any = None  # checked by hand: it has its own error text
+    decided_by: str | None = None
+    comment: str | None = None
+
+
+class _ExpireBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reason: str | None = None
+
+
+class _FaultsUpdate(BaseModel):
+    """The body of ``POST /_faults``: any subset of the ``Faults`` fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    create_status: int | None = Field(default=None, ge=100, le=599)
+    create_body: str | None = None
+    create_delay_seconds: float = Field(default=0.0, ge=0.0, le=300.0)
+    refuse_websocket: bool = False
+
+
+def _parse(model: type[ModelT], raw: bytes) -> ModelT:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError:
+        raise ApiError(400, {"error": ERROR_INVALID_BODY}) from None
+
+
+def _bearer_ok(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (constant-time compare)."""
+    if not authorization:
+        return False
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def _envelope(event: str, workspace_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event": event,
+        "workspace_id": workspace_id,
+        "timestamp": utc_now(),
+        "payload": payload,
+    }
+
+
+def create_app(
+    db_path: Path,
+    token: str | None = None,
+    faults: Faults | None = None,
+    *,
+    fault_control: bool = False,
+) -> FastAPI:
+    """Build the platform app on the SQLite file ``db_path``.
+
+    Args:
+        db_path: the database file; created if missing, reused if present.
+        token: when set, every route but ``/health`` and the WebSocket's own
+            check requires ``Authorization: Bearer <token>``.
+        faults: the fault switches to read; a fresh, harmless set if omitted.
+        fault_control: also expose ``POST /_faults`` and
+            ``POST /_faults/drop-sockets`` so another process can steer faults.
+
+    Returns:
+        The app, with ``app.state.store``, ``app.state.hub`` and
+        ``app.state.faults``. Its lifespan shutdown closes every socket and
+        the database, so an app serves one run of a server.
+    """
+    store = Store(db_path)
+    hub = Hub()
+    active_faults = faults if faults is not None else Faults()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await hub.drop_all(code=1001)
+        store.close()
+
+    app = FastAPI(
+        title="approvals reference platform",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.store = store
+    app.state.hub = hub
+    app.state.faults = active_faults
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error.body, status_code=error.status_code)
+
+    async def require_token(request: Request) -> None:
+        """Refuse before anything is read or changed; the token itself is never logged."""
+        if token is not None and not _bearer_ok(request.headers.get("authorization"), token):
+            raise ApiError(401, {"error": ERROR_UNAUTHORIZED})
+
+    authorized = [Depends(require_token)]
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/workspaces/{workspace_id}/approvals", dependencies=authorized, status_code=201)
+    async def create_approval(workspace_id: str, request: Request) -> Response:
+        if active_faults.create_status is not None:
+            return Response(
+                content=active_faults.create_body or "",
+                status_code=active_faults.create_status,
+                media_type="application/json",
+            )
+        body = _parse(_CreateBody, await request.body())
+        key = request.headers.get("idempotency-key") or None
+        approval, created = store.create(
+            workspace_id,
+            action=body.action,
+            reason=body.reason,
+            task_id=body.task_id,
+            context=body.context,
+            idempotency_key=key,
+        )
+        if created:
+            hub.broadcast(
+                workspace_id,
+                _envelope(
+                    "APPROVAL_REQUESTED",
+                    workspace_id,
+                    {
+                        "approval_id": approval.id,
+                        "action": approval.action,
+                        "reason": approval.reason,
+                        "task_id": approval.task_id,
+                    },
+                ),
+            )
+        if active_faults.create_delay_seconds > 0:
+            await asyncio.sleep(active_faults.create_delay_seconds)
+        # A repeated key gets the first reply again: that reply said "pending".
+        return JSONResponse({"approval_id": approval.id, "status": "pending"}, status_code=201)
+
+    @app.get("/workspaces/{workspace_id}/approvals", dependencies=authorized)
+    async def list_approvals(workspace_id: str) -> list[dict[str, Any]]:
+        return [approval.item() for approval in store.list_recent(workspace_id)]
+
+    @app.get("/workspaces/{workspace_id}/approvals/{approval_id}", dependencies=authorized)
+    async def get_approval(workspace_id: str, approval_id: str) -> dict[str, Any]:
+        approval = store.get(workspace_id, approval_id)
+        if approval is None:
+            raise ApiError(404, {"error": ERROR_NOT_FOUND})
+        return approval.item()
+
+    @app.post("/workspaces/{workspace_id}/approvals/{approval_id}/decide", dependencies=authorized)
+    async def decide(workspace_id: str, approval_id: str, request: Request) -> dict[str, Any]:
+        body = _parse(_DecideBody, await request.body())
+        if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
+            raise ApiError(400, {"error": ERROR_BAD_DECISION})
+        decision = Status(body.decision)
+        approval = store.decide(
+            workspace_id,
+            approval_id,
+            status=decision,
+            decided_by=body.decided_by or "human",
+            comment=body.comment,
+        )
+        if approval is None:
+            raise ApiError(404, {"error": ERROR_NOT_DECIDABLE})
+        event = "APPROVAL_APPROVED" if decision is Status.APPROVED else "APPROVAL_DENIED"
+        hub.broadcast(
+            workspace_id,
+            _envelope(
+                event,
+                workspace_id,
+                {
+                    "approval_id": approval.id,
+                    "decision": decision.value,
+                    "decided_by": approval.decided_by,
+                    "comment": approval.comment,
+                },
+            ),
+        )
+        return {"status": decision.value, "approval_id": approval.id}
+
+    @app.post("/workspaces/{workspace_id}/approvals/{approval_id}/expire", dependencies=authorized)
+    async def expire(workspace_id: str, approval_id: str, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        reason = _parse(_ExpireBody, raw).reason if raw.strip() else None
+        outcome, approval = store.expire(workspace_id, approval_id, reason=reason)
+        if outcome is ExpireOutcome.NOT_FOUND or approval is None:
+            raise ApiError(404, {"error": ERROR_NOT_FOUND})
+        if outcome is ExpireOutcome.DECIDED:
+            raise ApiError(
+                409, {"error": "approval already decided", "status": approval.status.value}
+            )
+        if outcome is ExpireOutcome.EXPIRED:
+            hub.broadcast(
+                workspace_id,
+                _envelope("APPROVAL_EXPIRED", workspace_id, {"approval_id": approval.id}),
+            )
+        return {"status": Status.EXPIRED.value, "approval_id": approval.id}
+
+    @app.get("/approvals/pending", dependencies=authorized)
+    async def pending() -> list[dict[str, Any]]:
+        return [approval.pending_item() for approval in store.list_pending()]
+
+    @app.websocket("/ws")
+    async def websocket_events(websocket: WebSocket) -> None:
+        """Push the workspace's events; anything the client sends is ignored.
+
+        Refusals use the WebSocket Denial Response extension, which uvicorn's
+        websockets-sansio protocol supports, so the client gets a real HTTP
+        status as from the Molecule platform: 401 for a missing or wrong bearer
+        (when a token is configured), 400 without ``X-Workspace-ID``, 503 while
+        the ``refuse_websocket`` fault is on. A server without that extension
+        refuses with 403 instead (close before accept).
+        """
+        refusal = _websocket_refusal(websocket, token, active_faults)
+        if refusal is not None:
+            status_code, error_text = refusal
+            try:
+                await websocket.send_denial_response(
+                    JSONResponse({"error": error_text}, status_code=status_code)
+                )
+            except RuntimeError:
+                # A server without the extension: closing before the accept
+                # still refuses the upgrade, as HTTP 403.
+                await websocket.close(code=1008)
+            return
+        workspace_id = websocket.headers["x-workspace-id"]
+        # Registered before the accept so that nothing broadcast in between is lost.
+        subscriber = hub.register(workspace_id, websocket)
+        try:
+            await websocket.accept()
+            subscriber.start()
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+        except (WebSocketDisconnect, RuntimeError) as error:
+            # RuntimeError: the hub closed the socket (drop_all) before or
+            # while we were reading; the client has been told already.
+            logger.debug("socket of workspace %s ended: %r", workspace_id, error)
+        finally:
+            await hub.unregister(subscriber)
+
+    if fault_control:
+        _add_fault_routes(app, hub, active_faults, authorized)
+
+    return app
+
+
+def _websocket_refusal(
+    websocket: WebSocket, token: str | None, faults: Faults
+) -> tuple[int, str] | None:
+    if faults.refuse_websocket:
+        return 503, "websocket refused (fault)"
+    if token is not None and not _bearer_ok(websocket.headers.get("authorization"), token):
+        return 401, ERROR_UNAUTHORIZED
+    if not websocket.headers.get("x-workspace-id"):
+        return 400, "missing X-Workspace-ID header"
+    return None
+
+
+def _add_fault_routes(app: FastAPI, hub: Hub, faults: Faults, authorized: list[Any]) -> None:
+    """Routes that steer ``Faults`` over HTTP, for a platform in another process."""
+
+    @app.post("/_faults", dependencies=authorized)
+    async def set_faults(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if raw.strip():
+            update = _parse(_FaultsUpdate, raw)
+            for name in update.model_fields_set:
+                setattr(faults, name, getattr(update, name))
+        return dataclasses.asdict(faults)
+
+    @app.post("/_faults/drop-sockets", dependencies=authorized)
+    async def drop_sockets() -> dict[str, int]:
+        return {"dropped": await hub.drop_all()}
+
+
+__all__ = ["ApiError", "Faults", "create_app"]

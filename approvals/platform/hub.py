@@ -1,0 +1,157 @@
+"""WebSocket fan-out: each workspace's events go to that workspace's sockets.
+
+Like the Molecule platform, every socket has its own bounded outgoing buffer
+(256 messages) drained by its own sender task, and a message that does not fit
+is dropped rather than queued without limit: one slow client must neither
+block a broadcast nor grow the server's memory. That is also why listeners must
+do a catch-up read after every (re)connect: nothing is replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+# 1012 "service restart": the client should reconnect, which is what both a
+# dropped socket (fault) and a stopping server want it to do.
+DROP_CLOSE_CODE = 1012
+
+
+class Socket(Protocol):
+    """The two calls the hub makes on a socket (starlette's ``WebSocket`` has them)."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class Subscriber:
+    """One connected socket: its workspace, its bounded queue and its sender task."""
+
+    def __init__(self, workspace_id: str, socket: Socket, queue_size: int = QUEUE_SIZE) -> None:
+        self.workspace_id = workspace_id
+        self.socket = socket
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.dropped = 0
+        self._sender: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Start draining the queue; called once the socket has been accepted.
+
+        Until then messages wait in the queue, so nothing broadcast between the
+        upgrade request and the accept is lost.
+        """
+        if self._sender is None and not self._closed:
+            self._sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.workspace_id}")
+
+    def offer(self, text: str) -> bool:
+        """Queue one message; when the buffer is full the newest message is dropped."""
+        if self._closed:
+            return False
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            # Warn once per socket: a stuck client would otherwise flood the log.
+            logger.log(
+                logging.WARNING if self.dropped == 1 else logging.DEBUG,
+                "dropping messages for a slow socket of workspace %s (%d so far)",
+                self.workspace_id,
+                self.dropped,
+            )
+            return False
+        return True
+
+    async def stop_sending(self) -> None:
+        """Stop the sender task and wait for it, so nothing sends after a close."""
+        self._closed = True
+        sender, self._sender = self._sender, None
+        if sender is not None and not sender.done():
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def close(self, code: int = DROP_CLOSE_CODE) -> None:
+        """Close the socket from the server side; a socket already gone is fine."""
+        await self.stop_sending()
+        try:
+            await self.socket.close(code)
+        except Exception as error:  # the client may have left already
+            logger.debug("closing a socket of workspace %s: %r", self.workspace_id, error)
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                text = await self.queue.get()
+                await self.socket.send_text(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # The client went away; its receive loop sees the disconnect and
+            # unregisters it, so there is nothing else to do here.
+            logger.debug("sender of workspace %s stopped: %r", self.workspace_id, error)
+
+
+class Hub:
+    """Connected sockets by workspace, and broadcasting to them."""
+
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
+
+    def register(self, workspace_id: str, socket: Socket) -> Subscriber:
+        """Add a socket to a workspace; call ``Subscriber.start()`` after accepting it."""
+        subscriber = Subscriber(workspace_id, socket, self.queue_size)
+        self._subscribers[workspace_id].add(subscriber)
+        return subscriber
+
+    async def unregister(self, subscriber: Subscriber) -> None:
+        """Forget a socket and stop its sender; safe to call more than once."""
+        members = self._subscribers.get(subscriber.workspace_id)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self._subscribers[subscriber.workspace_id]
+        await subscriber.stop_sending()
+
+    def broadcast(self, workspace_id: str, envelope: Mapping[str, Any]) -> int:
+        """Queue ``envelope`` for every socket of ``workspace_id``; returns how many took it.
+
+        The JSON text is made once and shared. Never blocks: a full queue
+        drops this message for that socket only.
+        """
+        members = self._subscribers.get(workspace_id)
+        if not members:
+            return 0
+        text = json.dumps(envelope, ensure_ascii=False)
+        return sum(subscriber.offer(text) for subscriber in list(members))
+
+    async def drop_all(self, code: int = DROP_CLOSE_CODE) -> int:
+        """Close every connected socket from the server side; returns how many.
+
+        A fault for tests (the client sees its connection close) and the first
+        step of a shutdown. Sockets leave the registry at once, so
+        ``connection_count()`` only counts clients that connect again.
+        """
+        subscribers = [s for members in self._subscribers.values() for s in members]
+        self._subscribers.clear()
+        await asyncio.gather(*(subscriber.close(code) for subscriber in subscribers))
+        return len(subscribers)
+
+    def connection_count(self, workspace_id: str | None = None) -> int:
+        """Connected sockets, of one workspace or of all."""
+        if workspace_id is not None:
+            return len(self._subscribers.get(workspace_id, ()))
+        return sum(len(members) for members in self._subscribers.values())
+
+
+__all__ = ["DROP_CLOSE_CODE", "QUEUE_SIZE", "Hub", "Socket", "Subscriber"]

@@ -1,0 +1,223 @@
+"""Run the platform with uvicorn inside the caller's event loop.
+
+Tests (and ``python -m approvals.platform``) need a real server on a real port,
+started and stopped in milliseconds, restartable on the same port and the same
+database to play an outage. Running ``uvicorn.Server.serve()`` as a task of the
+current loop gives exactly that without threads or child processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Generator
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from approvals.platform.app import Faults, create_app
+from approvals.platform.hub import Hub
+from approvals.platform.store import Store
+
+logger = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT_SECONDS = 10.0
+# In-flight requests (a delayed create, say) get this long before uvicorn
+# cancels them: stopping must stay quick whatever the faults are doing.
+GRACEFUL_SHUTDOWN_SECONDS = 1
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves the process's signal handlers alone.
+
+    uvicorn installs SIGINT/SIGTERM handlers while serving and re-raises the
+    signal afterwards; an embedded server must not take Ctrl-C away from
+    pytest, and the CLI installs its own handlers for a clean exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class _WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, quiet about denial responses.
+
+    A refused upgrade (401/400/503 through the WebSocket Denial Response
+    extension) reaches the client correctly, but this protocol never marks the
+    handshake as done, so uvicorn logs "ASGI callable returned without
+    completing handshake." at ERROR for every refusal (Kludex/uvicorn#3138,
+    open). Marking it done once the denial's last body chunk is sent mirrors
+    uvicorn's wsproto protocol and keeps real errors visible.
+    """
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get(
+            "more_body", False
+        ):
+            self.handshake_complete = True
+
+
+class PlatformServer:
+    """The reference platform on ``host:port``, as an async context manager.
+
+    ``start()`` after ``stop()`` serves again on the same port (the one
+    actually bound the first time, when ``port`` was 0) and the same database:
+    that is how tests simulate an outage. Each run gets a fresh app (store and
+    hub); ``faults`` is one object for the server's whole life.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        token: str | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        fault_control: bool = False,
+    ) -> None:
+        self.db_path = db_path
+        self.host = host
+        self._token = token
+        self._port = port
+        self._fault_control = fault_control
+        self._faults = Faults()
+        self._app: FastAPI | None = None
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"PlatformServer(db_path={self.db_path!r}, host={self.host!r}, port={self._port})"
+
+    async def __aenter__(self) -> PlatformServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def port(self) -> int:
+        """The bound port once started (the requested one before)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @property
+    def app(self) -> FastAPI:
+        """The app of the current (or last) run."""
+        if self._app is None:
+            raise RuntimeError("the platform has not been started")
+        return self._app
+
+    @property
+    def store(self) -> Store:
+        store: Store = self.app.state.store
+        return store
+
+    @property
+    def hub(self) -> Hub:
+        hub: Hub = self.app.state.hub
+        return hub
+
+    async def start(self) -> None:
+        """Serve until ``stop()``; returns once the port accepts connections.
+
+        Raises:
+            RuntimeError: the server could not bind or start in time.
+        """
+        if self.running:
+            return
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        app = create_app(self.db_path, self._token, self._faults, fault_control=self._fault_control)
+        config = uvicorn.Config(
+            app,
+            host=self.host,
+            port=self._port,
+            log_level="warning",
+            log_config=None,  # leave the process's logging setup to its owner
+            lifespan="on",
+            ws=_WebSocketProtocol,  # supports the denial response (HTTP 401 on upgrade)
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        server = _EmbeddedServer(config)
+        task = asyncio.create_task(_serve(server), name=f"platform-{self.host}:{self._port}")
+        self._app, self._server, self._task = app, server, task
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
+                while not server.started:
+                    if task.done():
+                        await task  # raises why it stopped
+                        raise RuntimeError("the platform stopped while starting")
+                    await asyncio.sleep(0.01)
+        except BaseException:
+            await self._abort()
+            raise
+        self._port = server.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every socket, then shut down; quick, and a no-op when not running."""
+        server, task = self._server, self._task
+        self._server = self._task = None
+        if server is None or task is None:
+            return
+        if self._app is not None and not task.done():
+            # Before uvicorn's own shutdown: it would wait for these to end.
+            await self.hub.drop_all(code=1001)
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            logger.warning("platform did not stop in %.0fs; forcing it", STOP_TIMEOUT_SECONDS)
+            server.force_exit = True
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _abort(self) -> None:
+        server, task = self._server, self._task
+        self._server = self._task = None
+        if server is not None:
+            server.should_exit = server.force_exit = True
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    # uvicorn calls sys.exit() when it cannot bind; a SystemExit escaping a
+    # task would stop the whole event loop, so it becomes an ordinary error.
+    try:
+        await server.serve()
+    except SystemExit as error:
+        raise RuntimeError(
+            f"the platform could not start on {server.config.host}:{server.config.port} "
+            f"(exit status {error.code})"
+        ) from None
+
+
+__all__ = ["PlatformServer"]

@@ -1,0 +1,326 @@
+"""SQLite persistence for the reference platform.
+
+One file, one connection, WAL mode: the platform must keep its approvals across
+a restart (the outage tests stop it and start it again on the same file), and a
+single guarded connection is all a test-sized server needs. Every rule that
+must hold under concurrency is pushed into one SQL statement so the database,
+not the Python code, decides who wins:
+
+- "first decision wins": ``UPDATE ... WHERE status = 'pending'`` and look at
+  ``rowcount``;
+- ``Idempotency-Key``: ``INSERT ... ON CONFLICT DO NOTHING`` against
+  ``UNIQUE(workspace_id, idempotency_key)``, then read the row that won.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+LIST_LIMIT = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS approvals (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT    NOT NULL UNIQUE,
+    workspace_id    TEXT    NOT NULL,
+    task_id         TEXT,
+    action          TEXT    NOT NULL,
+    reason          TEXT,
+    context         TEXT,
+    status          TEXT    NOT NULL DEFAULT 'pending',
+    decided_by      TEXT,
+    decided_at      TEXT,
+    comment         TEXT,
+    created_at      TEXT    NOT NULL,
+    idempotency_key TEXT,
+    UNIQUE (workspace_id, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, seq);
+CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
+"""
+
+_COLUMNS = (
+    "id, workspace_id, task_id, action, reason, context, status, "
+    "decided_by, decided_at, comment, created_at"
+)
+
+
+class Status(StrEnum):
+    """Approval statuses; ``escalated`` exists in the contract but nothing here sets it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    ESCALATED = "escalated"
+    EXPIRED = "expired"
+
+
+class ExpireOutcome(StrEnum):
+    """What ``Store.expire`` found, so the route can pick 200, 404 or 409."""
+
+    EXPIRED = "expired"  # it was pending and is expired now
+    ALREADY_EXPIRED = "already_expired"
+    DECIDED = "decided"
+    NOT_FOUND = "not_found"
+
+
+def utc_now() -> str:
+    """The current time in RFC 3339 UTC with a ``Z`` suffix, as the contract's timestamps."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One row of the ``approvals`` table."""
+
+    id: str
+    workspace_id: str
+    task_id: str | None
+    action: str
+    reason: str | None
+    context: dict[str, Any] | None
+    status: Status
+    decided_by: str | None
+    decided_at: str | None
+    comment: str | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Approval:
+        context = json.loads(row["context"]) if row["context"] is not None else None
+        return cls(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            task_id=row["task_id"],
+            action=row["action"],
+            reason=row["reason"],
+            context=context,
+            status=Status(row["status"]),
+            decided_by=row["decided_by"],
+            decided_at=row["decided_at"],
+            comment=row["comment"],
+            created_at=row["created_at"],
+        )
+
+    def item(self) -> dict[str, Any]:
+        """The shape of the workspace list and single-item routes."""
+        return {
+            "id": self.id,
+            "task_id": self.task_id,
+            "action": self.action,
+            "reason": self.reason,
+            "status": self.status.value,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "created_at": self.created_at,
+            "comment": self.comment,
+        }
+
+    def pending_item(self) -> dict[str, Any]:
+        """The shape of the cross-workspace ``/approvals/pending`` route.
+
+        There is no workspace registry here, so the workspace's name is its id.
+        """
+        return {
+            "id": self.id,
+            "workspace_id": self.workspace_id,
+            "workspace_name": self.workspace_id,
+            "action": self.action,
+            "reason": self.reason,
+            "status": self.status.value,
+            "created_at": self.created_at,
+        }
+
+
+class Store:
+    """The approvals table behind one SQLite connection.
+
+    The connection is shared by whoever calls (the event loop, or a thread in a
+    test), so a lock serialises its use; each method is one short transaction
+    on a local file, well under a millisecond, which is why the routes call it
+    directly instead of hopping to a thread.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        # Autocommit (isolation_level=None): each statement below is its own
+        # atomic transaction, which is exactly the granularity the rules need.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash; only power loss can
+            # lose the last commits, which a test platform can afford.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection; the WAL is checkpointed into the main file."""
+        with self._lock:
+            self._db.close()
+
+    def create(
+        self,
+        workspace_id: str,
+        *,
+        action: str,
+        reason: str | None = None,
+        task_id: str | None = None,
+        context: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Approval, bool]:
+        """Insert a pending approval; returns it and whether it was created now.
+
+        With an ``idempotency_key`` already used in this workspace, nothing is
+        inserted and the first request's approval comes back with ``False``.
+        The unique constraint, not a read-then-write, makes that race-safe.
+        """
+        approval_id = str(uuid.uuid4())
+        context_text = json.dumps(context) if context is not None else None
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO approvals (id, workspace_id, task_id, action, reason, context, "
+                "status, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
+                (
+                    approval_id,
+                    workspace_id,
+                    task_id,
+                    action,
+                    reason,
+                    context_text,
+                    Status.PENDING.value,
+                    utc_now(),
+                    idempotency_key,
+                ),
+            )
+            created = cursor.rowcount == 1
+            if created:
+                row = self._select_one("id = ?", (approval_id,))
+            else:
+                row = self._select_one(
+                    "workspace_id = ? AND idempotency_key = ?", (workspace_id, idempotency_key)
+                )
+        assert row is not None  # inserted now, or the conflicting row exists
+        return Approval.from_row(row), created
+
+    def get(self, workspace_id: str, approval_id: str) -> Approval | None:
+        """One approval of one workspace; another workspace's id is "not found"."""
+        with self._lock:
+            row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
+        return Approval.from_row(row) if row is not None else None
+
+    def list_recent(self, workspace_id: str, limit: int = LIST_LIMIT) -> list[Approval]:
+        """The newest ``limit`` approvals of a workspace, newest first (by insertion order)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE workspace_id = ? "  # noqa: S608
+                "ORDER BY seq DESC LIMIT ?",
+                (workspace_id, limit),
+            ).fetchall()
+        return [Approval.from_row(row) for row in rows]
+
+    def list_pending(self, limit: int = LIST_LIMIT) -> list[Approval]:
+        """Pending approvals of every workspace, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE status = ? "  # noqa: S608
+                "ORDER BY seq DESC LIMIT ?",
+                (Status.PENDING.value, limit),
+            ).fetchall()
+        return [Approval.from_row(row) for row in rows]
+
+    def decide(
+        self,
+        workspace_id: str,
+        approval_id: str,
+        *,
+        status: Status,
+        decided_by: str,
+        comment: str | None = None,
+    ) -> Approval | None:
+        """Record a decision if the approval is still pending; ``None`` otherwise.
+
+        ``None`` covers unknown, another workspace's, already decided and
+        expired alike, as the contract's single 404 does.
+        """
+        if status not in (Status.APPROVED, Status.DENIED):
+            raise ValueError(f"not a decision: {status!r}")
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ? "
+                "WHERE id = ? AND workspace_id = ? AND status = ?",
+                (
+                    status.value,
+                    decided_by,
+                    utc_now(),
+                    comment,
+                    approval_id,
+                    workspace_id,
+                    Status.PENDING.value,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return None
+            row = self._select_one("id = ?", (approval_id,))
+        assert row is not None
+        return Approval.from_row(row)
+
+    def expire(
+        self, workspace_id: str, approval_id: str, *, reason: str | None = None
+    ) -> tuple[ExpireOutcome, Approval | None]:
+        """Close a pending approval so that nobody can decide it any more.
+
+        The expiry time goes to ``decided_at`` and the reason to ``comment``:
+        the item shape has no other place for them, and ``decided_by`` stays
+        empty because nobody decided.
+        """
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET status = ?, decided_at = ?, comment = ? "
+                "WHERE id = ? AND workspace_id = ? AND status = ?",
+                (
+                    Status.EXPIRED.value,
+                    utc_now(),
+                    reason,
+                    approval_id,
+                    workspace_id,
+                    Status.PENDING.value,
+                ),
+            )
+            row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
+        if row is None:
+            return ExpireOutcome.NOT_FOUND, None
+        approval = Approval.from_row(row)
+        if cursor.rowcount == 1:
+            return ExpireOutcome.EXPIRED, approval
+        if approval.status is Status.EXPIRED:
+            return ExpireOutcome.ALREADY_EXPIRED, approval
+        return ExpireOutcome.DECIDED, approval
+
+    def count(self) -> int:
+        """How many approvals exist in all workspaces (for tests and diagnostics)."""
+        with self._lock:
+            (total,) = self._db.execute("SELECT COUNT(*) FROM approvals").fetchone()
+        return int(total)
+
+    def _select_one(self, where: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
+        # Callers hold the lock; ``where`` is always a literal from this module.
+        row: sqlite3.Row | None = self._db.execute(
+            f"SELECT {_COLUMNS} FROM approvals WHERE {where}",  # noqa: S608
+            params,
+        ).fetchone()
+        return row
+
+
+__all__ = ["LIST_LIMIT", "Approval", "ExpireOutcome", "Status", "Store", "utc_now"]

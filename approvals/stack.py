@@ -1,0 +1,199 @@
+"""The whole stack on embedded defaults, in the foreground: ``python -m approvals.stack``.
+
+Starts a Temporal dev server persisting to a SQLite file, the reference
+platform, and one worker, each as a child process with its own log file under
+the data directory; prints where everything is; stops all of it on Ctrl-C.
+A second run finds the earlier state (workflows, approvals, audit trail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN_DIR = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path
+    workspace_id: str
+    temporal_port: int
+    ui_port: int
+    platform_port: int
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def platform_url(self) -> str:
+        return f"http://127.0.0.1:{self.platform_port}"
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode}; see its log")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} did not open port {port} within {timeout:.0f}s")
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"platform exited with status {process.returncode}; see its log")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"platform at {url} not healthy within {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def _child(
+    name: str, argv: list[str], log: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        print(f"  stopped {name}")
+
+
+def _require_free(port: int, name: str) -> None:
+    """A port already taken means another stack (or server) runs: say so, do not join it."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} ({name}) is already in use: is another stack running?")
+
+
+def run_stack(config: StackConfig) -> None:
+    for port, name in (
+        (config.temporal_port, "temporal"),
+        (config.ui_port, "temporal ui"),
+        (config.platform_port, "platform"),
+    ):
+        _require_free(port, name)
+    data = config.data_dir
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PLATFORM_URL": config.platform_url,
+        "WORKSPACE_ID": config.workspace_id,
+        "AUDIT_LOG_PATH": str(data / "audit.jsonl"),
+        "RBAC_CONFIG_PATH": str(data / "config.yaml"),
+        "TEMPORAL_ADDRESS": config.temporal_address,
+    }
+    temporal_argv = [
+        str(BIN_DIR / "temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(config.temporal_port),
+        "--ui-port",
+        str(config.ui_port),
+        "--log-level",
+        "warn",
+    ]
+    platform_argv = [
+        sys.executable,
+        "-m",
+        "approvals.platform",
+        "--port",
+        str(config.platform_port),
+        "--db",
+        str(data / "platform.db"),
+    ]
+    with contextlib.ExitStack() as stack:
+        temporal = stack.enter_context(
+            _child("temporal", temporal_argv, logs / "temporal.log", env)
+        )
+        _wait_for_port(config.temporal_port, temporal, "temporal dev server", 60)
+        platform = stack.enter_context(
+            _child("platform", platform_argv, logs / "platform.log", env)
+        )
+        _wait_for_health(config.platform_url, platform, 30)
+        worker = stack.enter_context(
+            _child("worker", [sys.executable, "worker.py"], logs / "worker.log", env)
+        )
+        print(_banner(config), flush=True)
+        while all(p.poll() is None for p in (temporal, platform, worker)):
+            time.sleep(0.5)
+        raise RuntimeError(f"a component exited; see the logs in {logs}")
+
+
+def _banner(config: StackConfig) -> str:
+    return f"""
+durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_dir})
+  Temporal        {config.temporal_address}   UI: http://127.0.0.1:{config.ui_port}
+  Platform        {config.platform_url}   workspace: {config.workspace_id}
+  Worker          task queue 'approvals'; logs in {config.data_dir / "logs"}
+  Audit trail     {config.data_dir / "audit.jsonl"}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument(
+        "--workspace-id", default=os.environ.get("WORKSPACE_ID") or "demo-workspace"
+    )
+    parser.add_argument("--temporal-port", type=int, default=7233)
+    parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--platform-port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    config = StackConfig(
+        data_dir=args.data_dir.resolve(),
+        workspace_id=args.workspace_id,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        platform_port=args.platform_port,
+    )
+    # Both stop the stack, even when started in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run_stack(config)
+    except KeyboardInterrupt:
+        print("stopped.")
+        return 0
+    except RuntimeError as error:
+        print(f"stack: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

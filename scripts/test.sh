@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every check CI runs: format, lint, types, then the test suite (extra args go to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+echo "== ruff format --check"; .venv/bin/ruff format --check .
+echo "== ruff check";          .venv/bin/ruff check .
+echo "== mypy";                .venv/bin/mypy
+echo "== pytest";              .venv/bin/python -m pytest "$@"

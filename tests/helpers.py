@@ -1,0 +1,144 @@
+"""Helpers for workflow tests: a worker on a fresh task queue, starting and finishing
+approvals, reading the audit trail, and recording histories for the replay test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+
+from approvals.audit_log import AuditLog
+from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, ApprovalStatusView
+from approvals.platform_client import PlatformClient
+from approvals.settings import Settings
+from worker import build_worker
+from workflows.approval import ApprovalWorkflow
+
+WORKSPACE = "ws-test"
+HISTORIES_DIR = Path(__file__).parent / "histories"
+REFERENCE_KEYS = {
+    "granted": {"approved", "approval_id", "decided_by"},
+    "denied": {"approved", "approval_id", "decided_by", "message"},
+    "timeout": {"approved", "approval_id", "error"},
+    "failure": {"approved", "error"},
+    "rbac_denied": {"approved", "error"},
+}
+
+
+@contextlib.asynccontextmanager
+async def running_worker(client: Client, settings: Settings, **options: Any) -> AsyncIterator[str]:
+    """Run a worker on a fresh task queue; yields the queue's name.
+
+    ``max_cached_workflows=0`` replays every workflow task from history: a cheap
+    determinism check on every test.
+    """
+    task_queue = f"tq-{uuid.uuid4()}"
+    options.setdefault("max_cached_workflows", 0)
+    async with (
+        build_worker(
+            client, settings, AuditLog(settings.audit_log_path), task_queue=task_queue, **options
+        ) as worker,
+        worker,
+    ):
+        yield task_queue
+
+
+def approval_request(**overrides: Any) -> ApprovalRequest:
+    fields: dict[str, Any] = {
+        "workspace_id": WORKSPACE,
+        "action": "Drop the staging database",
+        "reason": "It is being rebuilt from the latest snapshot",
+        "timeout_seconds": 60,
+        "poll_interval_seconds": 0.2,
+        "heartbeat_timeout_seconds": 2,
+    }
+    fields.update(overrides)
+    return ApprovalRequest(**fields)
+
+
+async def start(
+    client: Client, task_queue: str, request: ApprovalRequest | None = None
+) -> WorkflowHandle[ApprovalWorkflow, ApprovalResult]:
+    return await client.start_workflow(
+        ApprovalWorkflow.run,
+        request or approval_request(),
+        id=f"approval-test-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.05
+) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = await check()
+        except Exception as error:  # the thing is not there yet
+            last_error = error
+        else:
+            if value:
+                return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last error: {last_error!r})")
+
+
+async def wait_pending(handle: WorkflowHandle[Any, Any], timeout: float = 20.0) -> str:
+    """Wait until the workflow has created its request; returns the approval id."""
+
+    async def pending() -> str | None:
+        view: ApprovalStatusView = await handle.query(ApprovalWorkflow.status)
+        return view.approval_id if view.state is ApprovalState.PENDING else None
+
+    approval_id: str = await eventually(pending, timeout=timeout)
+    return approval_id
+
+
+async def finish(
+    handle: WorkflowHandle[Any, ApprovalResult], name: str, timeout: float = 30.0
+) -> ApprovalResult:
+    """The workflow's result; with RECORD_HISTORIES=1 its history is saved for replay."""
+    result = await asyncio.wait_for(handle.result(), timeout)
+    if os.environ.get("RECORD_HISTORIES") == "1":
+        history = await handle.fetch_history()
+        HISTORIES_DIR.mkdir(exist_ok=True)
+        (HISTORIES_DIR / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+    return result
+
+
+def audit_records(settings: Settings) -> list[dict[str, Any]]:
+    return list(AuditLog(settings.audit_log_path).records())
+
+
+def outcomes(settings: Settings) -> list[str]:
+    return [record["outcome"] for record in audit_records(settings)]
+
+
+@contextlib.asynccontextmanager
+async def platform_client(settings: Settings) -> AsyncIterator[PlatformClient]:
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        yield PlatformClient(
+            http=http,
+            base_url=settings.platform_url,
+            workspace_id=settings.workspace_id,
+            token=settings.bearer_token(),
+        )
+
+
+def assert_reference_shape(result: ApprovalResult) -> dict[str, Any]:
+    """The result has the reference tool's keys for its outcome, and they survive JSON."""
+    as_dict = result.as_tool_result()
+    assert REFERENCE_KEYS[result.status.value] <= set(as_dict), as_dict
+    assert json.loads(json.dumps(as_dict)) == as_dict
+    return as_dict

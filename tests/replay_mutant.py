@@ -1,0 +1,22 @@
+"""A copy of today's workflow with one unpatched change, for the replay guard's own test.
+
+Kept in its own module so that the workflow sandbox imports nothing else from tests.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from approvals.models import ApprovalRequest, ApprovalResult
+    from workflows.approval import ApprovalWorkflow
+
+
+@workflow.defn(name="ApprovalWorkflow")
+class ReorderedApprovalWorkflow(ApprovalWorkflow):
+    """Sleeps before the RBAC check: a new first command that no history has."""
+
+    @workflow.run
+    async def run(self, request: ApprovalRequest) -> ApprovalResult:
+        await workflow.sleep(1)
+        return await super().run(request)

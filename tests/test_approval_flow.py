@@ -1,0 +1,237 @@
+"""The approval lifecycle end to end: real dev server, real worker, real platform on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from approvals.models import ApprovalStatus, Decision, DecisionSource, WebSocketMode
+from approvals.platform_client import PlatformError
+from tests.helpers import (
+    WORKSPACE,
+    approval_request,
+    assert_reference_shape,
+    audit_records,
+    eventually,
+    finish,
+    outcomes,
+    platform_client,
+    running_worker,
+    start,
+    wait_pending,
+)
+from workflows.approval import ApprovalWorkflow
+
+
+async def listener_connected(platform) -> bool:
+    return platform.hub.connection_count() >= 1
+
+
+@pytest.mark.parametrize("websocket", [WebSocketMode.AUTO, WebSocketMode.FALSE])
+@pytest.mark.parametrize("approved", [True, False])
+async def test_human_decision_reaches_the_agent(dev_env, settings, platform, websocket, approved):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, approval_request(websocket=websocket))
+        approval_id = await wait_pending(handle)
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=approved, decided_by="alice", comment="ok")
+        result = await finish(handle, f"decided_{websocket.value}_{approved}")
+
+    assert result.approved is approved
+    assert result.status is (ApprovalStatus.GRANTED if approved else ApprovalStatus.DENIED)
+    tool = assert_reference_shape(result)
+    assert tool["approval_id"] == approval_id and tool["decided_by"] == "alice"
+    if not approved:
+        assert tool["message"] == "Denied by human"
+    assert result.comment == "ok"
+
+    records = audit_records(settings)
+    assert [r["outcome"] for r in records] == ["requested", "granted" if approved else "denied"]
+    assert {r["trace_id"] for r in records} == {result.trace_id}
+    assert records[1]["actor"] == "alice" and records[1]["approval_id"] == approval_id
+    expected_paths = {"websocket", "catch_up"} if websocket is WebSocketMode.AUTO else {"polling"}
+    assert records[1]["via"] in expected_paths
+
+
+async def test_rbac_denial_is_audited_and_creates_nothing(dev_env, settings, platform):
+    settings.rbac_config_path.write_text("rbac:\n  roles: [read-only]\n", encoding="utf-8")
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        result = await finish(handle, "rbac_denied")
+
+    assert result.status is ApprovalStatus.RBAC_DENIED and not result.approved
+    assert assert_reference_shape(result)["error"] == (
+        "RBAC: this workspace does not have the 'approve' permission. Current roles: ['read-only']"
+    )
+    [record] = audit_records(settings)
+    assert (record["event_type"], record["action"], record["outcome"]) == (
+        "rbac",
+        "rbac.deny",
+        "denied",
+    )
+    assert record["attempted_action"] == "approve" and record["roles"] == ["read-only"]
+    async with platform_client(settings) as api:
+        assert await api.list_approvals() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, '{"error": "invalid request body"}', "Failed to create request: 400"),
+        (201, "<html>not json</html>", "Platform returned invalid JSON (status 201)"),
+        (201, '{"status": "pending"}', "Platform reply has no valid approval_id (status 201)"),
+    ],
+)
+async def test_create_failure_is_audited(dev_env, settings, platform, status, body, error):
+    platform.faults.create_status = status
+    platform.faults.create_body = body
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        result = await finish(handle, f"create_failed_{status}")
+
+    assert result.status is ApprovalStatus.FAILURE and not result.approved
+    assert assert_reference_shape(result)["error"] == error
+    [record] = audit_records(settings)
+    assert record["outcome"] == "failure" and record["reason"] == "submit_failed"
+    assert record["error"] == error
+
+
+async def test_decision_made_before_the_listener_subscribed_is_delivered(
+    dev_env, settings, platform
+):
+    platform.faults.refuse_websocket = True  # the listener cannot subscribe yet
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=True, decided_by="early-bird")
+        platform.faults.refuse_websocket = False
+        result = await finish(handle, "decided_before_subscribe")
+
+    assert result.approved and result.decided_by == "early-bird"
+    assert audit_records(settings)[-1]["via"] == DecisionSource.CATCH_UP.value
+
+
+async def test_listener_reconnects_after_the_platform_drops_the_socket(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+
+        await eventually(lambda: listener_connected(platform))
+        await platform.hub.drop_all()
+        await eventually(lambda: listener_connected(platform))  # it came back on its own
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=False, decided_by="bob")
+        result = await finish(handle, "decided_after_reconnect")
+
+    assert result.status is ApprovalStatus.DENIED and result.decided_by == "bob"
+    assert audit_records(settings)[-1]["via"] in {"websocket", "catch_up"}
+
+
+async def test_polling_takes_over_when_the_platform_becomes_unreachable(
+    dev_env, settings, platform
+):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+        await eventually(lambda: listener_connected(platform))
+        await platform.stop()  # connection refused for HTTP and WebSocket alike
+
+        async def polling() -> bool:
+            return (await handle.query(ApprovalWorkflow.status)).waiting_via == "polling"
+
+        await eventually(polling)
+        await platform.start()  # same port, same database
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=True, decided_by="carol")
+        result = await finish(handle, "decided_by_polling_after_outage")
+
+    assert result.approved and result.decided_by == "carol"
+    assert audit_records(settings)[-1]["via"] == "polling"
+
+
+async def test_retried_create_leaves_exactly_one_request(dev_env, settings, platform):
+    """The first POST is stored but its reply comes after the client gave up; the retry
+    carries the same Idempotency-Key and gets the first request back."""
+    fast_timeout = settings.model_copy(update={"platform_http_timeout": 0.5})
+    platform.faults.create_delay_seconds = 2.0
+    async with running_worker(dev_env.client, fast_timeout) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        async with platform_client(settings) as api:
+            first = await eventually(api.list_approvals)
+            platform.faults.create_delay_seconds = 0.0
+            approval_id = await wait_pending(handle)
+            await api.decide(approval_id, approved=True, decided_by="dave")
+            result = await finish(handle, "create_retried")
+            everything = await api.list_approvals()
+
+    assert [item["id"] for item in first] == [approval_id]
+    assert len(everything) == 1 and result.approved
+    history = await handle.fetch_history()
+    assert any(
+        e.activity_task_started_event_attributes.attempt > 1
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ), "the create activity was expected to be retried"
+
+
+async def test_first_decision_wins_and_the_conflict_is_audited(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+        first = Decision(approval_id=approval_id, approved=False, decided_by="erin")
+        second = Decision(approval_id=approval_id, approved=True, decided_by="mallory")
+        await handle.signal(ApprovalWorkflow.decide, first)
+        await handle.signal(ApprovalWorkflow.decide, second)
+        result = await finish(handle, "conflicting_signals")
+
+    assert result.status is ApprovalStatus.DENIED and result.decided_by == "erin"
+    records = audit_records(settings)
+    assert [r["outcome"] for r in records][:2] == ["requested", "denied"]
+    rejected = [r for r in records if r["outcome"] == "rejected"]
+    assert rejected and rejected[0]["decided_by"] == "mallory"
+    assert rejected[0]["rejected_because"] in {"conflicting", "late"}
+
+
+async def test_real_listener_times_out_and_expires_the_request(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, approval_request(timeout_seconds=2))
+        approval_id = await wait_pending(handle)
+        result = await finish(handle, "timeout_real_listener")
+        async with platform_client(settings) as api:
+            item = await api.get_approval(approval_id)
+            with pytest.raises(PlatformError) as late:
+                await api.decide(approval_id, approved=True, decided_by="late")
+
+    assert result.status is ApprovalStatus.TIMEOUT
+    assert assert_reference_shape(result)["error"] == (
+        "Timed out after 2.0s waiting for human decision"
+    )
+    assert item is not None and item["status"] == "expired"
+    assert late.value.status_code == 404
+    assert outcomes(settings) == ["requested", "timeout"]
+
+
+async def test_cancelling_the_workflow_expires_the_request(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await finish(handle, "cancelled")
+        async with platform_client(settings) as api:
+            item = await api.get_approval(approval_id)
+
+    assert item is not None and item["status"] == "expired"
+    assert outcomes(settings) == ["requested", "cancelled"]
+
+
+async def test_request_for_another_workspace_fails_with_a_typed_error(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(
+            dev_env.client, task_queue, approval_request(workspace_id="someone-else")
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await finish(handle, "unknown_workspace")
+    assert failure.value.cause.cause.type == "UnknownWorkspace"
+    assert WORKSPACE != "someone-else"

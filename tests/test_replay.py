@@ -1,0 +1,46 @@
+"""Histories recorded by the tests replay against today's workflow code.
+
+A change that would break workflows already running in production (a command
+added, removed or reordered without ``workflow.patched``) fails here. Re-record
+after a deliberate, patched change with ``RECORD_HISTORIES=1`` (see README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.helpers import HISTORIES_DIR
+from tests.replay_mutant import ReorderedApprovalWorkflow
+from workflows.approval import ApprovalWorkflow
+
+MIN_RECORDED = 8
+
+
+async def recorded_histories() -> AsyncIterator[WorkflowHistory]:
+    for path in sorted(HISTORIES_DIR.glob("*.json")):
+        yield WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+
+
+async def replay_failures(workflow_class: type[Any]) -> dict[str, str]:
+    replayer = Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    results = await replayer.replay_workflows(recorded_histories(), raise_on_replay_failure=False)
+    return {run_id: str(error) for run_id, error in results.replay_failures.items() if error}
+
+
+async def test_recorded_histories_replay_without_nondeterminism():
+    assert len(list(HISTORIES_DIR.glob("*.json"))) >= MIN_RECORDED, (
+        "histories are missing: record them (README)"
+    )
+    assert await replay_failures(ApprovalWorkflow) == {}
+
+
+async def test_an_unpatched_change_fails_replay():
+    """The guard has teeth: the same histories reject a reordered workflow."""
+    failures = await replay_failures(ReorderedApprovalWorkflow)
+    assert len(failures) == len(list(HISTORIES_DIR.glob("*.json")))
+    assert all("nondetermin" in message.lower() for message in failures.values()), failures

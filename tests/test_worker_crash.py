@@ -1,0 +1,102 @@
+"""Promise 1: SIGKILL the worker process mid-wait, decide while it is down, start a
+new one: the workflow completes with that decision, audited once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from approvals.models import ApprovalStatus
+from tests.helpers import (
+    audit_records,
+    eventually,
+    finish,
+    platform_client,
+    start,
+    wait_pending,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn_worker(dev_env, settings, task_queue: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``python worker.py`` as its own process, logging to ``log``."""
+    env = {
+        **os.environ,
+        "PLATFORM_URL": settings.platform_url,
+        "WORKSPACE_ID": settings.workspace_id,
+        "AUDIT_LOG_PATH": str(settings.audit_log_path),
+        "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": dev_env.client.namespace,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+    }
+    with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_path):
+    task_queue = f"tq-crash-{os.getpid()}-{id(settings)}"
+    log = tmp_path / "worker.log"
+    first = spawn_worker(dev_env, settings, task_queue, log)
+    second = None
+    try:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle, timeout=30)
+
+        async def listening() -> bool:
+            return platform.hub.connection_count() >= 1
+
+        await eventually(listening, timeout=30)
+        first.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.wait, 10)
+
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=True, decided_by="night-shift")
+
+        second = spawn_worker(dev_env, settings, task_queue, log)
+        result = await finish(handle, "decided_while_worker_down", timeout=60)
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.terminate()
+                await asyncio.to_thread(process.wait, 10)
+
+    assert result.status is ApprovalStatus.GRANTED, log.read_text(errors="replace")
+    assert result.decided_by == "night-shift" and result.approval_id == approval_id
+    records = audit_records(settings)
+    assert [r["outcome"] for r in records] == ["requested", "granted"]
+    async with platform_client(settings) as api:
+        assert len(await api.list_approvals()) == 1
+
+
+async def test_worker_refuses_to_start_without_workspace_or_audit_path(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    cases = [
+        ({"WORKSPACE_ID": ""}, "WORKSPACE_ID is empty"),
+        ({"WORKSPACE_ID": "ws", "AUDIT_LOG_PATH": str(blocker / "audit.jsonl")}, "AUDIT_LOG_PATH"),
+    ]
+    for overrides, message in cases:
+        env = {**os.environ, "AUDIT_LOG_PATH": str(tmp_path / "a.jsonl"), **overrides}
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
