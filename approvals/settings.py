@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from approvals.models import MAX_TIMEOUT_SECONDS, WebSocketMode
+from approvals.models import MAX_TIMEOUT_SECONDS, ApprovalRequest, WebSocketMode
 
 
 def running_in_container() -> bool:
@@ -74,6 +75,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.strip().lower() or WebSocketMode.AUTO
         return value
+
+    def approval_request(self, action: str, reason: str = "", **overrides: Any) -> ApprovalRequest:
+        """A validated request with this environment's defaults (APPROVAL_TIMEOUT and co.).
+
+        The defaults are resolved here, on the caller's side, and travel in the
+        workflow input: a worker started later with other settings cannot change
+        what an agent already asked for.
+        """
+        fields: dict[str, Any] = {
+            "workspace_id": self.workspace_id,
+            "action": action,
+            "reason": reason,
+            "timeout_seconds": self.approval_timeout,
+            "poll_interval_seconds": min(self.approval_poll_interval, self.approval_timeout),
+            "websocket": self.approval_use_websocket,
+            "heartbeat_timeout_seconds": self.approval_heartbeat_timeout,
+        }
+        fields.update(overrides)
+        return ApprovalRequest(**fields)
 
     def bearer_token(self) -> str | None:
         """The workspace token: the env var wins, else the runtime's token file."""

@@ -1,0 +1,134 @@
+"""Settings keep the reference tool's environment names and defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from approvals import settings as settings_module
+from approvals.models import WebSocketMode
+from approvals.settings import Settings
+
+NAMES = (
+    "PLATFORM_URL",
+    "WORKSPACE_ID",
+    "WORKSPACE_TOKEN",
+    "APPROVAL_TIMEOUT",
+    "APPROVAL_POLL_INTERVAL",
+    "APPROVAL_USE_WEBSOCKET",
+    "APPROVAL_HEARTBEAT_TIMEOUT",
+    "AUDIT_LOG_PATH",
+    "RBAC_CONFIG_PATH",
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_TASK_QUEUE",
+    "KUBERNETES_SERVICE_HOST",
+)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONFIGS_DIR", str(tmp_path / "configs"))
+    monkeypatch.setattr(settings_module, "running_in_container", lambda: False)
+    return monkeypatch
+
+
+def test_defaults_are_the_reference_tools(clean_env, tmp_path):
+    settings = Settings()
+    assert settings.platform_url == "http://localhost:8080"
+    assert settings.workspace_id == ""
+    assert settings.approval_timeout == 300
+    assert settings.approval_poll_interval == 5
+    assert settings.approval_use_websocket is WebSocketMode.AUTO
+    assert str(settings.audit_log_path) == "/var/log/molecule/audit.jsonl"
+    assert settings.rbac_config_path == tmp_path / "configs" / "config.yaml"
+    assert (settings.temporal_address, settings.temporal_namespace) == ("localhost:7233", "default")
+    assert settings.temporal_task_queue == "approvals"
+    assert settings.bearer_token() is None
+
+
+def test_inside_a_container_the_platform_is_on_the_docker_host(clean_env):
+    clean_env.setattr(settings_module, "running_in_container", lambda: True)
+    assert Settings().platform_url == "http://host.docker.internal:8080"
+
+
+def test_kubernetes_counts_as_a_container(clean_env):
+    clean_env.undo()  # the real detector, with only the variable set
+    clean_env.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert settings_module.running_in_container()
+
+
+def test_environment_names_are_read(clean_env):
+    values = {
+        "PLATFORM_URL": "https://platform.example/",
+        "WORKSPACE_ID": "ws-9",
+        "APPROVAL_TIMEOUT": "60",
+        "APPROVAL_POLL_INTERVAL": "2.5",
+        "APPROVAL_USE_WEBSOCKET": "FALSE",
+        "TEMPORAL_ADDRESS": "temporal:7233",
+        "TEMPORAL_NAMESPACE": "prod",
+        "TEMPORAL_TASK_QUEUE": "approvals-prod",
+    }
+    for name, value in values.items():
+        clean_env.setenv(name, value)
+    settings = Settings()
+    assert settings.platform_url == "https://platform.example"
+    assert settings.workspace_id == "ws-9"
+    assert (settings.approval_timeout, settings.approval_poll_interval) == (60, 2.5)
+    assert settings.approval_use_websocket is WebSocketMode.FALSE
+    assert settings.temporal_address == "temporal:7233"
+    assert (settings.temporal_namespace, settings.temporal_task_queue) == ("prod", "approvals-prod")
+
+
+def test_an_empty_websocket_setting_means_auto(clean_env):
+    clean_env.setenv("APPROVAL_USE_WEBSOCKET", "")
+    assert Settings().approval_use_websocket is WebSocketMode.AUTO
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("APPROVAL_TIMEOUT", "0"),
+        ("APPROVAL_TIMEOUT", "-1"),
+        ("APPROVAL_TIMEOUT", "soon"),
+        ("APPROVAL_POLL_INTERVAL", "0"),
+        ("APPROVAL_USE_WEBSOCKET", "maybe"),
+        ("PLATFORM_URL", "ftp://platform"),
+    ],
+)
+def test_bad_values_are_refused_not_defaulted(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_token_comes_from_the_variable_else_the_runtime_file(clean_env, tmp_path):
+    token_file = tmp_path / "configs" / ".auth_token"
+    token_file.parent.mkdir()
+    token_file.write_text("file-token\n", encoding="utf-8")
+    assert Settings().bearer_token() == "file-token"
+    clean_env.setenv("WORKSPACE_TOKEN", "env-token")
+    settings = Settings()
+    assert settings.bearer_token() == "env-token"
+    assert "env-token" not in repr(settings)
+
+
+def test_requests_take_their_defaults_from_the_environment(clean_env):
+    clean_env.setenv("WORKSPACE_ID", "ws-9")
+    clean_env.setenv("APPROVAL_TIMEOUT", "2")
+    clean_env.setenv("APPROVAL_USE_WEBSOCKET", "false")
+    request = Settings().approval_request("restart prod", "deploy", requester="agent-7")
+    assert request.workspace_id == "ws-9"
+    assert request.timeout_seconds == 2
+    assert request.poll_interval_seconds == 2  # never longer than the timeout
+    assert request.websocket is WebSocketMode.FALSE
+    assert request.requester == "agent-7"
+    override = Settings().approval_request("restart prod", timeout_seconds=30)
+    assert override.timeout_seconds == 30
+
+
+def test_a_request_without_a_workspace_is_refused(clean_env):
+    with pytest.raises(ValidationError, match="workspace_id"):
+        Settings().approval_request("restart prod")

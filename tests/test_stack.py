@@ -1,0 +1,142 @@
+"""README's first command: ``python -m approvals.stack`` brings up a Temporal dev server
+on a SQLite file, the platform and a worker; an approval goes through it; Ctrl-C stops
+every child; a second run finds the earlier workflow and approval."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from approvals.models import ApprovalStatus
+from approvals.platform_client import PlatformClient
+from tests.helpers import approval_request, wait_pending
+from workflows.approval import ApprovalWorkflow
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = "stack-test"
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Stack:
+    def __init__(self, data_dir: Path) -> None:
+        self.temporal_port, self.ui_port, self.platform_port = free_ports(3)
+        self.data_dir = data_dir
+        self.process: asyncio.subprocess.Process | None = None
+        self.output: list[str] = []
+
+    async def __aenter__(self) -> Stack:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "approvals.stack",
+            "--data-dir",
+            str(self.data_dir),
+            "--workspace-id",
+            WORKSPACE,
+            "--temporal-port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(self.ui_port),
+            "--platform-port",
+            str(self.platform_port),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert self.process.stdout is not None
+        async with asyncio.timeout(90):
+            while "stack is up" not in "".join(self.output):
+                line = await self.process.stdout.readline()
+                assert line, f"stack exited early: {''.join(self.output)}"
+                self.output.append(line.decode())
+        return self
+
+    async def stop(self) -> int:
+        assert self.process is not None and self.process.stdout is not None
+        self.process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            rest = await self.process.stdout.read()
+            self.output.append(rest.decode())
+            return await self.process.wait()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+    async def client(self) -> Client:
+        return await Client.connect(
+            f"127.0.0.1:{self.temporal_port}", data_converter=pydantic_data_converter
+        )
+
+
+async def test_stack_runs_an_approval_stops_cleanly_and_keeps_state(tmp_path):
+    data_dir = tmp_path / "data"
+    workflow_id = f"stack-{uuid.uuid4()}"
+    async with Stack(data_dir) as stack:
+        client = await stack.client()
+        handle = await client.start_workflow(
+            ApprovalWorkflow.run,
+            approval_request(workspace_id=WORKSPACE, poll_interval_seconds=1),
+            id=workflow_id,
+            task_queue="approvals",
+        )
+        approval_id = await wait_pending(handle, timeout=30)
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            api = PlatformClient(
+                http=http,
+                base_url=f"http://127.0.0.1:{stack.platform_port}",
+                workspace_id=WORKSPACE,
+                token=None,
+            )
+            await api.decide(approval_id, approved=False, decided_by="ops", comment="not now")
+        result = await asyncio.wait_for(handle.result(), 30)
+        exit_code = await stack.stop()
+        output = "".join(stack.output)
+        ports = (stack.temporal_port, stack.ui_port, stack.platform_port)
+
+    assert result.status is ApprovalStatus.DENIED and result.decided_by == "ops"
+    assert exit_code == 0, output
+    for name in ("stopped worker", "stopped platform", "stopped temporal"):
+        assert name in output
+    assert not any(port_open(port) for port in ports)
+    assert (data_dir / "temporal.db").exists() and (data_dir / "audit.jsonl").exists()
+
+    async with Stack(data_dir) as again:
+        client = await again.client()
+        description = await client.get_workflow_handle(workflow_id).describe()
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            api = PlatformClient(
+                http=http,
+                base_url=f"http://127.0.0.1:{again.platform_port}",
+                workspace_id=WORKSPACE,
+                token=None,
+            )
+            item = await api.get_approval(approval_id)
+        assert await again.stop() == 0
+
+    assert description.status is WorkflowExecutionStatus.COMPLETED
+    assert item is not None and item["status"] == "denied"
