@@ -13,7 +13,6 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from temporalio.client import Client
@@ -21,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
+from activities.decision_feed import DecisionFeeds
 from activities.platform_http import PlatformHttpActivities
 from activities.platform_ws import PlatformWebSocketActivities
 from activities.rbac import RbacActivities
@@ -72,15 +72,25 @@ async def build_worker(
     task_queue: str | None = None,
     **worker_options: object,
 ) -> AsyncIterator[Worker]:
-    """A worker with every workflow and activity, sharing one HTTP pool; closed on exit."""
-    async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
+    """A worker with every workflow and activity; one HTTP pool and one socket per workspace.
+
+    Every pending approval holds one listener (or poller) activity slot for as
+    long as it waits, so the slot limit is the number of approvals this worker
+    can wait on at once, not a CPU budget: those activities are idle coroutines.
+    """
+    worker_options.setdefault(
+        "max_concurrent_activities", settings.worker_max_concurrent_activities
+    )
+    limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
+    async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:
         access = PlatformAccess(settings, http)
+        feeds = DecisionFeeds()
         http_activities = PlatformHttpActivities(access)
-        ws_activities = PlatformWebSocketActivities(access)
+        ws_activities = PlatformWebSocketActivities(access, feeds)
         rbac = RbacActivities(settings)
         audit = AuditActivities(audit_log)
-        with ThreadPoolExecutor(max_workers=4) as executor:
-            worker = Worker(
+        try:
+            yield Worker(
                 client,
                 task_queue=task_queue or settings.temporal_task_queue,
                 workflows=list(WORKFLOWS),
@@ -92,10 +102,10 @@ async def build_worker(
                     ws_activities.listen_for_decision,
                     audit.write_audit,
                 ],
-                activity_executor=executor,
                 **worker_options,  # type: ignore[arg-type]
             )
-            yield worker
+        finally:
+            await feeds.close()
 
 
 def configure_logging() -> None:

@@ -54,13 +54,13 @@ def _decision(
         return None
 
 
-def decision_from_frame(frame: str | bytes, approval_id: str) -> Decision | None:
-    """The decision for ``approval_id`` carried by one WebSocket frame, if any.
+def decision_in_frame(frame: str | bytes) -> Decision | None:
+    """The decision one WebSocket frame carries, for whichever approval it names.
 
     Accepts the platform's envelope (``APPROVAL_APPROVED``/``APPROVAL_DENIED``
     with a ``payload``) and the reference tool's flat ``APPROVAL_DECIDED``.
     Non-JSON, oversized and unrelated frames give ``None``: the socket carries
-    events of related workspaces too.
+    other events, and events of related workspaces too.
     """
     if len(frame) > MAX_FRAME_BYTES:
         logger.warning("skipping oversized WebSocket frame (%d bytes)", len(frame))
@@ -75,16 +75,22 @@ def decision_from_frame(frame: str | bytes, approval_id: str) -> Decision | None
     name = event.get("event")
     if name in _ENVELOPE_EVENTS:
         payload = event.get("payload")
-        if not isinstance(payload, dict) or payload.get("approval_id") != approval_id:
+        if not isinstance(payload, dict) or not isinstance(payload.get("approval_id"), str):
             return None
         status = payload.get("decision") or (
             "approved" if name == "APPROVAL_APPROVED" else "denied"
         )
         fields = {**payload, "timestamp": event.get("timestamp")}
-        return _decision(approval_id, status, fields, DecisionSource.WEBSOCKET)
-    if name == _FLAT_EVENT and event.get("approval_id") == approval_id:
-        return _decision(approval_id, event.get("status"), event, DecisionSource.WEBSOCKET)
+        return _decision(payload["approval_id"], status, fields, DecisionSource.WEBSOCKET)
+    if name == _FLAT_EVENT and isinstance(event.get("approval_id"), str):
+        return _decision(event["approval_id"], event.get("status"), event, DecisionSource.WEBSOCKET)
     return None
+
+
+def decision_from_frame(frame: str | bytes, approval_id: str) -> Decision | None:
+    """The decision for ``approval_id`` carried by one WebSocket frame, if any."""
+    decision = decision_in_frame(frame)
+    return decision if decision is not None and decision.approval_id == approval_id else None
 
 
 def decision_from_item(item: Any, approval_id: str, source: DecisionSource) -> Decision | None:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     audit_log_path: Path = Path("/var/log/molecule/audit.jsonl")
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)
+    platform_http_max_connections: int = Field(default=100, ge=1)
+    worker_max_concurrent_activities: int = Field(
+        default=20_000,
+        ge=10,
+        description="Approvals one worker can wait on at once (one idle activity each).",
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

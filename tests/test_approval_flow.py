@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowFailureError
 
 from approvals.models import ApprovalStatus, Decision, DecisionSource, WebSocketMode
@@ -235,3 +238,36 @@ async def test_request_for_another_workspace_fails_with_a_typed_error(dev_env, s
             await finish(handle, "unknown_workspace")
     assert failure.value.cause.cause.type == "UnknownWorkspace"
     assert WORKSPACE != "someone-else"
+
+
+async def test_many_pending_approvals_share_one_socket(dev_env, settings, platform):
+    """More approvals than the SDK's default activity slots (100), one socket for all."""
+    count = 120
+    async with running_worker(dev_env.client, settings, max_cached_workflows=50) as task_queue:
+        handles = [await start(dev_env.client, task_queue) for _ in range(count)]
+        approval_ids = [await wait_pending(handle, timeout=60) for handle in handles]
+
+        async def all_listening() -> bool:
+            for handle in handles:
+                pending = (await handle.describe()).raw_description.pending_activities
+                started = [
+                    a
+                    for a in pending
+                    if a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                ]
+                if [a.activity_type.name for a in started] != ["listen_for_decision"]:
+                    return False
+            return True
+
+        await eventually(all_listening, timeout=60)
+        sockets = platform.hub.connection_count()
+        async with platform_client(settings) as api:
+            for n, approval_id in enumerate(approval_ids):
+                await api.decide(approval_id, approved=n % 2 == 0, decided_by=f"ops-{n}")
+        results = [await asyncio.wait_for(handle.result(), 60) for handle in handles]
+
+    assert sockets == 1
+    assert [r.decided_by for r in results] == [f"ops-{n}" for n in range(count)]
+    assert [r.approved for r in results] == [n % 2 == 0 for n in range(count)]
+    via = [r["via"] for r in audit_records(settings) if r["outcome"] in ("granted", "denied")]
+    assert len(via) == count and set(via) <= {"websocket", "catch_up"}
