@@ -43,22 +43,34 @@ class StackConfig:
         return f"http://127.0.0.1:{self.platform_port}"
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+def _exited(name: str, process: subprocess.Popen[bytes], log: Path) -> RuntimeError:
+    """The error for a child that died at start, with the end of its log: the why."""
+    try:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+    except OSError:
+        tail = []
+    lines = "".join(f"\n    {line}" for line in tail)
+    return RuntimeError(f"{name} exited with status {process.returncode} ({log}):{lines}")
+
+
+def _wait_for_port(
+    port: int, process: subprocess.Popen[bytes], name: str, log: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with status {process.returncode}; see its log")
+            raise _exited(name, process, log)
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return
         time.sleep(0.2)
     raise RuntimeError(f"{name} did not open port {port} within {timeout:.0f}s")
 
 
-def _wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"platform exited with status {process.returncode}; see its log")
+            raise _exited("platform", process, log)
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return
@@ -140,11 +152,13 @@ def run_stack(config: StackConfig) -> None:
         temporal = stack.enter_context(
             _child("temporal", temporal_argv, logs / "temporal.log", env)
         )
-        _wait_for_port(config.temporal_port, temporal, "temporal dev server", 60)
+        _wait_for_port(
+            config.temporal_port, temporal, "temporal dev server", logs / "temporal.log", 60
+        )
         platform = stack.enter_context(
             _child("platform", platform_argv, logs / "platform.log", env)
         )
-        _wait_for_health(config.platform_url, platform, 30)
+        _wait_for_health(config.platform_url, platform, logs / "platform.log", 30)
         worker = stack.enter_context(
             _child("worker", [sys.executable, "worker.py"], logs / "worker.log", env)
         )

@@ -108,12 +108,18 @@ async def wait_pending(handle: WorkflowHandle[Any, Any], timeout: float = 20.0) 
 async def finish(
     handle: WorkflowHandle[Any, ApprovalResult], name: str, timeout: float = 30.0
 ) -> ApprovalResult:
-    """The workflow's result; with RECORD_HISTORIES=1 its history is saved for replay."""
+    """The workflow's result; with RECORD_HISTORIES=<set> its history is saved for replay.
+
+    Each set is a folder under ``tests/histories``: a change to the workflow adds a new
+    set and keeps the old ones, which stand for workflows still running in production.
+    """
     result = await asyncio.wait_for(handle.result(), timeout)
-    if os.environ.get("RECORD_HISTORIES") == "1":
+    history_set = os.environ.get("RECORD_HISTORIES")
+    if history_set:
         history = await handle.fetch_history()
-        HISTORIES_DIR.mkdir(exist_ok=True)
-        (HISTORIES_DIR / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+        folder = HISTORIES_DIR / history_set
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
     return result
 
 

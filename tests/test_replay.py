@@ -22,8 +22,10 @@ MIN_RECORDED = 8
 
 
 async def recorded_histories() -> AsyncIterator[WorkflowHistory]:
-    for path in sorted(HISTORIES_DIR.glob("*.json")):
-        yield WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    for path in sorted(HISTORIES_DIR.glob("*/*.json")):
+        yield WorkflowHistory.from_json(
+            f"{path.parent.name}/{path.stem}", path.read_text(encoding="utf-8")
+        )
 
 
 async def replay_failures(workflow_class: type[Any]) -> dict[str, str]:
@@ -33,7 +35,7 @@ async def replay_failures(workflow_class: type[Any]) -> dict[str, str]:
 
 
 async def test_recorded_histories_replay_without_nondeterminism():
-    assert len(list(HISTORIES_DIR.glob("*.json"))) >= MIN_RECORDED, (
+    assert len(list(HISTORIES_DIR.glob("*/*.json"))) >= MIN_RECORDED, (
         "histories are missing: record them (README)"
     )
     assert await replay_failures(ApprovalWorkflow) == {}
@@ -42,5 +44,5 @@ async def test_recorded_histories_replay_without_nondeterminism():
 async def test_an_unpatched_change_fails_replay():
     """The guard has teeth: the same histories reject a reordered workflow."""
     failures = await replay_failures(ReorderedApprovalWorkflow)
-    assert len(failures) == len(list(HISTORIES_DIR.glob("*.json")))
+    assert len(failures) == len(list(HISTORIES_DIR.glob("*/*.json")))
     assert all("nondetermin" in message.lower() for message in failures.values()), failures

@@ -5,6 +5,7 @@ every child; a second run finds the earlier workflow and approval."""
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import socket
 import sys
@@ -25,14 +26,26 @@ WORKSPACE = "stack-test"
 
 
 def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """Free ports outside the kernel's ephemeral range.
+
+    A port picked with ``bind(0)`` comes from the ephemeral range, where the
+    suite's own outgoing connections may take it before the server binds it.
+    """
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    candidates = [p for p in range(20_000, 32_000) if not low <= p <= high] or list(
+        range(20_000, 32_000)
+    )
+    ports: list[int] = []
+    for port in random.sample(candidates, 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise RuntimeError("no free ports")
 
 
 def port_open(port: int) -> bool:

@@ -58,6 +58,13 @@ AUDIT: dict[str, Any] = {
     ),
 }
 
+# The same write as a local activity: retried inside the worker, and past a
+# minute of failures by a durable timer between attempts, never dropped.
+LOCAL_AUDIT: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": AUDIT["retry_policy"],
+}
+
 
 def waiting(timeout_seconds: float, heartbeat_timeout_seconds: float) -> dict[str, Any]:
     """Options for the listener and the poller, which run until a decision or cancellation.

@@ -45,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_options as options
 
 DENIED_MESSAGE = "Denied by human"
+LOCAL_AUDIT_PATCH = "audit-as-local-activity"
+"""Histories recorded before this patch wrote audit records with regular activities."""
 
 
 def _failure_message(error: ActivityError) -> str:
@@ -286,7 +288,17 @@ class ApprovalWorkflow:
             trace_id=self._trace_id,
             extra={k: v for k, v in extra.items() if v is not None},
         )
-        await workflow.execute_activity_method(AuditActivities.write_audit, entry, **options.AUDIT)
+        if workflow.patched(LOCAL_AUDIT_PATCH):
+            # A local activity runs inside the workflow task that asked for it:
+            # no round trip through the server's task queues (two fewer workflow
+            # tasks per decision, see README "Performance").
+            await workflow.execute_local_activity_method(
+                AuditActivities.write_audit, entry, **options.LOCAL_AUDIT
+            )
+        else:
+            await workflow.execute_activity_method(
+                AuditActivities.write_audit, entry, **options.AUDIT
+            )
 
     def _finish(self, status: ApprovalStatus, **fields: Any) -> ApprovalResult:
         if self._state is not ApprovalState.DECIDED:

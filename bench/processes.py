@@ -1,0 +1,197 @@
+"""The processes a benchmark measures: Temporal dev server, platform, worker, each its own.
+
+Separate processes so that the driver's own work does not share an event loop
+(or a GIL) with the worker being measured, and so a worker can be SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from approvals.platform_client import PlatformClient
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN_DIR = Path(sys.executable).parent
+WORKSPACE = "bench"
+TASK_QUEUE = "bench"
+
+# Chosen from the figures (README, "Performance"): WAL with synchronous=NORMAL
+# keeps every commit off fsync's critical path; the dev server's default is a
+# rollback journal that syncs on each of thousands of small commits.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+# One task-queue partition: with the default four, a task written to a partition
+# where no poller waits sits there until it is forwarded (tens of ms each time).
+DYNAMIC_CONFIG = (
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def child(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Stack:
+    """A running dev server and platform, and how to start workers against them."""
+
+    data_dir: Path
+    temporal_port: int
+    platform_port: int
+    client: Client
+    http: httpx.AsyncClient
+    temporal: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def platform_url(self) -> str:
+        return f"http://127.0.0.1:{self.platform_port}"
+
+    def api(self) -> PlatformClient:
+        return PlatformClient(http=self.http, base_url=self.platform_url, workspace_id=WORKSPACE)
+
+    def worker_env(self, **overrides: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PLATFORM_URL": self.platform_url,
+            "WORKSPACE_ID": WORKSPACE,
+            "AUDIT_LOG_PATH": str(self.data_dir / "audit.jsonl"),
+            "RBAC_CONFIG_PATH": str(self.data_dir / "config.yaml"),
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+            "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
+            **overrides,
+        }
+
+    def start_worker(self, **overrides: str) -> subprocess.Popen[bytes]:
+        with (self.data_dir / "worker.log").open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "worker.py"],
+                cwd=ROOT,
+                env=self.worker_env(**overrides),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.workers.append(process)
+        return process
+
+
+@contextlib.asynccontextmanager
+async def stack(
+    data_dir: Path,
+    *,
+    pragmas: tuple[str, ...] = SQLITE_PRAGMAS,
+    dynamic_config: tuple[str, ...] = DYNAMIC_CONFIG,
+) -> AsyncIterator[Stack]:
+    data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any process
+    temporal_port, ui_port, platform_port = free_port(), free_port(), free_port()
+    temporal_argv = [
+        str(BIN_DIR / "temporal"),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(temporal_port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--log-level",
+        "error",
+    ]
+    for pragma in pragmas:
+        temporal_argv += ["--sqlite-pragma", pragma]
+    for setting in dynamic_config:
+        temporal_argv += ["--dynamic-config-value", setting]
+    platform_argv = [
+        sys.executable,
+        "-m",
+        "approvals.platform",
+        "--port",
+        str(platform_port),
+        "--db",
+        str(data_dir / "platform.db"),
+    ]
+    with (
+        child(temporal_argv, data_dir / "temporal.log") as temporal,
+        child(platform_argv, data_dir / "platform.log") as platform,
+    ):
+        wait_for_port(temporal_port, temporal)
+        wait_for_port(platform_port, platform)
+        client = await Client.connect(
+            f"127.0.0.1:{temporal_port}", data_converter=pydantic_data_converter
+        )
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+            running = Stack(data_dir, temporal_port, platform_port, client, http, temporal)
+            try:
+                yield running
+            finally:
+                for worker in running.workers:
+                    await asyncio.to_thread(stop, worker)
+
+
+def rss_mib(process: subprocess.Popen[bytes]) -> float:
+    return psutil.Process(process.pid).memory_info().rss / 2**20
+
+
+def sockets_to(process: subprocess.Popen[bytes], port: int) -> int:
+    connections = psutil.Process(process.pid).net_connections(kind="tcp")
+    return sum(1 for c in connections if c.raddr and c.raddr.port == port)
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
