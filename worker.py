@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
@@ -80,6 +81,10 @@ async def build_worker(
     """
     worker_options.setdefault(
         "max_concurrent_activities", settings.worker_max_concurrent_activities
+    )
+    worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
+    worker_options.setdefault(
+        "sticky_queue_schedule_to_start_timeout", timedelta(seconds=settings.worker_sticky_timeout)
     )
     limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)
     platform_http_max_connections: int = Field(default=100, ge=1)
+    worker_sticky_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds a workflow task waits for the worker that has it cached; after a "
+        "worker crash this is added to recovery, so it is short (SDK default: 10).",
+    )
+    worker_max_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        description="Workflows kept in worker memory between tasks (0: replay each task).",
+    )
     worker_max_concurrent_activities: int = Field(
         default=20_000,
         ge=10,

@@ -1,4 +1,8 @@
-"""Run the benchmarks and print their tables: ``python -m bench [--quick] [names...]``."""
+"""Run the benchmarks and print their tables: ``python -m bench [--quick] [names...]``.
+
+Each benchmark gets its own dev server (SQLite file, tuned pragmas), platform
+and worker processes on loopback, in a temporary directory.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +15,46 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import latency
+from bench import holding, latency, recovery, throughput
 from bench.processes import stack
 
+NAMES = ("latency", "throughput", "holding", "recovery")
+RECOVERY_HEARTBEAT_TIMEOUT = 10.0
+HOLDING_HEARTBEAT_TIMEOUT = 30.0  # the default: what a production worker pays per waiting approval
 
-async def main(args: argparse.Namespace) -> None:
-    quick = args.quick
+
+async def main(names: list[str], quick: bool) -> None:
     mode = "quick" if quick else "full"
-    when = time.strftime("%Y-%m-%d %H:%M")
     print(
-        f"# durable-approvals benchmarks ({mode}) - {when}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"# durable-approvals benchmarks ({mode}) - {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+        flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         root = Path(tmp)
-        if "latency" in args.names:
-            async with stack(root / "latency") as running:
-                count = 40 if quick else 200
-                print(
-                    await latency.run(running, count, poll_interval=1.0, gap=0.05),
-                    flush=True,
-                )
+        for name in names:
+            async with stack(root / name) as running:
+                if name == "latency":
+                    count = 40 if quick else 200
+                    table = await latency.run(running, count, poll_interval=1.0, gap=0.05)
+                elif name == "throughput":
+                    table = await throughput.run(running, 100 if quick else 1000)
+                elif name == "holding":
+                    counts = [200] if quick else [1000, 10_000]
+                    table = await holding.run(running, counts, HOLDING_HEARTBEAT_TIMEOUT)
+                else:
+                    count = 100 if quick else 1000
+                    table = await recovery.run(running, count, RECOVERY_HEARTBEAT_TIMEOUT)
+            print(table, flush=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small N: a smoke run")
-    parser.add_argument(
-        "names", nargs="*", default=["latency", "throughput", "holding", "recovery"]
-    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)}")
+    args = parser.parse_args()
+    unknown = set(args.names) - set(NAMES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(args.names or list(NAMES), args.quick))

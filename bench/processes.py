@@ -39,6 +39,7 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 DYNAMIC_CONFIG = (
     "matching.numTaskqueueReadPartitions=1",
     "matching.numTaskqueueWritePartitions=1",
+    'matching.stickyPollerUnavailableWindow="2s"',
 )
 
 
@@ -181,6 +182,13 @@ async def stack(
             finally:
                 for worker in running.workers:
                     await asyncio.to_thread(stop, worker)
+
+
+async def platform_websockets(stack: Stack) -> int:
+    """WebSockets open on the platform, as it counts them (``/health``)."""
+    reply = await stack.http.get(f"{stack.platform_url}/health")
+    count: int = reply.json()["websockets"]
+    return count
 
 
 def rss_mib(process: subprocess.Popen[bytes]) -> float:

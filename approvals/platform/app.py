@@ -192,8 +192,9 @@ def create_app(
     authorized = [Depends(require_token)]
 
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, Any]:
+        """[ext] Liveness, and the open WebSockets: how a benchmark counts shared sockets."""
+        return {"status": "ok", "websockets": hub.connection_count()}
 
     @app.post("/workspaces/{workspace_id}/approvals", dependencies=authorized, status_code=201)
     async def create_approval(workspace_id: str, request: Request) -> Response:
