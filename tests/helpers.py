@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +27,7 @@ from workflows.approval import ApprovalWorkflow
 
 WORKSPACE = "ws-test"
 HISTORIES_DIR = Path(__file__).parent / "histories"
+ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_KEYS = {
     "granted": {"approved", "approval_id", "decided_by"},
     "denied": {"approved", "approval_id", "decided_by", "message"},
@@ -148,3 +151,28 @@ def assert_reference_shape(result: ApprovalResult) -> dict[str, Any]:
     assert REFERENCE_KEYS[result.status.value] <= set(as_dict), as_dict
     assert json.loads(json.dumps(as_dict)) == as_dict
     return as_dict
+
+
+def spawn_worker(
+    dev_env: Any, settings: Settings, task_queue: str, log: Path, **env_overrides: str
+) -> subprocess.Popen[bytes]:
+    """Start ``python worker.py`` as its own process, logging to ``log``."""
+    env = {
+        **os.environ,
+        "PLATFORM_URL": settings.platform_url,
+        "WORKSPACE_ID": settings.workspace_id,
+        "AUDIT_LOG_PATH": str(settings.audit_log_path),
+        "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": dev_env.client.namespace,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+        **env_overrides,
+    }
+    with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )

@@ -16,33 +16,12 @@ from tests.helpers import (
     eventually,
     finish,
     platform_client,
+    spawn_worker,
     start,
     wait_pending,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def spawn_worker(dev_env, settings, task_queue: str, log: Path) -> subprocess.Popen[bytes]:
-    """Start ``python worker.py`` as its own process, logging to ``log``."""
-    env = {
-        **os.environ,
-        "PLATFORM_URL": settings.platform_url,
-        "WORKSPACE_ID": settings.workspace_id,
-        "AUDIT_LOG_PATH": str(settings.audit_log_path),
-        "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": dev_env.client.namespace,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-    }
-    with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_path):
