@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -149,7 +150,8 @@ async def test_the_page_is_served_without_a_token(tmp_path):
         assert (await http.get("/workspaces/w/approvals")).status_code == 401
 
 
-async def test_browser_socket_authenticates_with_query_parameters(tmp_path):
+async def test_browser_socket_authenticates_with_query_parameters(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
     async with asyncio.timeout(LIMIT), PlatformServer(tmp_path / "p.db", token=TOKEN) as server:
         base = f"ws://127.0.0.1:{server.port}/ws"
         for query, status in (
@@ -168,3 +170,6 @@ async def test_browser_socket_authenticates_with_query_parameters(tmp_path):
         headers = {"X-Workspace-ID": "h", "Authorization": f"Bearer {TOKEN}"}
         async with connect(f"{base}?workspace=ignored", additional_headers=headers, open_timeout=5):
             assert server.hub.connection_count("h") == 1
+    # The test's own client logs its request line at DEBUG; the server side must not.
+    server_side = [r for r in caplog.records if not r.name.startswith("websockets.client")]
+    assert not [r for r in server_side if TOKEN in r.getMessage()]
