@@ -55,6 +55,8 @@ class PlatformHttpActivities:
                 request.reason,
                 idempotency_key=request.idempotency_key,
                 task_id=request.task_id,
+                requester=request.requester or None,
+                timeout_seconds=request.timeout_seconds,
             )
         except PlatformError as error:
             raise as_application_error(error) from error

@@ -163,6 +163,9 @@ class CreateApprovalInput(_Model):
     reason: ReasonText = ""
     task_id: str | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=300)]
+    # Shown in the approvers' inbox; optional so histories recorded before they existed replay.
+    requester: str = ""
+    timeout_seconds: float | None = None
 
 
 class CreatedApproval(_Model):

@@ -124,15 +124,23 @@ class PlatformClient:
         *,
         idempotency_key: str,
         task_id: str | None = None,
+        requester: str | None = None,
+        timeout_seconds: float | None = None,
     ) -> str:
         """Create the request and return its ``approval_id``.
 
         The ``Idempotency-Key`` makes a retry after a lost reply return the
-        first request instead of making a second one.
+        first request instead of making a second one. ``requester`` and
+        ``timeout_seconds`` are optional extras for the approvers' inbox (time
+        left); a platform that does not know them ignores them.
         """
         body: dict[str, Any] = {"action": action, "reason": reason}
         if task_id:
             body["task_id"] = task_id
+        if requester:
+            body["requester"] = requester
+        if timeout_seconds is not None:
+            body["timeout_seconds"] = timeout_seconds
         response = await self._send(
             "POST", self._url(), json=body, extra_headers={"Idempotency-Key": idempotency_key}
         )

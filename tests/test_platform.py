@@ -42,8 +42,14 @@ ITEM_KEYS = {
     "decided_at",
     "created_at",
     "comment",
+    # Extensions for the approvers' inbox (tests/test_inbox_platform.py).
+    "requester",
+    "expires_at",
 }
-PENDING_KEYS = {"id", "workspace_id", "workspace_name", "action", "reason", "status", "created_at"}
+PENDING_KEYS = {
+    *("id", "workspace_id", "workspace_name", "action", "reason", "status", "created_at"),
+    *("requester", "expires_at"),
+}
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 

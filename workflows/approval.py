@@ -102,6 +102,8 @@ class ApprovalWorkflow:
                     reason=request.reason,
                     task_id=request.task_id,
                     idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}",
+                    requester=request.requester,
+                    timeout_seconds=request.timeout_seconds,
                 ),
                 **options.CREATE,
             )

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.websockets import WebSocketDisconnect
 
 from approvals.platform.hub import Hub
+from approvals.platform.inbox import add_inbox_routes
 from approvals.platform.store import ExpireOutcome, Status, Store, utc_now
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class _CreateBody(BaseModel):
     reason: str | None = None
     task_id: str | None = None
     context: dict[str, Any] | None = None
+    requester: str | None = Field(default=None, max_length=200)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=10 * 366 * 86400)
 
     @field_validator("action")
     @classmethod
@@ -213,6 +216,8 @@ def create_app(
             task_id=body.task_id,
             context=body.context,
             idempotency_key=key,
+            requester=body.requester,
+            timeout_seconds=body.timeout_seconds,
         )
         if created:
             hub.broadcast(
@@ -320,7 +325,7 @@ def create_app(
                 # still refuses the upgrade, as HTTP 403.
                 await websocket.close(code=1008)
             return
-        workspace_id = websocket.headers["x-workspace-id"]
+        workspace_id = _websocket_workspace(websocket)
         # Registered before the accept so that nothing broadcast in between is lost.
         subscriber = hub.register(workspace_id, websocket)
         try:
@@ -339,6 +344,7 @@ def create_app(
 
     if fault_control:
         _add_fault_routes(app, hub, active_faults, authorized)
+    add_inbox_routes(app)
 
     return app
 
@@ -348,11 +354,28 @@ def _websocket_refusal(
 ) -> tuple[int, str] | None:
     if faults.refuse_websocket:
         return 503, "websocket refused (fault)"
-    if token is not None and not _bearer_ok(websocket.headers.get("authorization"), token):
+    if token is not None and not (
+        _bearer_ok(websocket.headers.get("authorization"), token)
+        or _query_token_ok(websocket.query_params.get("token"), token)
+    ):
         return 401, ERROR_UNAUTHORIZED
-    if not websocket.headers.get("x-workspace-id"):
+    if not _websocket_workspace(websocket):
         return 400, "missing X-Workspace-ID header"
     return None
+
+
+def _query_token_ok(presented: str | None, token: str) -> bool:
+    """The browser's way to authenticate the socket: ``/ws?token=...``.
+
+    Browsers cannot set ``Authorization`` on a WebSocket upgrade. The query
+    string is never logged by this platform (uvicorn's access log is off).
+    """
+    return bool(presented) and hmac.compare_digest(str(presented).encode(), token.encode())
+
+
+def _websocket_workspace(websocket: WebSocket) -> str:
+    """``X-Workspace-ID``, or ``?workspace=`` for browsers, which cannot set headers."""
+    return websocket.headers.get("x-workspace-id") or websocket.query_params.get("workspace") or ""
 
 
 def _add_fault_routes(app: FastAPI, hub: Hub, faults: Faults, authorized: list[Any]) -> None:

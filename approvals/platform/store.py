@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS approvals (
     comment         TEXT,
     created_at      TEXT    NOT NULL,
     idempotency_key TEXT,
+    requester       TEXT,
+    expires_at      TEXT,
     UNIQUE (workspace_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, seq);
@@ -49,8 +51,13 @@ CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
 
 _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
-    "decided_by, decided_at, comment, created_at"
+    "decided_by, decided_at, comment, created_at, requester, expires_at"
 )
+
+# Columns added after the first schema: (name, SQL type). A database file from
+# before gets them added on open (``ALTER TABLE ... ADD COLUMN``), so old files
+# keep working and their rows read back with these as NULL.
+_ADDED_COLUMNS = (("requester", "TEXT"), ("expires_at", "TEXT"))
 
 
 class Status(StrEnum):
@@ -74,7 +81,11 @@ class ExpireOutcome(StrEnum):
 
 def utc_now() -> str:
     """The current time in RFC 3339 UTC with a ``Z`` suffix, as the contract's timestamps."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return _rfc3339(datetime.now(UTC))
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class Approval:
     decided_at: str | None
     comment: str | None
     created_at: str
+    requester: str | None = None
+    expires_at: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -108,6 +121,8 @@ class Approval:
             decided_at=row["decided_at"],
             comment=row["comment"],
             created_at=row["created_at"],
+            requester=row["requester"],
+            expires_at=row["expires_at"],
         )
 
     def item(self) -> dict[str, Any]:
@@ -122,6 +137,8 @@ class Approval:
             "decided_at": self.decided_at,
             "created_at": self.created_at,
             "comment": self.comment,
+            "requester": self.requester,
+            "expires_at": self.expires_at,
         }
 
     def pending_item(self) -> dict[str, Any]:
@@ -137,6 +154,8 @@ class Approval:
             "reason": self.reason,
             "status": self.status.value,
             "created_at": self.created_at,
+            "requester": self.requester,
+            "expires_at": self.expires_at,
         }
 
 
@@ -163,6 +182,15 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database file made by an older platform up to the current schema."""
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(approvals)")}
+        for name, sql_type in _ADDED_COLUMNS:
+            if name not in present:
+                # Names and types are literals of this module, never input.
+                self._db.execute(f"ALTER TABLE approvals ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         """Close the connection; the WAL is checkpointed into the main file."""
@@ -178,19 +206,31 @@ class Store:
         task_id: str | None = None,
         context: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        requester: str | None = None,
+        timeout_seconds: float | None = None,
     ) -> tuple[Approval, bool]:
         """Insert a pending approval; returns it and whether it was created now.
 
         With an ``idempotency_key`` already used in this workspace, nothing is
         inserted and the first request's approval comes back with ``False``.
         The unique constraint, not a read-then-write, makes that race-safe.
+        ``timeout_seconds`` sets ``expires_at`` to the creation time plus that
+        long: the inbox shows it as "time left"; the platform does not expire
+        anything by itself (the workflow's timer does, through ``expire``).
         """
         approval_id = str(uuid.uuid4())
+        now = datetime.now(UTC)
+        expires_at = (
+            _rfc3339(now + timedelta(seconds=timeout_seconds))
+            if timeout_seconds is not None
+            else None
+        )
         context_text = json.dumps(context) if context is not None else None
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO approvals (id, workspace_id, task_id, action, reason, context, "
-                "status, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, created_at, idempotency_key, requester, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
                 (
                     approval_id,
@@ -200,8 +240,10 @@ class Store:
                     reason,
                     context_text,
                     Status.PENDING.value,
-                    utc_now(),
+                    _rfc3339(now),
                     idempotency_key,
+                    requester,
+                    expires_at,
                 ),
             )
             created = cursor.rowcount == 1

@@ -1,0 +1,170 @@
+"""The approvers' inbox page in a real headless Chromium (Debian's package).
+
+Playwright drives ``/usr/bin/chromium`` through ``executable_path``; no browser
+is ever downloaded (``scripts/ensure_chromium.sh`` installs the distribution
+package in CI). A missing browser FAILS these tests: a skipped browser test
+would let a broken page pass CI. Everything runs on 127.0.0.1: the real
+reference platform, a real worker on the real Temporal dev server.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from approvals.models import ApprovalStatus
+from approvals.platform.server import PlatformServer
+from tests.helpers import (
+    WORKSPACE,
+    approval_request,
+    finish,
+    running_worker,
+    start,
+    wait_pending,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UI_TIMEOUT_MS = 20_000  # generous: other jobs share this 2-core machine
+
+
+@pytest.fixture
+async def page(tmp_path) -> AsyncIterator[Page]:
+    """A fresh Chromium profile and tab; fails (never skips) without the browser."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (scripts/ensure_chromium.sh)"
+        )
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        try:
+            context.set_default_timeout(UI_TIMEOUT_MS)
+            expect.set_options(timeout=UI_TIMEOUT_MS)
+            tab = context.pages[0] if context.pages else await context.new_page()
+            yield tab
+        finally:
+            await context.close()
+
+
+def pending_row(page: Page, approval_id: str):
+    return page.locator(f'#pending tbody tr[data-id="{approval_id}"]')
+
+
+def history_row(page: Page, approval_id: str):
+    return page.locator(f'#history tbody tr[data-id="{approval_id}"]')
+
+
+async def test_a_click_on_approve_resumes_the_waiting_workflow(dev_env, settings, platform, page):
+    request = approval_request(requester="agent-smith", timeout_seconds=3600)
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, request)
+        approval_id = await wait_pending(handle)
+
+        await page.goto(f"{platform.url}/?workspace={WORKSPACE}")
+        row = pending_row(page, approval_id)
+        await expect(row.locator(".action")).to_have_text(request.action)
+        await expect(row.locator(".reason")).to_have_text(request.reason)
+        await expect(row.locator(".requester")).to_have_text("agent-smith")
+        # An hour minus the few seconds since creation: "59m ..s" while the page is open.
+        await expect(row.locator(".time-left")).to_have_text(re.compile(r"^59m \d+s$"))
+        await expect(row.locator(".age")).to_have_text(re.compile(r"^\d+s$"))
+
+        await page.fill("#approver-name", "Carol")
+        await row.locator("textarea.comment").fill("checked the snapshot")
+        await row.locator("button.approve").click()
+
+        result = await finish(handle, "inbox_approved")
+
+    assert result.status is ApprovalStatus.GRANTED and result.approved
+    assert (result.approval_id, result.decided_by) == (approval_id, "Carol")
+    assert result.comment == "checked the snapshot"
+    await expect(pending_row(page, approval_id)).to_have_count(0)
+    done = history_row(page, approval_id)
+    await expect(done.locator(".status")).to_have_text("approved")
+    await expect(done.locator(".decided-by")).to_have_text("Carol")
+    await expect(done.locator(".comment")).to_have_text("checked the snapshot")
+
+
+async def test_a_request_made_after_the_page_opened_appears_live_and_can_be_denied(
+    dev_env, settings, platform, page
+):
+    await page.goto(f"{platform.url}/inbox?workspace={WORKSPACE}")
+    await expect(page.locator("#connection")).to_have_text("live")
+    await expect(page.locator("#pending tbody tr[data-id]")).to_have_count(0)
+
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(
+            dev_env.client, task_queue, approval_request(action="Rotate the prod keys")
+        )
+        approval_id = await wait_pending(handle)
+        row = pending_row(page, approval_id)  # no reload: the socket brought it
+        await expect(row.locator(".action")).to_have_text("Rotate the prod keys")
+        await expect(row.locator(".requester")).to_have_text("—")
+
+        await page.fill("#approver-name", "Dana")
+        await row.locator("button.deny").click()
+        result = await finish(handle, "inbox_denied")
+
+    assert result.status is ApprovalStatus.DENIED and not result.approved
+    assert result.decided_by == "Dana"
+    await expect(history_row(page, approval_id).locator(".status")).to_have_text("denied")
+
+
+async def test_with_a_token_the_page_reads_and_listens_and_expired_moves_to_history(tmp_path, page):
+    token = f"tok-{uuid.uuid4()}"
+    workspace = "ws-inbox-auth"
+    async with (
+        PlatformServer(tmp_path / "auth.db", token=token) as server,
+        httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=5.0
+        ) as http,
+    ):
+        first = await http.post(
+            f"/workspaces/{workspace}/approvals",
+            json={"action": "Old request", "requester": "bot", "timeout_seconds": 1},
+        )
+        first_id = first.json()["approval_id"]
+        await page.goto(f"{server.url}/?workspace={workspace}&token={token}")
+        await expect(page.locator("#connection")).to_have_text("live")
+        # The token left the address bar (kept in sessionStorage for this tab only).
+        assert token not in page.url and f"workspace={workspace}" in page.url
+        row = pending_row(page, first_id)
+        await expect(row.locator(".requester")).to_have_text("bot")
+        await expect(row.locator(".time-left")).to_have_text("overdue")
+
+        second = await http.post(f"/workspaces/{workspace}/approvals", json={"action": "Live one"})
+        second_id = second.json()["approval_id"]
+        await expect(pending_row(page, second_id).locator(".action")).to_have_text("Live one")
+
+        expired = await http.post(
+            f"/workspaces/{workspace}/approvals/{first_id}/expire", json={"reason": "timeout"}
+        )
+        assert expired.status_code == 200
+        await expect(pending_row(page, first_id)).to_have_count(0)
+        await expect(history_row(page, first_id).locator(".status")).to_have_text("expired")
+
+        # The socket comes back after the platform drops it, and catches up by re-reading.
+        await server.hub.drop_all()
+        await http.post(f"/workspaces/{workspace}/approvals/{second_id}/expire", json={})
+        await expect(history_row(page, second_id).locator(".status")).to_have_text("expired")
+        await expect(page.locator("#connection")).to_have_text("live")
