@@ -111,3 +111,31 @@ async def test_parent_workflow_runs_approval_as_a_child(dev_env, settings, platf
                 if e.HasField("child_workflow_execution_completed_event_attributes")
             ]
     assert len(children) == 1
+
+
+async def test_cancelling_the_parent_expires_the_childs_request(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as approvals_queue:
+        agent_queue = f"agents-{uuid.uuid4()}"
+        async with Worker(dev_env.client, task_queue=agent_queue, workflows=[CleanupAgent]):
+            job = Cleanup(
+                request=settings.approval_request("Drop db", "rebuild", poll_interval_seconds=0.2),
+                approvals_task_queue=approvals_queue,
+            )
+            handle = await dev_env.client.start_workflow(
+                CleanupAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
+            )
+
+            async def pending() -> str | None:
+                async with platform_client(settings) as api:
+                    ids = [i["id"] for i in await api.list_approvals() if i["status"] == "pending"]
+                return ids[0] if ids else None
+
+            approval_id = await eventually(pending, timeout=60)
+            await handle.cancel()
+
+            async def expired() -> bool:
+                async with platform_client(settings) as api:
+                    item = await api.get_approval(approval_id)
+                return item is not None and item["status"] == "expired"
+
+            assert await eventually(expired, timeout=60)
