@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
@@ -27,6 +26,7 @@ from activities.platform_ws import PlatformWebSocketActivities
 from activities.rbac import RbacActivities
 from activities.workspace import PlatformAccess
 from approvals.audit_log import AuditLog, AuditUnwritableError
+from approvals.connection import connect
 from approvals.redaction import RedactingFilter
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
@@ -54,14 +54,6 @@ def check_settings(settings: Settings) -> AuditLog:
     except AuditUnwritableError as error:
         raise StartupError(f"AUDIT_LOG_PATH unusable: {error.strerror}") from error
     return audit_log
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 @contextlib.asynccontextmanager

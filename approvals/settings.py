@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "approvals"
+    # Remote clusters: mTLS client certificate and key, a private CA, an API key.
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
 
     @field_validator("platform_url")
     @classmethod

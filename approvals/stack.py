@@ -173,6 +173,7 @@ def _banner(config: StackConfig) -> str:
 durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_dir})
   Temporal        {config.temporal_address}   UI: http://127.0.0.1:{config.ui_port}
   Platform        {config.platform_url}   workspace: {config.workspace_id}
+  Inbox           {config.platform_url}/
   Worker          task queue 'approvals'; logs in {config.data_dir / "logs"}
   Audit trail     {config.data_dir / "audit.jsonl"}
 """

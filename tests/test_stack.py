@@ -62,9 +62,8 @@ class Stack:
 
     async def __aenter__(self) -> Stack:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "approvals.stack",
+            str(Path(sys.executable).parent / "approvals"),  # the CLI's dev command
+            "dev",
             "--data-dir",
             str(self.data_dir),
             "--workspace-id",

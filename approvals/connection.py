@@ -1,0 +1,56 @@
+"""One way to reach Temporal, shared by the worker, the agent API and the CLI.
+
+A local dev server needs only an address; a remote cluster adds mTLS client
+certificates and/or an API key. Keeping this in one function means the worker
+and its callers can never disagree on the data converter or the namespace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from approvals.settings import Settings
+
+
+class ConnectionSettingsError(ValueError):
+    """TLS settings that cannot work (a key without its certificate, an unreadable file)."""
+
+
+def _read(path: Path | None, name: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConnectionSettingsError(f"{name} unreadable: {path} ({error.strerror})") from error
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """The TLS config for these settings: False for plain TCP, True for server-only TLS.
+
+    An API key alone (Temporal Cloud) implies TLS with the system roots.
+    """
+    cert = _read(settings.temporal_tls_cert, "TEMPORAL_TLS_CERT")
+    key = _read(settings.temporal_tls_key, "TEMPORAL_TLS_KEY")
+    ca = _read(settings.temporal_tls_ca, "TEMPORAL_TLS_CA")
+    if (cert is None) != (key is None):
+        raise ConnectionSettingsError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
+    if cert is None and ca is None:
+        return settings.temporal_api_key is not None
+    return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client for these settings, with the pydantic data converter."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        tls=tls_config(settings),
+        api_key=api_key or None,
+    )

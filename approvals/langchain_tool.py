@@ -1,0 +1,36 @@
+"""The reference tool for LangChain agents: same name, arguments and meaning.
+
+Install with the ``langchain`` extra. The tool runs the approval as a durable
+Temporal workflow and returns the reference tool's dict (plus ``status``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import BaseTool, tool
+from temporalio.client import Client
+
+from approvals.client import request_approval as _request_approval
+from approvals.settings import Settings
+
+
+def approval_tool(settings: Settings | None = None, client: Client | None = None) -> BaseTool:
+    """A ``request_approval`` tool; settings from the environment unless given."""
+
+    @tool
+    async def request_approval(action: str, reason: str) -> dict[str, Any]:
+        """Request human approval before proceeding with a sensitive action.
+
+        Use this when you're about to do something destructive, expensive,
+        or outside your normal authority. The request is sent to the canvas
+        where a human can approve or deny it.
+
+        Args:
+            action: Short description of what you want to do
+            reason: Why this action is necessary
+        """
+        result = await _request_approval(action, reason, settings=settings, client=client)
+        return result.as_tool_result()
+
+    return request_approval

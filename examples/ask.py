@@ -1,0 +1,15 @@
+import asyncio
+
+from approvals.client import request_approval
+
+
+async def main() -> None:
+    result = await request_approval(
+        "Drop the staging database",
+        "It is rebuilt from the nightly snapshot",
+        key="drop-staging-db",  # asking again with this key returns the same answer
+    )
+    print(result.as_tool_result())
+
+
+asyncio.run(main())
