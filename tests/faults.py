@@ -5,8 +5,11 @@ client creates approvals with the worker's retry rule (retry only retryable
 errors, same Idempotency-Key). Counts come from the platform's own list:
 lost = no request stored, duplicated = more than one, hung = a create that
 did not finish within its bound. Prints the table (fault, runs, lost,
-duplicated, hung). Worker-crash and dev-server-restart faults are covered by
-tests/test_worker_crash.py and are not yet counted here.
+duplicated, hung). For racing decisions (approve, deny and a repeat sent at
+once) lost = no winner and duplicated = more than one accepted decision or a
+stored status that disagrees with the winner. Worker-crash and
+dev-server-restart faults are covered by tests/test_worker_crash.py and are
+not yet counted here.
 """
 
 from __future__ import annotations
@@ -72,6 +75,34 @@ async def _one_run(server: PlatformServer, inject: Callable[[Faults], None]) -> 
     return stored, hung
 
 
+async def _racing_decisions(server: PlatformServer) -> tuple[int, bool]:
+    """Two different decisions (and a repeat) race; returns (winners, hung)."""
+    workspace = f"ws-{uuid.uuid4()}"
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        client = PlatformClient(http=http, base_url=server.url, workspace_id=workspace)
+        approval_id = await client.create_approval("deploy", "race", idempotency_key="k")
+
+        async def decide(approved: bool) -> bool:
+            await asyncio.sleep(random.random() * 0.05)
+            try:
+                await client.decide(approval_id, approved=approved, decided_by="reviewer")
+            except PlatformError:
+                return False
+            return True
+
+        try:
+            async with asyncio.timeout(BOUND_SECONDS):
+                wins = await asyncio.gather(decide(True), decide(False), decide(True))
+        except TimeoutError:
+            return 0, True
+        item = await client.get_approval(approval_id)
+    winners = sum(wins)
+    if winners == 1 and item is not None:
+        expected = "approved" if wins[0] or wins[2] else "denied"
+        winners = 1 if item["status"] == expected else 2  # stored status disagrees: counted as dup
+    return winners, False
+
+
 async def main(runs: int) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +117,13 @@ async def main(runs: int) -> int:
                     duplicated += stored > 1
                     hung += did_hang
                 rows.append((name, runs, lost, duplicated, hung))
+            lost = duplicated = hung = 0
+            for _ in range(runs):
+                winners, did_hang = await _racing_decisions(server)
+                lost += winners == 0 and not did_hang
+                duplicated += winners > 1
+                hung += did_hang
+            rows.append(("two different decisions race", runs, lost, duplicated, hung))
         finally:
             await server.stop()
     header = ("fault", "runs", "lost", "duplicated", "hung")

@@ -8,3 +8,4 @@ async def test_fault_command_counts_no_loss(capsys):
     table = capsys.readouterr().out
     assert "| platform 5xx burst" in table
     assert "| reply slower than client timeout" in table
+    assert "| two different decisions race" in table
