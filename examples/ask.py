@@ -1,4 +1,6 @@
 import asyncio
+import os
+import sys
 
 from approvals.client import request_approval
 
@@ -13,3 +15,5 @@ async def main() -> None:
 
 
 asyncio.run(main())
+sys.stdout.flush()
+os._exit(0)  # skip interpreter teardown, which temporalio can abort (sdk-python#300)

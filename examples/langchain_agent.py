@@ -1,4 +1,6 @@
 import asyncio
+import os
+import sys
 
 from approvals.langchain_tool import approval_tool
 
@@ -10,3 +12,5 @@ async def main() -> None:
 
 
 asyncio.run(main())
+sys.stdout.flush()
+os._exit(0)  # skip interpreter teardown, which temporalio can abort (sdk-python#300)

@@ -215,13 +215,18 @@ async def test_real_listener_times_out_and_expires_the_request(dev_env, settings
     assert outcomes(settings) == ["requested", "timeout"]
 
 
-async def test_cancelling_the_workflow_expires_the_request(dev_env, settings, platform):
+@pytest.mark.parametrize("moment", ["while_waiting", "right_after_create"])
+async def test_cancelling_the_workflow_expires_the_request(dev_env, settings, platform, moment):
+    """Cancelled while it waits, or as soon as the request exists (the ``requested``
+    record may still be in flight): either way the request is expired and audited."""
     async with running_worker(dev_env.client, settings) as task_queue:
         handle = await start(dev_env.client, task_queue)
         approval_id = await wait_pending(handle)
+        if moment == "while_waiting":
+            await eventually(lambda: _equal(outcomes(settings), ["requested"]))
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
-            await finish(handle, "cancelled")
+            await finish(handle, f"cancelled_{moment}")
         async with platform_client(settings) as api:
             item = await api.get_approval(approval_id)
 
@@ -271,3 +276,7 @@ async def test_many_pending_approvals_share_one_socket(dev_env, settings, platfo
     assert [r.approved for r in results] == [n % 2 == 0 for n in range(count)]
     via = [r["via"] for r in audit_records(settings) if r["outcome"] in ("granted", "denied")]
     assert len(via) == count and set(via) <= {"websocket", "catch_up"}
+
+
+async def _equal(value: object, expected: object) -> bool:
+    return value == expected

@@ -70,6 +70,7 @@ class ApprovalWorkflow:
         self._rejected: list[tuple[Decision, str]] = []
         self._rejected_audited = 0
         self._waiting_via: str | None = None
+        self._requested_audited = False
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
@@ -118,13 +119,10 @@ class ApprovalWorkflow:
         self._deadline = workflow.now() + timedelta(seconds=request.timeout_seconds)
         self._state = ApprovalState.PENDING
         waiter = asyncio.create_task(self._wait_on_platform(approval_id))
-        await self._audit(
-            "requested",
-            outcome=AuditOutcome.REQUESTED,
-            approval_id=approval_id,
-            reason_text=request.reason,
-        )
         try:
+            # Inside the try: a cancellation that lands while this record is being
+            # written must still expire the request on the platform.
+            await self._audit_requested(approval_id)
             await workflow.wait_condition(
                 lambda: self._decision is not None,
                 timeout=max(self._deadline - workflow.now(), timedelta(0)),
@@ -134,6 +132,8 @@ class ApprovalWorkflow:
         except asyncio.CancelledError:
             self._closed = True
             waiter.cancel()
+            if not self._requested_audited:
+                await self._audit_requested(approval_id)  # same event_id: written once
             await self._expire(approval_id, "cancelled")
             await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
             await self._audit_rejected()
@@ -251,6 +251,15 @@ class ApprovalWorkflow:
             workflow.logger.warning("could not expire %s: %s", approval_id, error)
             return None
         return outcome.decision
+
+    async def _audit_requested(self, approval_id: str) -> None:
+        await self._audit(
+            "requested",
+            outcome=AuditOutcome.REQUESTED,
+            approval_id=approval_id,
+            reason_text=self._request.reason,
+        )
+        self._requested_audited = True
 
     async def _audit_rejected(self) -> None:
         while self._rejected_audited < len(self._rejected):
