@@ -160,6 +160,15 @@ class DecisionFeed:
         )
 
     async def _run(self) -> None:
+        try:
+            await self._connect_and_serve()
+        except Exception as error:
+            # A bug here must not leave listeners waiting on a feed that no
+            # longer reads: they are told, and their workflows poll instead.
+            logger.exception("decision feed stopped unexpectedly")
+            self._fail_all(FeedUnavailable(f"the shared socket stopped: {error!r}"))
+
+    async def _connect_and_serve(self) -> None:
         failures = 0
         while self._subscribers:
             try:
@@ -219,8 +228,14 @@ class DecisionFeed:
                 for subscription in subs
                 if not subscription.caught_up and not subscription.decision.done()
             ]
-            if waiting:
+            if not waiting:
+                continue
+            try:
                 await self._catch_up(waiting)
+            except Exception:
+                # Retried in the next pass: a catch-up loop that died would
+                # silently lose every decision made before its subscriber joined.
+                logger.exception("catch-up pass failed, will retry")
 
     async def _catch_up(self, waiting: Iterable[_Subscription]) -> None:
         """One pass: the list once, then single reads for what it does not hold."""

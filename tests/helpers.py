@@ -41,11 +41,12 @@ REFERENCE_KEYS = {
 async def running_worker(client: Client, settings: Settings, **options: Any) -> AsyncIterator[str]:
     """Run a worker on a fresh task queue; yields the queue's name.
 
-    ``max_cached_workflows=0`` replays every workflow task from history: a cheap
-    determinism check on every test.
+    The workflow cache stays on: with ``max_cached_workflows=0`` a workflow task
+    that runs a local activity (the audit write) is dropped and redelivered
+    only after the 10 s workflow task timeout. Determinism is guarded by
+    ``test_replay`` over recorded histories instead.
     """
     task_queue = f"tq-{uuid.uuid4()}"
-    options.setdefault("max_cached_workflows", 0)
     async with (
         build_worker(
             client, settings, AuditLog(settings.audit_log_path), task_queue=task_queue, **options

@@ -142,3 +142,43 @@ async def _wait_in(feed: DecisionFeed, approval_id: str) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+class _FlakyListPlatform(PlatformClient):
+    """The real client, whose list read raises an unexpected error once."""
+
+    failures_left = 1
+
+    async def list_approvals(self):  # type: ignore[no-untyped-def]
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("a bug in the list read")
+        return await super().list_approvals()
+
+
+async def test_a_catch_up_pass_that_raises_is_retried(platform, api):
+    flaky = _FlakyListPlatform(http=api.http, base_url=api.base_url, workspace_id=WORKSPACE)
+    feed = DecisionFeed(flaky, FAST)
+    (approval_id,) = create_pending(platform, 1)
+    await api.decide(approval_id, approved=True, decided_by="before")
+    try:
+        async with feed.subscribe(approval_id) as decision:
+            result = await asyncio.wait_for(decision, 10)
+    finally:
+        await feed.close()
+    assert flaky.failures_left == 0 and feed.stats.catch_up_passes >= 2
+    assert (result.decided_by, result.source) == ("before", DecisionSource.CATCH_UP)
+
+
+async def test_a_feed_that_crashes_tells_its_subscribers(platform, api, monkeypatch):
+    feed = DecisionFeed(api, FAST)
+
+    async def broken(self: DecisionFeed) -> None:
+        raise RuntimeError("a bug in the feed")
+
+    monkeypatch.setattr(DecisionFeed, "_connect_and_serve", broken)
+    (approval_id,) = create_pending(platform, 1)
+    async with feed.subscribe(approval_id) as decision:
+        with pytest.raises(FeedUnavailable, match="a bug in the feed"):
+            await asyncio.wait_for(decision, 10)
+    await feed.close()
