@@ -65,8 +65,10 @@ class Settings(BaseSettings):
     )
     worker_max_cached_workflows: int = Field(
         default=1000,
-        ge=0,
-        description="Workflows kept in worker memory between tasks (0: replay each task).",
+        ge=1,
+        description="Workflows kept in worker memory between tasks. 0 is refused: a workflow "
+        "task that runs the audit local activity would then be dropped and redelivered only "
+        "after the 10 s workflow task timeout.",
     )
     worker_max_concurrent_activities: int = Field(
         default=20_000,

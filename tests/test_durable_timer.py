@@ -55,7 +55,6 @@ def timer_only_worker(client, settings, http, task_queue):
         client,
         task_queue=task_queue,
         workflows=[ApprovalWorkflow],
-        max_cached_workflows=0,
         activities=[
             RbacActivities(settings).check_permission,
             platform_calls.create_approval,

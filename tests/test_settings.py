@@ -96,6 +96,8 @@ def test_an_empty_websocket_setting_means_auto(clean_env):
         ("APPROVAL_POLL_INTERVAL", "0"),
         ("APPROVAL_USE_WEBSOCKET", "maybe"),
         ("PLATFORM_URL", "ftp://platform"),
+        ("WORKER_MAX_CACHED_WORKFLOWS", "0"),
+        ("WORKER_MAX_CONCURRENT_ACTIVITIES", "5"),
     ],
 )
 def test_bad_values_are_refused_not_defaulted(clean_env, name, value):
