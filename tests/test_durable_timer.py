@@ -55,6 +55,9 @@ def timer_only_worker(client, settings, http, task_queue):
         client,
         task_queue=task_queue,
         workflows=[ApprovalWorkflow],
+        # No cache, so no sticky queue: a task left on a stopped worker's sticky
+        # queue would hold the time-skipping server's clock still.
+        max_cached_workflows=0,
         activities=[
             RbacActivities(settings).check_permission,
             platform_calls.create_approval,
