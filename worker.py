@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.audit import AuditActivities
 from activities.decision_feed import DecisionFeeds
@@ -113,14 +113,15 @@ def configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ()) -> None:
+    """Run until SIGINT/SIGTERM; ``interceptors`` let crash tests stop it at a chosen stage."""
     audit_log = check_settings(settings)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with build_worker(client, settings, audit_log) as worker:
+    async with build_worker(client, settings, audit_log, interceptors=interceptors) as worker:
         logger.info(
             "worker up: task queue %r, workspace %r, platform %s",
             settings.temporal_task_queue,

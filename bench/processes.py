@@ -93,6 +93,7 @@ class Stack:
     client: Client
     http: httpx.AsyncClient
     temporal: subprocess.Popen[bytes]
+    temporal_argv: list[str]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -113,6 +114,18 @@ class Stack:
             "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
             **overrides,
         }
+
+    def stop_temporal(self) -> None:
+        """Stop the dev server (SIGTERM); its SQLite file stays."""
+        stop(self.temporal)
+
+    def start_temporal(self) -> None:
+        """Start the dev server again on the same port and SQLite file."""
+        with (self.data_dir / "temporal.log").open("ab") as out:
+            self.temporal = subprocess.Popen(
+                self.temporal_argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.temporal_port, self.temporal)
 
     def start_worker(self, **overrides: str) -> subprocess.Popen[bytes]:
         with (self.data_dir / "worker.log").open("ab") as out:
@@ -176,12 +189,16 @@ async def stack(
         )
         limits = httpx.Limits(max_connections=64)
         async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
-            running = Stack(data_dir, temporal_port, platform_port, client, http, temporal)
+            running = Stack(
+                data_dir, temporal_port, platform_port, client, http, temporal, temporal_argv
+            )
             try:
                 yield running
             finally:
                 for worker in running.workers:
                     await asyncio.to_thread(stop, worker)
+                if running.temporal is not temporal:  # restarted: the child() above has the old one
+                    await asyncio.to_thread(stop, running.temporal)
 
 
 async def platform_websockets(stack: Stack) -> int:

@@ -1,31 +1,44 @@
-"""Fault-suite command for platform faults: ``python -m tests.faults [RUNS]``.
+"""The fault suite as one command: ``python -m tests.faults [RUNS] [--only SECTION,...]``.
 
-For each fault the real reference platform misbehaves (fault mode) while a
-client creates approvals with the worker's retry rule (retry only retryable
-errors, same Idempotency-Key). Counts come from the platform's own list:
-lost = no request stored, duplicated = more than one, hung = a create that
-did not finish within its bound. Prints the table (fault, runs, lost,
-duplicated, hung). For racing decisions (approve, deny and a repeat sent at
-once) lost = no winner and duplicated = more than one accepted decision or a
-stored status that disagrees with the winner. Worker-crash and
-dev-server-restart faults are covered by tests/test_worker_crash.py and are
-not yet counted here.
+Prints one table (fault, runs, lost, duplicated, hung) over real processes on
+loopback, and exits non-zero if anything was lost, duplicated or hung.
+Sections:
+
+- ``platform``: the reference platform misbehaves (fault mode) while a client
+  creates approvals with the worker's retry rule (retry only retryable errors,
+  same Idempotency-Key). Counts come from the platform's own list: lost = no
+  request stored, duplicated = more than one, hung = a create that did not
+  finish within its bound. For racing decisions (approve, deny and a repeat
+  sent at once) lost = no winner and duplicated = more than one accepted
+  decision or a stored status that disagrees with the winner.
+- ``crash``: the worker SIGKILLed at each lifecycle stage and restarted
+  (tests/crash_stages.py), on a real dev server.
+- ``restart``: the dev server stopped and started again on its SQLite file
+  while approvals wait (tests/server_restart.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import httpx
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from approvals.platform import Faults, PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
+from approvals.settings import Settings
+from tests.crash_stages import run_stages
+from tests.server_restart import run_restart
+
+BIN_DIR = Path(sys.executable).parent
 
 BOUND_SECONDS = 30.0
 
@@ -103,8 +116,11 @@ async def _racing_decisions(server: PlatformServer) -> tuple[int, bool]:
     return winners, False
 
 
-async def main(runs: int) -> int:
-    rows = []
+Row = tuple[str, int, int, int, int]
+
+
+async def platform_rows(runs: int) -> list[Row]:
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = PlatformServer(Path(tmp) / "platform.db", fault_control=True)
         await server.start()
@@ -126,14 +142,84 @@ async def main(runs: int) -> int:
             rows.append(("two different decisions race", runs, lost, duplicated, hung))
         finally:
             await server.stop()
+    return rows
+
+
+async def crash_rows(runs: int) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = PlatformServer(Path(tmp) / "platform.db")
+        await server.start()
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN_DIR / "temporal"),
+            data_converter=pydantic_data_converter,
+            dev_server_log_level="error",
+        )
+        try:
+            settings = Settings(
+                platform_url=server.url,
+                workspace_id="faults",
+                workspace_token=None,
+                audit_log_path=Path(tmp) / "audit.jsonl",
+                rbac_config_path=Path(tmp) / "config.yaml",
+            )
+            for name, n, lost, dup, hung, details in await run_stages(
+                env.client, settings, Path(tmp), runs
+            ):
+                rows.append((name, n, lost, dup, hung))
+                for detail in details:
+                    print(detail, file=sys.stderr)
+        finally:
+            await env.shutdown()
+            await server.stop()
+    return rows
+
+
+async def restart_rows(runs: int) -> list[Row]:
+    with tempfile.TemporaryDirectory() as tmp:
+        name, n, lost, dup, hung, details = await run_restart(Path(tmp), approvals=2 * runs)
+    for detail in details:
+        print(detail, file=sys.stderr)
+    return [(name, n, lost, dup, hung)]
+
+
+SECTIONS: dict[str, Callable[[int], Awaitable[list[Row]]]] = {
+    "platform": platform_rows,
+    "crash": crash_rows,
+    "restart": restart_rows,
+}
+
+
+def print_table(rows: list[Row]) -> None:
     header = ("fault", "runs", "lost", "duplicated", "hung")
     width = max(len(row[0]) for row in rows)
     print(f"| {header[0]:<{width}} | " + " | ".join(header[1:]) + " |")
     print(f"|{'-' * (width + 2)}|------|------|------------|------|")
     for name, n, lost, dup, hung in rows:
         print(f"| {name:<{width}} | {n:>4} | {lost:>4} | {dup:>10} | {hung:>4} |")
+
+
+async def main(runs: int, sections: Iterable[str] = tuple(SECTIONS)) -> int:
+    rows: list[Row] = []
+    for section in sections:
+        rows += await SECTIONS[section](runs)
+    print_table(rows)
     return 1 if any(row[2] or row[3] or row[4] for row in rows) else 0
 
 
+def _arguments(argv: list[str]) -> tuple[int, list[str]]:
+    parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__)
+    parser.add_argument("runs", nargs="?", type=int, default=3, help="runs per fault")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"sections, of {', '.join(SECTIONS)}"
+    )
+    args = parser.parse_args(argv)
+    sections = [name for name in args.only.split(",") if name]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown or args.runs < 1:
+        parser.error(f"unknown section(s) {sorted(unknown)}" if unknown else "RUNS must be >= 1")
+    return args.runs, sections
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)))
+    sys.exit(asyncio.run(main(*_arguments(sys.argv[1:]))))

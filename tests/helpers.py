@@ -155,25 +155,26 @@ def assert_reference_shape(result: ApprovalResult) -> dict[str, Any]:
 
 
 def spawn_worker(
-    dev_env: Any, settings: Settings, task_queue: str, log: Path, **env_overrides: str
+    client: Client,
+    settings: Settings,
+    task_queue: str,
+    log: Path,
+    *,
+    module: str | None = None,
+    **env_overrides: str,
 ) -> subprocess.Popen[bytes]:
-    """Start ``python worker.py`` as its own process, logging to ``log``."""
+    """Start ``python worker.py`` (or ``python -m module``) as a process logging to ``log``."""
     env = {
         **os.environ,
         "PLATFORM_URL": settings.platform_url,
         "WORKSPACE_ID": settings.workspace_id,
         "AUDIT_LOG_PATH": str(settings.audit_log_path),
         "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": dev_env.client.namespace,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": client.namespace,
         "TEMPORAL_TASK_QUEUE": task_queue,
         **env_overrides,
     }
+    argv = [sys.executable, "-m", module] if module else [sys.executable, str(ROOT / "worker.py")]
     with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)

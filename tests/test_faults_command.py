@@ -1,11 +1,29 @@
-"""The fault-suite command runs on the real platform: nothing lost, duplicated or hung."""
+"""The fault-suite command: its table, its exit status, its arguments.
 
-from tests.faults import main
+The crash and restart sections run the same code as tests/test_crash_stages.py
+and tests/test_server_restart.py, which assert their counts; here only the
+fast platform section runs, through ``main``.
+"""
+
+import pytest
+
+from tests.faults import SECTIONS, _arguments, main
 
 
 async def test_fault_command_counts_no_loss(capsys):
-    assert await main(1) == 0
+    assert await main(1, ["platform"]) == 0
     table = capsys.readouterr().out
+    header = [cell.strip() for cell in table.splitlines()[0].split("|")[1:-1]]
+    assert header == ["fault", "runs", "lost", "duplicated", "hung"]
     assert "| platform 5xx burst" in table
     assert "| reply slower than client timeout" in table
     assert "| two different decisions race" in table
+
+
+def test_arguments_pick_runs_and_sections():
+    assert _arguments([]) == (3, list(SECTIONS))
+    assert _arguments(["2", "--only", "crash,restart"]) == (2, ["crash", "restart"])
+    with pytest.raises(SystemExit):
+        _arguments(["--only", "nonsense"])
+    with pytest.raises(SystemExit):
+        _arguments(["0"])

@@ -50,7 +50,7 @@ async def test_secrets_in_action_reason_and_comment_never_reach_audit_or_logs(
 ):
     task_queue = f"tq-secrets-{uuid.uuid4()}"
     log = tmp_path / "worker.log"
-    worker = spawn_worker(dev_env, settings, task_queue, log)
+    worker = spawn_worker(dev_env.client, settings, task_queue, log)
     try:
         handles = []
         for name, secret in SECRETS.items():
@@ -105,7 +105,11 @@ async def run_one(dev_env, settings, platform, log, token: str):
     """One approval through a worker process that holds ``token``; decided with the real one."""
     task_queue = f"tq-token-{uuid.uuid4()}"
     worker = spawn_worker(
-        dev_env, settings_for(settings, platform, None), task_queue, log, WORKSPACE_TOKEN=token
+        dev_env.client,
+        settings_for(settings, platform, None),
+        task_queue,
+        log,
+        WORKSPACE_TOKEN=token,
     )
     try:
         handle = await start(dev_env.client, task_queue)

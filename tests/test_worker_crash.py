@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_path):
     task_queue = f"tq-crash-{os.getpid()}-{id(settings)}"
     log = tmp_path / "worker.log"
-    first = spawn_worker(dev_env, settings, task_queue, log)
+    first = spawn_worker(dev_env.client, settings, task_queue, log)
     second = None
     try:
         handle = await start(dev_env.client, task_queue)
@@ -43,7 +43,7 @@ async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_p
         async with platform_client(settings) as api:
             await api.decide(approval_id, approved=True, decided_by="night-shift")
 
-        second = spawn_worker(dev_env, settings, task_queue, log)
+        second = spawn_worker(dev_env.client, settings, task_queue, log)
         result = await finish(handle, "decided_while_worker_down", timeout=60)
     finally:
         for process in (first, second):

@@ -1,0 +1,212 @@
+"""Promise 1 at every lifecycle stage: SIGKILL the worker there, restart, count the damage.
+
+Each run starts a real worker process that kills itself at one stage
+(:mod:`tests.crashing_worker`), then a plain ``python worker.py`` on the same
+task queue. The human decides (approve or deny, at random) while no worker
+runs when the stage is before the decision, or just before the crash when the
+crash is what the decision leads to. Then, from the platform, the result and
+the audit trail:
+
+- lost: no request on the platform, a result that is not the human's decision,
+  or a missing audit record;
+- duplicated: more than one request for the run, or an audit event written twice;
+- hung: no result within ``RESULT_BOUND`` seconds.
+
+Recovery is as slow as production's timeouts make it (a killed activity is
+retried after its start-to-close timeout, a killed workflow task after the 10 s
+task timeout, a killed listener after its heartbeat timeout): nothing is
+shortened for the test. Used by ``tests/test_crash_stages.py`` and by the
+fault-suite command (``python -m tests.faults``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import subprocess
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from approvals.audit_log import AuditLog
+from approvals.models import ApprovalResult, ApprovalStatus, WebSocketMode
+from approvals.settings import Settings
+from tests.helpers import approval_request, eventually, platform_client, spawn_worker, start
+
+RESULT_BOUND = 90.0
+CRASH_BOUND = 60.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    crash_at: str
+    """``CRASH_AT`` for :mod:`tests.crashing_worker`."""
+    jitter: float = 0.0
+    websocket: bool = True
+    decide_before_crash: bool = False
+    """The decision is what leads to this stage, so it is made while the first worker runs."""
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("before RBAC", "check_permission:before", jitter=0.02),
+    Stage("create sent, reply lost", "create_approval:after"),
+    Stage("between create and audit", "write_audit:before:requested"),
+    Stage("'requested' written, not recorded", "write_audit:after:requested"),
+    Stage("while listening", "listen_for_decision:before", jitter=0.3),
+    Stage("while polling", "poll_for_decision:before", jitter=0.3, websocket=False),
+    Stage(
+        "between decision and final audit",
+        "write_audit:before:granted|denied",
+        decide_before_crash=True,
+    ),
+    Stage(
+        "final audit written, not recorded",
+        "write_audit:after:granted|denied",
+        decide_before_crash=True,
+    ),
+)
+
+
+@dataclass
+class RunOutcome:
+    lost: bool = False
+    duplicated: bool = False
+    hung: bool = False
+    detail: str = ""
+
+
+async def _items_for(settings: Settings, action: str) -> list[dict[str, Any]]:
+    async with platform_client(settings) as api:
+        return [item for item in await api.list_approvals() if item.get("action") == action]
+
+
+async def _decide_when_requested(settings: Settings, action: str, approved: bool) -> None:
+    async def requested() -> str | None:
+        items = await _items_for(settings, action)
+        return items[0]["id"] if items else None
+
+    approval_id: str = await eventually(requested, timeout=CRASH_BOUND)
+    async with platform_client(settings) as api:
+        await api.decide(approval_id, approved=approved, decided_by="crash-reviewer")
+
+
+async def _wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    try:
+        return await asyncio.to_thread(process.wait, timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
+async def run_once(client: Client, settings: Settings, stage: Stage, log: Path) -> RunOutcome:
+    """One crash at ``stage`` and one recovery; raises if the crash never happened."""
+    run_id = uuid.uuid4().hex[:12]
+    task_queue = f"crash-{run_id}"
+    action = f"crash run {run_id}"
+    # A workspace of its own: the platform lists only a workspace's newest 50.
+    settings = settings.model_copy(update={"workspace_id": f"crash-{run_id}"})
+    approved = random.choice([True, False])
+    crashing = spawn_worker(
+        client,
+        settings,
+        task_queue,
+        log,
+        module="tests.crashing_worker",
+        CRASH_AT=stage.crash_at,
+        CRASH_JITTER=str(stage.jitter),
+    )
+    recovering = None
+    outcome = RunOutcome()
+    try:
+        request = approval_request(
+            workspace_id=settings.workspace_id,
+            action=action,
+            timeout_seconds=300,
+            websocket=WebSocketMode.AUTO if stage.websocket else WebSocketMode.FALSE,
+        )
+        handle = await start(client, task_queue, request)
+        if stage.decide_before_crash:
+            await _decide_when_requested(settings, action, approved)
+        if await _wait_exit(crashing, CRASH_BOUND) != -signal.SIGKILL:
+            raise RuntimeError(f"stage {stage.name!r} was never reached (see {log})")
+        if await _items_for(settings, action):  # decide while no worker runs
+            if not stage.decide_before_crash:
+                await _decide_when_requested(settings, action, approved)
+            recovering = spawn_worker(client, settings, task_queue, log)
+        else:
+            recovering = spawn_worker(client, settings, task_queue, log)
+            await _decide_when_requested(settings, action, approved)
+        result: ApprovalResult = await asyncio.wait_for(handle.result(), RESULT_BOUND)
+    except TimeoutError:
+        outcome.hung = True
+        outcome.detail = "no result in time"
+        return outcome
+    finally:
+        _stop(crashing)
+        _stop(recovering)
+    return _judge(settings, action, approved, result, await _items_for(settings, action))
+
+
+def _judge(
+    settings: Settings,
+    action: str,
+    approved: bool,
+    result: ApprovalResult,
+    items: list[dict[str, Any]],
+) -> RunOutcome:
+    outcome = RunOutcome()
+    expected = ApprovalStatus.GRANTED if approved else ApprovalStatus.DENIED
+    records = [r for r in AuditLog(settings.audit_log_path).records() if r["resource"] == action]
+    written = Counter(record["event_id"] for record in records)
+    outcomes = [record["outcome"] for record in records]
+    wanted = ["requested", "granted" if approved else "denied"]
+    problems = []
+    if not items or result.status is not expected or result.approval_id != items[0]["id"]:
+        outcome.lost = True
+        problems.append(f"result {result.status.value}, {len(items)} request(s)")
+    if len(items) > 1:
+        outcome.duplicated = True
+        problems.append(f"{len(items)} requests on the platform")
+    if any(count > 1 for count in written.values()) or len(outcomes) > len(wanted):
+        outcome.duplicated = True
+        problems.append(f"audit {outcomes}")
+    elif outcomes != wanted:
+        outcome.lost = True
+        problems.append(f"audit {outcomes}")
+    outcome.detail = "; ".join(problems)
+    return outcome
+
+
+async def run_stages(
+    client: Client, settings: Settings, log_dir: Path, runs: int
+) -> list[tuple[str, int, int, int, int, list[str]]]:
+    """Every stage ``runs`` times (stages side by side, runs of a stage one after another).
+
+    Returns rows ``(fault, runs, lost, duplicated, hung, details)``.
+    """
+
+    async def one_stage(stage: Stage) -> tuple[str, int, int, int, int, list[str]]:
+        lost = duplicated = hung = 0
+        details = []
+        for run in range(runs):
+            log = log_dir / f"crash-{STAGES.index(stage)}-{run}.log"
+            outcome = await run_once(client, settings, stage, log)
+            lost += outcome.lost
+            duplicated += outcome.duplicated
+            hung += outcome.hung
+            if outcome.detail:
+                details.append(f"{stage.name} run {run}: {outcome.detail} (log {log})")
+        return f"worker SIGKILL {stage.name}", runs, lost, duplicated, hung, details
+
+    return list(await asyncio.gather(*(one_stage(stage) for stage in STAGES)))

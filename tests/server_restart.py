@@ -1,0 +1,110 @@
+"""Promises 1 and 5 across a Temporal outage: the dev server stops and starts again
+on the same SQLite file while approvals wait.
+
+A real ``temporal server start-dev --db-filename`` (bench/processes.py), the
+platform and a worker, each its own process. With every approval waiting on the
+platform socket, the server is stopped (SIGTERM); half the approvals are
+decided while it is down (the worker hears them but cannot report them), then
+the server starts again on the same port and file, and the other half are
+decided. Counted per approval, as in tests/crash_stages.py: lost (a result that
+is not the human's decision, a missing audit record), duplicated (more than one
+request, an audit event written twice), hung (no result within the bound).
+Used by ``tests/test_server_restart.py`` and the fault-suite command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from pathlib import Path
+
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
+from approvals.audit_log import AuditLog
+from approvals.models import ApprovalResult, ApprovalStatus
+from bench.driving import Handle, request, start, wait_listening, wait_pending
+from bench.processes import Stack, stack
+
+RESULT_BOUND = 120.0
+HEARTBEAT_TIMEOUT = 5.0
+
+
+async def _decide(stack_: Stack, approval_id: str, approved: bool) -> None:
+    await stack_.api().decide(approval_id, approved=approved, decided_by="outage-reviewer")
+
+
+def _judge(
+    stack_: Stack,
+    handle: Handle,
+    approval_id: str,
+    approved: bool,
+    result: ApprovalResult | str | None,
+) -> tuple[bool, bool, bool, str]:
+    """(lost, duplicated, hung, detail) for one approval."""
+    if result is None:
+        return False, False, True, f"{handle.id}: no result in time"
+    if isinstance(result, str):
+        return True, False, False, f"{handle.id}: {result}"
+    expected = ApprovalStatus.GRANTED if approved else ApprovalStatus.DENIED
+    records = [
+        r
+        for r in AuditLog(stack_.data_dir / "audit.jsonl").records()
+        if r["event_id"].startswith(f"{handle.id}/")
+    ]
+    written = Counter(r["event_id"] for r in records)
+    outcomes = [r["outcome"] for r in records]
+    wanted = ["requested", "granted" if approved else "denied"]
+    lost = result.status is not expected or result.approval_id != approval_id
+    duplicated = any(n > 1 for n in written.values()) or len(outcomes) > len(wanted)
+    lost = lost or (not duplicated and outcomes != wanted)
+    detail = f"{handle.id}: {result.status.value}, audit {outcomes}" if lost or duplicated else ""
+    return lost, duplicated, False, detail
+
+
+async def run_restart(
+    work_dir: Path, approvals: int = 6, down_seconds: float = 3.0
+) -> tuple[str, int, int, int, int, list[str]]:
+    """One outage with ``approvals`` waiting: ``(fault, runs, lost, dup, hung, details)``."""
+    async with stack(work_dir) as running:
+        running.start_worker()
+        handles = [
+            await start(running, request(timeout=600, heartbeat_timeout=HEARTBEAT_TIMEOUT))
+            for _ in range(approvals)
+        ]
+        approval_ids = [await wait_pending(handle, 60) for handle in handles]
+        for handle in handles:
+            await wait_listening(handle, 60)
+        answers = [random.choice([True, False]) for _ in handles]
+        half = approvals // 2
+
+        await asyncio.to_thread(running.stop_temporal)
+        for approval_id, approved in zip(approval_ids[:half], answers[:half], strict=True):
+            await _decide(running, approval_id, approved)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(running.start_temporal)
+        for approval_id, approved in zip(approval_ids[half:], answers[half:], strict=True):
+            await _decide(running, approval_id, approved)
+
+        async def result_of(handle: Handle) -> ApprovalResult | str | None:
+            try:
+                return await asyncio.wait_for(handle.result(), RESULT_BOUND)
+            except TimeoutError:
+                return None
+            except (RPCError, WorkflowFailureError) as error:
+                return f"no result: {error}"  # e.g. the server forgot the workflow
+
+        results = await asyncio.gather(*(result_of(handle) for handle in handles))
+        requests = len(await running.api().list_approvals())
+        judged = [
+            _judge(running, *case)
+            for case in zip(handles, approval_ids, answers, results, strict=True)
+        ]
+    lost = sum(j[0] for j in judged)
+    duplicated = sum(j[1] for j in judged) + max(0, requests - approvals)
+    hung = sum(j[2] for j in judged)
+    details = [j[3] for j in judged if j[3]]
+    if requests != approvals:
+        details.append(f"{requests} requests on the platform for {approvals} approvals")
+    return "Temporal dev server restarted (same SQLite)", approvals, lost, duplicated, hung, details
