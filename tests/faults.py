@@ -8,7 +8,9 @@ Sections:
   creates approvals with the worker's retry rule (retry only retryable errors,
   same Idempotency-Key). Counts come from the platform's own list: lost = no
   request stored, duplicated = more than one, hung = a create that did not
-  finish within its bound. For racing decisions (approve, deny and a repeat
+  finish within its bound. (Replies that are invalid, truncated, HTML or
+  oversized are not faults to ride out but errors to report: see the
+  table-driven tests/test_bad_platform_replies.py.) For racing decisions (approve, deny and a repeat
   sent at once) lost = no winner and duplicated = more than one accepted
   decision or a stored status that disagrees with the winner.
 - ``crash``: the worker SIGKILLed at each lifecycle stage and restarted
@@ -32,7 +34,7 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from approvals.platform import Faults, PlatformServer
+from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
 from tests.crash_stages import run_stages
@@ -43,25 +45,38 @@ BIN_DIR = Path(sys.executable).parent
 BOUND_SECONDS = 30.0
 
 
-def _burst_5xx(faults: Faults) -> None:
-    faults.create_status = random.choice([500, 502, 503])
-    faults.create_body = random.choice([None, "<html>Bad gateway</html>"])
+async def _burst_5xx(server: PlatformServer) -> None:
+    server.faults.create_status = random.choice([500, 502, 503])
+    server.faults.create_body = random.choice([None, "<html>Bad gateway</html>"])
 
 
-def _slow_reply(faults: Faults) -> None:
-    faults.create_delay_seconds = 1.0 + random.random()
+async def _slow_reply(server: PlatformServer) -> None:
+    server.faults.create_delay_seconds = 1.0 + random.random()
 
 
-FAULTS: dict[str, Callable[[Faults], None]] = {
-    "platform 5xx burst": _burst_5xx,
+async def _refuse_connections(server: PlatformServer) -> None:
+    await server.stop()
+
+
+async def _heal(server: PlatformServer) -> None:
+    server.faults.reset()
+    if not server.running:
+        await server.start()  # same port, same database
+
+
+FAULTS: dict[str, Callable[[PlatformServer], Awaitable[None]]] = {
+    "platform 5xx burst (JSON or HTML body)": _burst_5xx,
     "reply slower than client timeout": _slow_reply,
+    "platform connection refused": _refuse_connections,
 }
 
 
-async def _one_run(server: PlatformServer, inject: Callable[[Faults], None]) -> tuple[int, bool]:
+async def _one_run(
+    server: PlatformServer, inject: Callable[[PlatformServer], Awaitable[None]]
+) -> tuple[int, bool]:
     workspace = f"ws-{uuid.uuid4()}"
     key = str(uuid.uuid4())
-    inject(server.faults)
+    await inject(server)
     heal_after = random.randint(1, 3)
     attempts = 0
     hung = False
@@ -71,7 +86,7 @@ async def _one_run(server: PlatformServer, inject: Callable[[Faults], None]) -> 
             while True:
                 attempts += 1
                 if attempts > heal_after:
-                    server.faults.reset()
+                    await _heal(server)
                 try:
                     await client.create_approval("deploy", "fault run", idempotency_key=key)
                     break
@@ -81,7 +96,7 @@ async def _one_run(server: PlatformServer, inject: Callable[[Faults], None]) -> 
                     await asyncio.sleep(0.05)
     except TimeoutError:
         hung = True
-    server.faults.reset()
+    await _heal(server)
     async with httpx.AsyncClient(timeout=10.0) as http:
         client = PlatformClient(http=http, base_url=server.url, workspace_id=workspace)
         stored = len(await client.list_approvals())

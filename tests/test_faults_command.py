@@ -15,7 +15,8 @@ async def test_fault_command_counts_no_loss(capsys):
     table = capsys.readouterr().out
     header = [cell.strip() for cell in table.splitlines()[0].split("|")[1:-1]]
     assert header == ["fault", "runs", "lost", "duplicated", "hung"]
-    assert "| platform 5xx burst" in table
+    assert "| platform 5xx burst (JSON or HTML body)" in table
+    assert "| platform connection refused" in table
     assert "| reply slower than client timeout" in table
     assert "| two different decisions race" in table
 
