@@ -117,14 +117,15 @@ async def finish(
     Each set is a folder under ``tests/histories``: a change to the workflow adds a new
     set and keeps the old ones, which stand for workflows still running in production.
     """
-    result = await asyncio.wait_for(handle.result(), timeout)
-    history_set = os.environ.get("RECORD_HISTORIES")
-    if history_set:
-        history = await handle.fetch_history()
-        folder = HISTORIES_DIR / history_set
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
-    return result
+    try:
+        return await asyncio.wait_for(handle.result(), timeout)
+    finally:  # failed and cancelled runs are histories to replay too
+        history_set = os.environ.get("RECORD_HISTORIES")
+        if history_set:
+            history = await handle.fetch_history()
+            folder = HISTORIES_DIR / history_set
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
 
 
 def audit_records(settings: Settings) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from approvals.models import ApprovalStatus, Decision, DecisionSource, WebSocketMode
 from approvals.platform_client import PlatformError
@@ -232,6 +232,26 @@ async def test_cancelling_the_workflow_expires_the_request(dev_env, settings, pl
 
     assert item is not None and item["status"] == "expired"
     assert outcomes(settings) == ["requested", "cancelled"]
+
+
+async def test_cancelling_while_the_create_is_in_flight_expires_what_it_made(
+    dev_env, settings, platform
+):
+    """The POST has reached the platform, its reply has not come back, and the workflow
+    is cancelled: the request it made is still expired and audited, not left pending."""
+    platform.faults.create_delay_seconds = 1.5  # stored at once, answered later
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        async with platform_client(settings) as api:
+            (item,) = await eventually(api.list_approvals)
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await finish(handle, "cancelled_during_create")
+            after = await api.get_approval(item["id"])
+
+    assert after is not None and after["status"] == "expired"
+    assert outcomes(settings) == ["requested", "cancelled"]
+    assert (await handle.describe()).status is WorkflowExecutionStatus.CANCELED
 
 
 async def test_request_for_another_workspace_fails_with_a_typed_error(dev_env, settings, platform):

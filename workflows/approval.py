@@ -47,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
 DENIED_MESSAGE = "Denied by human"
 LOCAL_AUDIT_PATCH = "audit-as-local-activity"
 """Histories recorded before this patch wrote audit records with regular activities."""
+CANCEL_DURING_CREATE_PATCH = "expire-when-cancelled-during-create"
+"""Before this patch a cancellation during the create left the platform request pending."""
 
 
 def _failure_message(error: ActivityError) -> str:
@@ -95,8 +97,7 @@ class ApprovalWorkflow:
             )
 
         try:
-            created: CreatedApproval = await workflow.execute_activity_method(
-                PlatformHttpActivities.create_approval,
+            created = await self._create(
                 CreateApprovalInput(
                     workspace_id=request.workspace_id,
                     action=request.action,
@@ -105,8 +106,7 @@ class ApprovalWorkflow:
                     idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}",
                     requester=request.requester,
                     timeout_seconds=request.timeout_seconds,
-                ),
-                **options.CREATE,
+                )
             )
         except ActivityError as error:
             message = _failure_message(error)
@@ -205,6 +205,40 @@ class ApprovalWorkflow:
             self._rejected.append((decision, "conflicting"))
         else:
             self._decision = decision
+
+    async def _create(self, create_input: CreateApprovalInput) -> CreatedApproval:
+        """Create the request; a cancellation meanwhile still closes what the POST made.
+
+        The POST may already have reached the platform when the workflow is
+        cancelled: left alone, that request would stay pending in the inbox
+        forever, with no audit record. So the create is shielded, allowed to
+        finish, and its request expired and audited before the cancellation
+        goes on.
+        """
+        if not workflow.patched(CANCEL_DURING_CREATE_PATCH):
+            created: CreatedApproval = await workflow.execute_activity_method(
+                PlatformHttpActivities.create_approval, create_input, **options.CREATE
+            )
+            return created
+        creating = workflow.start_activity_method(
+            PlatformHttpActivities.create_approval, create_input, **options.CREATE
+        )
+        try:
+            return await asyncio.shield(creating)
+        except asyncio.CancelledError as cancelled:
+            try:
+                made = await creating
+            except ActivityError:
+                raise cancelled from None  # nothing was created: just end cancelled
+            self._approval_id = made.approval_id
+            self._closed = True
+            await self._audit_requested(made.approval_id)
+            await self._expire(made.approval_id, "cancelled")
+            await self._audit(
+                "cancelled", outcome=AuditOutcome.CANCELLED, approval_id=made.approval_id
+            )
+            self._state = ApprovalState.CLOSED
+            raise
 
     async def _wait_on_platform(self, approval_id: str) -> None:
         """Listen on the socket; when it fails for good (or is off), poll instead."""
