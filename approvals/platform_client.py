@@ -18,6 +18,8 @@ from approvals import errors
 from approvals.models import ID_PATTERN
 
 MAX_REPLY_BYTES = 2_000_000
+MAX_ERROR_BYTES = 4_096
+MAX_ERROR_CHARS = 200
 _RETRYABLE_4XX = {408, 425, 429}
 
 
@@ -42,11 +44,33 @@ class ExpireResult(StrEnum):
     NOT_SUPPORTED = "not_supported"  # unknown id, or a platform without the route
 
 
-def _status_error(prefix: str, response: httpx.Response) -> PlatformError:
+def _status_error(
+    prefix: str, response: httpx.Response, *, detail: str | None = None
+) -> PlatformError:
     code = response.status_code
     retryable = code >= 500 or code in _RETRYABLE_4XX
     kind = errors.PLATFORM_UNAVAILABLE if retryable else errors.PLATFORM_REJECTED
-    return PlatformError(f"{prefix}: {code}", kind=kind, retryable=retryable, status_code=code)
+    message = f"{prefix}: {code}" + (f" ({detail})" if detail else "")
+    return PlatformError(message, kind=kind, retryable=retryable, status_code=code)
+
+
+def _error_text(response: httpx.Response) -> str | None:
+    """The platform's ``{"error": ...}`` text, one short printable line, if it sent one.
+
+    Lets a person see *why* (e.g. "the requester cannot decide their own
+    approval") without trusting a reply's size or characters.
+    """
+    if len(response.content) > MAX_ERROR_BYTES:
+        return None
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    text = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        return None
+    printable = "".join(c if c.isprintable() else " " for c in text).strip()
+    return printable[:MAX_ERROR_CHARS] or None
 
 
 def _json_body(response: httpx.Response) -> Any:
@@ -199,7 +223,13 @@ class PlatformClient:
     async def decide(
         self, approval_id: str, *, approved: bool, decided_by: str, comment: str | None = None
     ) -> None:
-        """Record a decision; a 404 means unknown or already decided (first decision wins)."""
+        """Record a decision.
+
+        Raises:
+            PlatformError: 404 when unknown or already decided (first decision
+                wins), 403 from the reference platform when ``decided_by`` is
+                the requester; the message carries the platform's error text.
+        """
         body: dict[str, Any] = {
             "decision": "approved" if approved else "denied",
             "decided_by": decided_by,
@@ -208,7 +238,7 @@ class PlatformClient:
             body["comment"] = comment
         response = await self._send("POST", self._url(f"/{approval_id}/decide"), json=body)
         if response.status_code != 200:
-            raise _status_error("Failed to decide", response)
+            raise _status_error("Failed to decide", response, detail=_error_text(response))
 
     async def expire(self, approval_id: str, reason: str) -> ExpireResult:
         """Close a request that nobody may approve any more.
