@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from approvals import errors
-from approvals.models import ID_PATTERN
+from approvals.models import ID_PATTERN, require_identifier
 
 MAX_REPLY_BYTES = 2_000_000
 MAX_ERROR_BYTES = 4_096
@@ -127,6 +127,20 @@ class PlatformClient:
     def _url(self, suffix: str = "") -> str:
         return f"{self.base_url}/workspaces/{self.workspace_id}/approvals{suffix}"
 
+    def _item_url(self, approval_id: str, suffix: str = "") -> str:
+        """The URL of one approval; an id that could change the route is refused first.
+
+        ``../`` would climb out of the workspace (httpx normalises dot segments)
+        and ``#`` or ``?`` would cut the rest of the path off.
+        """
+        try:
+            require_identifier(approval_id, "approval id")
+        except ValueError as error:
+            raise PlatformError(
+                str(error), kind=errors.INVALID_APPROVAL_ID, retryable=False
+            ) from None
+        return self._url(f"/{approval_id}{suffix}")
+
     async def _send(
         self,
         method: str,
@@ -203,7 +217,7 @@ class PlatformClient:
         only the newest 50.
         """
         if self._single_item_route is not False:
-            response = await self._send("GET", self._url(f"/{approval_id}"))
+            response = await self._send("GET", self._item_url(approval_id))
             if response.status_code == 200:
                 self._single_item_route = True
                 data = _json_body(response)
@@ -236,7 +250,7 @@ class PlatformClient:
         }
         if comment:
             body["comment"] = comment
-        response = await self._send("POST", self._url(f"/{approval_id}/decide"), json=body)
+        response = await self._send("POST", self._item_url(approval_id, "/decide"), json=body)
         if response.status_code != 200:
             raise _status_error("Failed to decide", response, detail=_error_text(response))
 
@@ -247,7 +261,7 @@ class PlatformClient:
         failure, there is just nothing to close.
         """
         response = await self._send(
-            "POST", self._url(f"/{approval_id}/expire"), json={"reason": reason}
+            "POST", self._item_url(approval_id, "/expire"), json={"reason": reason}
         )
         if response.status_code == 200:
             return ExpireResult.EXPIRED

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from approvals.converter import data_converter
 from tests.helpers import HISTORIES_DIR
 from tests.replay_mutant import ReorderedApprovalWorkflow, UnguardedSelfApprovalWorkflow
 from workflows.approval import ApprovalWorkflow
@@ -33,7 +33,7 @@ async def recorded_histories(pattern: str = "*/*") -> AsyncIterator[WorkflowHist
 
 
 async def replay_failures(workflow_class: type[Any], pattern: str = "*/*") -> dict[str, str]:
-    replayer = Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[workflow_class], data_converter=data_converter)
     results = await replayer.replay_workflows(
         recorded_histories(pattern), raise_on_replay_failure=False
     )

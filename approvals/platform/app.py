@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.websockets import WebSocketDisconnect
 
 from approvals.identity import SELF_APPROVAL
+from approvals.models import CONTROL_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS
 from approvals.platform.hub import Hub
 from approvals.platform.inbox import add_inbox_routes
 from approvals.platform.store import (
@@ -108,11 +109,30 @@ class _CreateBody(BaseModel):
 
 
 class _DecideBody(BaseModel):
+    """The decide body. ``decided_by`` and ``comment`` are held to the worker's
+    ``Decision`` limits: a decision stored beyond them would be skipped by every
+    listener and poller (logged, never delivered) and the approval would time
+    out although a human decided."""
+
     model_config = ConfigDict(extra="ignore")
 
     decision: Any = None  # checked by hand: it has its own error text
-    decided_by: str | None = None
-    comment: str | None = None
+    decided_by: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    comment: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
+
+    @field_validator("decided_by")
+    @classmethod
+    def _printable_name(cls, value: str | None) -> str | None:
+        if value is not None and any(not char.isprintable() for char in value):
+            raise ValueError("decided_by has control characters")
+        return value
+
+    @field_validator("comment")
+    @classmethod
+    def _no_control_chars(cls, value: str | None) -> str | None:
+        if value is not None and CONTROL_CHARS.search(value):
+            raise ValueError("comment has control characters")
+        return value
 
 
 class _ExpireBody(BaseModel):
