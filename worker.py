@@ -27,6 +27,7 @@ from activities.rbac import RbacActivities
 from activities.workspace import PlatformAccess
 from approvals.audit_log import AuditLog, AuditUnwritableError
 from approvals.connection import connect
+from approvals.models import require_identifier
 from approvals.redaction import RedactingFilter
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
@@ -48,6 +49,11 @@ def check_settings(settings: Settings) -> AuditLog:
     """Fail at start, not at the first approval."""
     if not settings.workspace_id.strip():
         raise StartupError("WORKSPACE_ID is empty: set it to the workspace this worker serves")
+    try:
+        # Requests name their workspace as an Identifier: any other id could never match.
+        require_identifier(settings.workspace_id, "WORKSPACE_ID")
+    except ValueError as error:
+        raise StartupError(str(error)) from None
     audit_log = AuditLog(settings.audit_log_path)
     try:
         audit_log.ensure_writable()

@@ -22,13 +22,21 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import click
 import httpx
 import typer
+from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowHandle
 
 from approvals import stack
 from approvals.audit_log import AuditLog
-from approvals.client import start_approval
+from approvals.client import build_request, start_approval
 from approvals.connection import connect
-from approvals.models import ApprovalResult, ApprovalState, ApprovalStatus, ApprovalStatusView
+from approvals.converter import validation_message
+from approvals.models import (
+    ApprovalResult,
+    ApprovalState,
+    ApprovalStatus,
+    ApprovalStatusView,
+    require_identifier,
+)
 from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
@@ -47,6 +55,14 @@ def fail(message: str, code: int = FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
+def one_line(error: Exception) -> str:
+    """What went wrong, in one line; for bad input, which field and why (not the value)."""
+    if isinstance(error, ValidationError):
+        return f"invalid input: {validation_message(error)}"
+    text = str(error)
+    return text.splitlines()[0] if text.strip() else type(error).__name__
+
+
 def run(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Run an async command; any error becomes one line and exit status 2."""
     try:
@@ -55,7 +71,7 @@ def run(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     except typer.Exit:
         raise
     except Exception as error:
-        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        fail(one_line(error))
 
 
 async def _client(settings: Settings) -> Client:
@@ -141,6 +157,7 @@ def request(
     """Ask for approval and wait: exit 0 approved, 1 denied, 2 timeout or error."""
 
     async def main(settings: Settings) -> ApprovalResult:
+        build_request(settings, action, reason, timeout=timeout)  # bad input: before connecting
         client = await _client(settings)
         handle = await start_approval(client, settings, action, reason, key=key, timeout=timeout)
         typer.echo(f"workflow {handle.id}")
@@ -166,6 +183,9 @@ def decide(
     """Approve or deny a pending request through the platform."""
 
     async def main(settings: Settings) -> None:
+        require_identifier(approval_id, "approval id")
+        if not by.strip():
+            raise ValueError("--by must name who decides")
         async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
             platform = _platform(settings, http)
             if await platform.get_approval(approval_id) is None:
@@ -237,6 +257,7 @@ def show(approval_id: str) -> None:
     """
 
     async def main(settings: Settings) -> dict[str, Any]:
+        require_identifier(approval_id, "approval id")
         client = await _client(settings)
         found = [
             (workflow_id, status, view)

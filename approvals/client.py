@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from approvals.connection import connect
-from approvals.models import ApprovalResult
+from approvals.models import ApprovalRequest, ApprovalResult
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
 
@@ -27,6 +27,26 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
 def workflow_id_for(workspace_id: str, key: str | None = None) -> str:
     """``approval-{workspace}-{key}``; a fresh uuid when there is no key (no attaching)."""
     return f"approval-{_UNSAFE.sub('_', workspace_id)}-{key or uuid.uuid4()}"
+
+
+def build_request(
+    settings: Settings,
+    action: str,
+    reason: str,
+    *,
+    timeout: float | None = None,  # seconds the approval may wait
+    **overrides: Any,
+) -> ApprovalRequest:
+    """The validated workflow input: settings' defaults, ``timeout`` and ``overrides`` applied.
+
+    Raises:
+        pydantic.ValidationError: bad input (empty action, timeout out of
+            range...), before anything is sent anywhere.
+    """
+    if timeout is not None:
+        overrides["timeout_seconds"] = timeout
+        overrides.setdefault("poll_interval_seconds", min(settings.approval_poll_interval, timeout))
+    return settings.approval_request(action, reason, **overrides)
 
 
 async def start_approval(
@@ -45,10 +65,7 @@ async def start_approval(
     the same id: ``REJECT_DUPLICATE`` refuses a second run, and we return the
     existing one's handle so its recorded result is the answer.
     """
-    if timeout is not None:
-        overrides["timeout_seconds"] = timeout
-        overrides.setdefault("poll_interval_seconds", min(settings.approval_poll_interval, timeout))
-    request = settings.approval_request(action, reason, **overrides)
+    request = build_request(settings, action, reason, timeout=timeout, **overrides)
     workflow_id = workflow_id_for(request.workspace_id, key)
     try:
         return await client.start_workflow(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from approvals.converter import data_converter
 from approvals.settings import Settings
 
 
@@ -45,12 +45,12 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
 
 
 async def connect(settings: Settings) -> Client:
-    """A Temporal client for these settings, with the pydantic data converter."""
+    """A Temporal client for these settings, with this project's data converter."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         tls=tls_config(settings),
         api_key=api_key or None,
     )

@@ -8,9 +8,14 @@ names; the workflow and the tests match on the name, never on message text.
     └── AUDIT_UNWRITABLE         the audit file cannot be appended to (a record is never dropped)
     non-retryable
     ├── PLATFORM_REJECTED        4xx on create/decide/expire
-    ├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id
+    ├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id; a reply
+    │                            over MAX_REPLY_BYTES
     ├── WEBSOCKET_UNAVAILABLE    the socket could not be (re)opened: poll instead
-    └── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
+    ├── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
+    ├── INVALID_APPROVAL_ID      an approval id that is not an ``Identifier``, refused
+    │                            before it is put in a URL (no request is sent)
+    └── PAYLOAD_INVALID          a payload the models refuse while a worker decodes it
+                                 (``approvals.converter``): the workflow fails at once
 """
 
 from __future__ import annotations
@@ -21,5 +26,8 @@ PLATFORM_BAD_REPLY = "PlatformBadReply"
 WEBSOCKET_UNAVAILABLE = "WebSocketUnavailable"
 UNKNOWN_WORKSPACE = "UnknownWorkspace"
 AUDIT_UNWRITABLE = "AuditUnwritable"
+INVALID_APPROVAL_ID = "InvalidApprovalId"
+PAYLOAD_INVALID = "PayloadValidationError"
+"""The SDK's reserved type name for a payload that failed validation (temporalio.converter)."""
 
 NON_RETRYABLE_CREATE_ERRORS = (PLATFORM_REJECTED, PLATFORM_BAD_REPLY, UNKNOWN_WORKSPACE)

@@ -21,12 +21,14 @@ MAX_POLL_INTERVAL_SECONDS = 3_600.0
 MIN_POLL_INTERVAL_SECONDS = 0.05
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+MAX_NAME_CHARS = 200  # requester, decided_by
+
 # C0/C1 control characters other than tab, newline and carriage return.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _no_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
+    if CONTROL_CHARS.search(value):
         raise ValueError("must not contain control characters")
     return value
 
@@ -39,6 +41,21 @@ def _not_blank(value: str) -> str:
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 """Workspace ids, approval ids, idempotency keys: safe in a URL path and a workflow id."""
+
+
+def require_identifier(value: str, what: str) -> str:
+    """``value`` if it is a valid ``Identifier``; else ``ValueError`` naming ``what``.
+
+    For ids that arrive outside a model (a CLI argument, a client call) and are
+    about to be put in a URL path, where ``../`` or ``#`` would change the route.
+    """
+    if not re.fullmatch(ID_PATTERN, value):
+        raise ValueError(
+            f"invalid {what} {value[:80]!r}: 1-128 letters, digits and . _ : -, "
+            "starting with a letter or digit"
+        )
+    return value
+
 
 ActionText = Annotated[
     str,
@@ -93,7 +110,9 @@ class ApprovalRequest(_Model):
         default=5.0, ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS
     )
     websocket: WebSocketMode = WebSocketMode.AUTO
-    requester: Annotated[str, Field(max_length=200), AfterValidator(_no_control_chars)] = ""
+    requester: Annotated[
+        str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_no_control_chars)
+    ] = ""
     idempotency_key: Identifier | None = None
     trace_id: Identifier | None = None
     task_id: Identifier | None = None
@@ -111,7 +130,7 @@ class Decision(_Model):
 
     approval_id: Identifier
     approved: bool
-    decided_by: Annotated[str, Field(max_length=200)] = "human"
+    decided_by: Annotated[str, Field(max_length=MAX_NAME_CHARS)] = "human"
     comment: Annotated[str, Field(max_length=MAX_REASON_CHARS)] | None = None
     decided_at: datetime | None = None
     source: DecisionSource = DecisionSource.CLIENT

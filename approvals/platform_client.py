@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 
 from approvals import errors
-from approvals.models import ID_PATTERN
+from approvals.models import ID_PATTERN, require_identifier
 
 MAX_REPLY_BYTES = 2_000_000
+MAX_ERROR_BYTES = 4_096
+MAX_ERROR_CHARS = 200
 _RETRYABLE_4XX = {408, 425, 429}
 
 
@@ -42,11 +44,33 @@ class ExpireResult(StrEnum):
     NOT_SUPPORTED = "not_supported"  # unknown id, or a platform without the route
 
 
-def _status_error(prefix: str, response: httpx.Response) -> PlatformError:
+def _status_error(
+    prefix: str, response: httpx.Response, *, detail: str | None = None
+) -> PlatformError:
     code = response.status_code
     retryable = code >= 500 or code in _RETRYABLE_4XX
     kind = errors.PLATFORM_UNAVAILABLE if retryable else errors.PLATFORM_REJECTED
-    return PlatformError(f"{prefix}: {code}", kind=kind, retryable=retryable, status_code=code)
+    message = f"{prefix}: {code}" + (f" ({detail})" if detail else "")
+    return PlatformError(message, kind=kind, retryable=retryable, status_code=code)
+
+
+def _error_text(response: httpx.Response) -> str | None:
+    """The platform's ``{"error": ...}`` text, one short printable line, if it sent one.
+
+    Lets a person see *why* (e.g. "the requester cannot decide their own
+    approval") without trusting a reply's size or characters.
+    """
+    if len(response.content) > MAX_ERROR_BYTES:
+        return None
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    text = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        return None
+    printable = "".join(c if c.isprintable() else " " for c in text).strip()
+    return printable[:MAX_ERROR_CHARS] or None
 
 
 def _json_body(response: httpx.Response) -> Any:
@@ -102,6 +126,20 @@ class PlatformClient:
 
     def _url(self, suffix: str = "") -> str:
         return f"{self.base_url}/workspaces/{self.workspace_id}/approvals{suffix}"
+
+    def _item_url(self, approval_id: str, suffix: str = "") -> str:
+        """The URL of one approval; an id that could change the route is refused first.
+
+        ``../`` would climb out of the workspace (httpx normalises dot segments)
+        and ``#`` or ``?`` would cut the rest of the path off.
+        """
+        try:
+            require_identifier(approval_id, "approval id")
+        except ValueError as error:
+            raise PlatformError(
+                str(error), kind=errors.INVALID_APPROVAL_ID, retryable=False
+            ) from None
+        return self._url(f"/{approval_id}{suffix}")
 
     async def _send(
         self,
@@ -179,7 +217,7 @@ class PlatformClient:
         only the newest 50.
         """
         if self._single_item_route is not False:
-            response = await self._send("GET", self._url(f"/{approval_id}"))
+            response = await self._send("GET", self._item_url(approval_id))
             if response.status_code == 200:
                 self._single_item_route = True
                 data = _json_body(response)
@@ -199,16 +237,22 @@ class PlatformClient:
     async def decide(
         self, approval_id: str, *, approved: bool, decided_by: str, comment: str | None = None
     ) -> None:
-        """Record a decision; a 404 means unknown or already decided (first decision wins)."""
+        """Record a decision.
+
+        Raises:
+            PlatformError: 404 when unknown or already decided (first decision
+                wins), 403 from the reference platform when ``decided_by`` is
+                the requester; the message carries the platform's error text.
+        """
         body: dict[str, Any] = {
             "decision": "approved" if approved else "denied",
             "decided_by": decided_by,
         }
         if comment:
             body["comment"] = comment
-        response = await self._send("POST", self._url(f"/{approval_id}/decide"), json=body)
+        response = await self._send("POST", self._item_url(approval_id, "/decide"), json=body)
         if response.status_code != 200:
-            raise _status_error("Failed to decide", response)
+            raise _status_error("Failed to decide", response, detail=_error_text(response))
 
     async def expire(self, approval_id: str, reason: str) -> ExpireResult:
         """Close a request that nobody may approve any more.
@@ -217,7 +261,7 @@ class PlatformClient:
         failure, there is just nothing to close.
         """
         response = await self._send(
-            "POST", self._url(f"/{approval_id}/expire"), json={"reason": reason}
+            "POST", self._item_url(approval_id, "/expire"), json={"reason": reason}
         )
         if response.status_code == 200:
             return ExpireResult.EXPIRED

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import psutil
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from approvals.converter import data_converter
 from approvals.platform_client import PlatformClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,9 +184,7 @@ async def stack(
     ):
         wait_for_port(temporal_port, temporal)
         wait_for_port(platform_port, platform)
-        client = await Client.connect(
-            f"127.0.0.1:{temporal_port}", data_converter=pydantic_data_converter
-        )
+        client = await Client.connect(f"127.0.0.1:{temporal_port}", data_converter=data_converter)
         limits = httpx.Limits(max_connections=64)
         async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
             running = Stack(

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from approvals.converter import data_converter
 from approvals.platform import PlatformServer
 from approvals.settings import Settings
 from tests.helpers import WORKSPACE
@@ -22,7 +22,7 @@ async def dev_env():
     """A real ``temporal server start-dev`` (in-memory), shared by the session's tests."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN_DIR / "temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         dev_server_log_level="error",
     )
     yield env
@@ -34,7 +34,7 @@ async def skipping_env():
     """The time-skipping test server, for timers measured in days."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN_DIR / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
     )
     yield env
     await env.shutdown()

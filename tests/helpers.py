@@ -179,3 +179,29 @@ def spawn_worker(
     argv = [sys.executable, "-m", module] if module else [sys.executable, str(ROOT / "worker.py")]
     with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+
+
+async def crash_loop_signs(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """What in the history shows a retry: failed workflow tasks, activity attempts > 1.
+
+    For bad input, both mean the error was not final: Temporal would keep trying
+    something that cannot succeed. An empty list is what a typed, non-retryable
+    error leaves behind.
+    """
+    history = await handle.fetch_history()
+    names = {
+        event.event_id: event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    }
+    signs = []
+    for event in history.events:
+        if event.HasField("workflow_task_failed_event_attributes"):
+            failure = event.workflow_task_failed_event_attributes.failure.message
+            signs.append(f"workflow task failed: {failure[:200]}")
+        if event.HasField("activity_task_started_event_attributes"):
+            started = event.activity_task_started_event_attributes
+            if started.attempt > 1:
+                name = names.get(started.scheduled_event_id, "?")
+                signs.append(f"{name} attempt {started.attempt}")
+    return signs

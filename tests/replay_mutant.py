@@ -1,4 +1,4 @@
-"""A copy of today's workflow with one unpatched change, for the replay guard's own test.
+"""Today's workflow with one unpatched change each, for the replay guard's own tests.
 
 Kept in its own module so that the workflow sandbox imports nothing else from tests.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.models import ApprovalRequest, ApprovalResult
+    from approvals.identity import SELF_APPROVAL, is_self_decision
+    from approvals.models import ApprovalRequest, ApprovalResult, Decision
     from workflows.approval import ApprovalWorkflow
 
 
@@ -20,3 +21,18 @@ class ReorderedApprovalWorkflow(ApprovalWorkflow):
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
         await workflow.sleep(1)
         return await super().run(request)
+
+
+@workflow.defn(name="ApprovalWorkflow")
+class UnguardedSelfApprovalWorkflow(ApprovalWorkflow):
+    """Refuses a self-approval without asking ``workflow.patched``: what the patch prevents."""
+
+    @workflow.run
+    async def run(self, request: ApprovalRequest) -> ApprovalResult:
+        return await super().run(request)
+
+    def _refused_as_self_approval(self, decision: Decision) -> bool:
+        if not is_self_decision(self._request.requester, decision.decided_by):
+            return False
+        self._rejected.append((decision, SELF_APPROVAL))
+        return True

@@ -15,6 +15,7 @@ from tests.helpers import (
     approval_request,
     assert_reference_shape,
     audit_records,
+    crash_loop_signs,
     eventually,
     finish,
     outcomes,
@@ -94,6 +95,7 @@ async def test_create_failure_is_audited(dev_env, settings, platform, status, bo
 
     assert result.status is ApprovalStatus.FAILURE and not result.approved
     assert assert_reference_shape(result)["error"] == error
+    assert await crash_loop_signs(handle) == []  # non-retryable: one create attempt
     [record] = audit_records(settings)
     assert record["outcome"] == "failure" and record["reason"] == "submit_failed"
     assert record["error"] == error
@@ -262,6 +264,7 @@ async def test_request_for_another_workspace_fails_with_a_typed_error(dev_env, s
         with pytest.raises(WorkflowFailureError) as failure:
             await finish(handle, "unknown_workspace")
     assert failure.value.cause.cause.type == "UnknownWorkspace"
+    assert await crash_loop_signs(handle) == []  # non-retryable: one RBAC attempt
     assert WORKSPACE != "someone-else"
 
 

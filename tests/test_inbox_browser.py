@@ -168,3 +168,30 @@ async def test_with_a_token_the_page_reads_and_listens_and_expired_moves_to_hist
         await http.post(f"/workspaces/{workspace}/approvals/{second_id}/expire", json={})
         await expect(history_row(page, second_id).locator(".status")).to_have_text("expired")
         await expect(page.locator("#connection")).to_have_text("live")
+
+
+async def test_a_self_approval_click_shows_the_platforms_refusal_and_stays_pending(tmp_path, page):
+    workspace = "ws-inbox-self"
+    async with (
+        PlatformServer(tmp_path / "self.db") as server,
+        httpx.AsyncClient(base_url=server.url, timeout=5.0) as http,
+    ):
+        created = await http.post(
+            f"/workspaces/{workspace}/approvals",
+            json={"action": "Grant me admin", "requester": "Eve"},
+        )
+        approval_id = created.json()["approval_id"]
+        await page.goto(f"{server.url}/?workspace={workspace}")
+        row = pending_row(page, approval_id)
+        await expect(row.locator(".requester")).to_have_text("Eve")
+
+        await page.fill("#approver-name", "eve")
+        await row.locator("button.approve").click()
+
+        # The reason stays on screen after the page re-reads the list.
+        await expect(page.locator("#error")).to_have_text(
+            "Refused: the requester cannot decide their own approval"
+        )
+        await expect(pending_row(page, approval_id).locator("button.approve")).to_be_enabled()
+        item = (await http.get(f"/workspaces/{workspace}/approvals/{approval_id}")).json()
+        assert item["status"] == "pending"

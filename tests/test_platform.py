@@ -541,6 +541,7 @@ async def test_faults_can_be_steered_over_http(server, http, workspace):
         "create_body": "{}",
         "create_delay_seconds": 0.0,
         "refuse_websocket": False,
+        "allow_self_decision": False,
     }
     assert refused.status_code == 503
     assert bad.status_code == 400 and server.faults.create_status is None

@@ -2,7 +2,7 @@
 
 A change that would break workflows already running in production (a command
 added, removed or reordered without ``workflow.patched``) fails here. Re-record
-after a deliberate, patched change with ``RECORD_HISTORIES=1`` (see README).
+after a deliberate, patched change with ``RECORD_HISTORIES=<new set>`` (see README).
 """
 
 from __future__ import annotations
@@ -11,26 +11,32 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from approvals.converter import data_converter
 from tests.helpers import HISTORIES_DIR
-from tests.replay_mutant import ReorderedApprovalWorkflow
+from tests.replay_mutant import ReorderedApprovalWorkflow, UnguardedSelfApprovalWorkflow
 from workflows.approval import ApprovalWorkflow
 
 MIN_RECORDED = 8
 
 
-async def recorded_histories() -> AsyncIterator[WorkflowHistory]:
-    for path in sorted(HISTORIES_DIR.glob("*/*.json")):
+SELF_APPROVAL_BEFORE_PATCH = "v2-local-audit/self_approval_taken_before_refusal"
+"""Recorded by the workflow from before ``refuse-self-approval``: the requester's signal won."""
+
+
+async def recorded_histories(pattern: str = "*/*") -> AsyncIterator[WorkflowHistory]:
+    for path in sorted(HISTORIES_DIR.glob(f"{pattern}.json")):
         yield WorkflowHistory.from_json(
             f"{path.parent.name}/{path.stem}", path.read_text(encoding="utf-8")
         )
 
 
-async def replay_failures(workflow_class: type[Any]) -> dict[str, str]:
-    replayer = Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
-    results = await replayer.replay_workflows(recorded_histories(), raise_on_replay_failure=False)
+async def replay_failures(workflow_class: type[Any], pattern: str = "*/*") -> dict[str, str]:
+    replayer = Replayer(workflows=[workflow_class], data_converter=data_converter)
+    results = await replayer.replay_workflows(
+        recorded_histories(pattern), raise_on_replay_failure=False
+    )
     return {run_id: str(error) for run_id, error in results.replay_failures.items() if error}
 
 
@@ -45,4 +51,14 @@ async def test_an_unpatched_change_fails_replay():
     """The guard has teeth: the same histories reject a reordered workflow."""
     failures = await replay_failures(ReorderedApprovalWorkflow)
     assert len(failures) == len(list(HISTORIES_DIR.glob("*/*.json")))
+    assert all("nondetermin" in message.lower() for message in failures.values()), failures
+
+
+async def test_the_self_approval_refusal_needs_its_patch():
+    """A run from before the refusal, whose requester's decision won, replays only because
+    the refusal asks ``workflow.patched``; refusing unconditionally breaks it."""
+    assert (HISTORIES_DIR / f"{SELF_APPROVAL_BEFORE_PATCH}.json").exists()
+    assert await replay_failures(ApprovalWorkflow, SELF_APPROVAL_BEFORE_PATCH) == {}
+    failures = await replay_failures(UnguardedSelfApprovalWorkflow, SELF_APPROVAL_BEFORE_PATCH)
+    assert len(failures) == 1
     assert all("nondetermin" in message.lower() for message in failures.values()), failures

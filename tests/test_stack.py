@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from approvals.converter import data_converter
 from approvals.models import ApprovalStatus
 from approvals.platform_client import PlatformClient
 from tests.helpers import approval_request, wait_pending
@@ -101,7 +101,7 @@ class Stack:
 
     async def client(self) -> Client:
         return await Client.connect(
-            f"127.0.0.1:{self.temporal_port}", data_converter=pydantic_data_converter
+            f"127.0.0.1:{self.temporal_port}", data_converter=data_converter
         )
 
 

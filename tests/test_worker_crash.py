@@ -59,11 +59,12 @@ async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_p
         assert len(await api.list_approvals()) == 1
 
 
-async def test_worker_refuses_to_start_without_workspace_or_audit_path(tmp_path):
+async def test_worker_refuses_to_start_without_a_valid_workspace_or_audit_path(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("", encoding="utf-8")
     cases = [
         ({"WORKSPACE_ID": ""}, "WORKSPACE_ID is empty"),
+        ({"WORKSPACE_ID": "../ws"}, "invalid WORKSPACE_ID '../ws'"),
         ({"WORKSPACE_ID": "ws", "AUDIT_LOG_PATH": str(blocker / "audit.jsonl")}, "AUDIT_LOG_PATH"),
     ]
     for overrides, message in cases:

@@ -5,6 +5,9 @@ Lifecycle: RBAC check → create the request on the platform → audit
 ``decide`` signal), the durable timer, or cancellation → expire the request if
 nobody decided → audit the outcome → return the result.
 
+The requester never decides their own request: such a decision, from any path,
+is refused, audited as ``rejected`` at once, and the wait goes on.
+
 Deterministic: every clock, id and I/O goes through ``workflow.*`` APIs and
 activities. Changing the order or kind of commands breaks running workflows:
 guard such changes with ``workflow.patched`` and keep the replay test green.
@@ -24,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.platform_http import PlatformHttpActivities
     from activities.platform_ws import PlatformWebSocketActivities
     from activities.rbac import RbacActivities
+    from approvals.identity import SELF_APPROVAL, is_self_decision
     from approvals.models import (
         ApprovalRequest,
         ApprovalResult,
@@ -49,6 +53,8 @@ LOCAL_AUDIT_PATCH = "audit-as-local-activity"
 """Histories recorded before this patch wrote audit records with regular activities."""
 CANCEL_DURING_CREATE_PATCH = "expire-when-cancelled-during-create"
 """Before this patch a cancellation during the create left the platform request pending."""
+SELF_APPROVAL_PATCH = "refuse-self-approval"
+"""Runs recorded before this patch took a decision by the requester like any other."""
 
 
 def _failure_message(error: ActivityError) -> str:
@@ -123,10 +129,7 @@ class ApprovalWorkflow:
             # Inside the try: a cancellation that lands while this record is being
             # written must still expire the request on the platform.
             await self._audit_requested(approval_id)
-            await workflow.wait_condition(
-                lambda: self._decision is not None,
-                timeout=max(self._deadline - workflow.now(), timedelta(0)),
-            )
+            await self._wait_for_decision(self._deadline)
         except TimeoutError:
             pass
         except asyncio.CancelledError:
@@ -143,7 +146,9 @@ class ApprovalWorkflow:
         waiter.cancel()
 
         if self._decision is None:
-            self._decision = await self._expire(approval_id, "timeout")
+            adopted = await self._expire(approval_id, "timeout")
+            if adopted is not None and not self._refused_as_self_approval(adopted):
+                self._decision = adopted
         if self._decision is None:
             await self._audit(
                 "timeout",
@@ -179,7 +184,11 @@ class ApprovalWorkflow:
 
     @workflow.signal
     def decide(self, decision: Decision) -> None:
-        """Offer a decision; the first one for this approval wins, later ones are audited."""
+        """Offer a decision; the first one for this approval wins, later ones are audited.
+
+        One by the requester is refused and audited (``rejected_because``
+        ``self-approval``): someone else must look at the action.
+        """
         self._offer(decision)
 
     @workflow.query
@@ -199,6 +208,8 @@ class ApprovalWorkflow:
             self._rejected.append((decision, "unknown approval"))
         elif self._decision is not None and self._decision.same_answer(decision):
             return  # the same decision seen twice (socket and poller, or a retried signal)
+        elif self._refused_as_self_approval(decision):
+            return
         elif self._closed:
             self._rejected.append((decision, "late"))
         elif self._decision is not None:
@@ -240,6 +251,46 @@ class ApprovalWorkflow:
             self._state = ApprovalState.CLOSED
             raise
 
+    def _refused_as_self_approval(self, decision: Decision) -> bool:
+        """Refuse (and keep for the audit) a decision by the requester; True if refused.
+
+        ``workflow.patched`` is asked only when the decider is the requester, so
+        runs that never meet one record no marker; runs recorded before the patch
+        replay taking it. The same refused answer seen again (socket, then the
+        platform's reply to the expiry) is one attempt, audited once.
+        """
+        if not is_self_decision(self._request.requester, decision.decided_by):
+            return False
+        if not workflow.patched(SELF_APPROVAL_PATCH):
+            return False
+        seen = any(
+            why == SELF_APPROVAL and earlier.same_answer(decision)
+            for earlier, why in self._rejected
+        )
+        if not seen:
+            self._rejected.append((decision, SELF_APPROVAL))
+        return True
+
+    def _self_approval_unaudited(self) -> bool:
+        return any(why == SELF_APPROVAL for _, why in self._rejected[self._rejected_audited :])
+
+    async def _wait_for_decision(self, deadline: datetime) -> None:
+        """Return once a decision is taken; ``TimeoutError`` at ``deadline``.
+
+        A refused self-approval wakes the wait so that the attempt is in the audit
+        trail now rather than when the workflow ends, days later perhaps; the
+        deadline does not move. Only a patched run has such refusals, so runs
+        recorded before the patch wait exactly once, as they did.
+        """
+        while True:
+            await workflow.wait_condition(
+                lambda: self._decision is not None or self._self_approval_unaudited(),
+                timeout=max(deadline - workflow.now(), timedelta(0)),
+            )
+            if self._decision is not None:
+                return
+            await self._audit_rejected()
+
     async def _wait_on_platform(self, approval_id: str) -> None:
         """Listen on the socket; when it fails for good (or is off), poll instead."""
         request = self._request
@@ -255,7 +306,7 @@ class ApprovalWorkflow:
                 decision: Decision = await workflow.execute_activity_method(
                     PlatformWebSocketActivities.listen_for_decision, wait_input, **wait_options
                 )
-                self._offer(decision)
+                self._offer_from_platform(decision)
                 return
             except ActivityError as error:
                 workflow.logger.warning("listener gave up, polling instead: %s", error)
@@ -269,7 +320,21 @@ class ApprovalWorkflow:
             workflow.logger.error("poller gave up: %s", error)
             self._waiting_via = None
             return
+        self._offer_from_platform(decision)
+
+    def _offer_from_platform(self, decision: Decision) -> None:
+        """The platform's decision is final there: if it is refused, nothing else will come.
+
+        Only a platform that lets the requester decide (the reference platform
+        refuses with 403) can send one; signals and the timer still end the wait.
+        """
         self._offer(decision)
+        if self._decision is None:
+            workflow.logger.warning(
+                "the platform's decision by %r was refused; waiting for a signal or the timer",
+                decision.decided_by,
+            )
+            self._waiting_via = None
 
     async def _expire(self, approval_id: str, why: str) -> Decision | None:
         """Close the request on the platform (best effort); a decision it already had wins."""
@@ -298,9 +363,10 @@ class ApprovalWorkflow:
     async def _audit_rejected(self) -> None:
         while self._rejected_audited < len(self._rejected):
             decision, why = self._rejected[self._rejected_audited]
-            self._rejected_audited += 1
+            # Counted once written: a cancellation that interrupts the write lets the
+            # next drain write it again, and the audit activity dedups by event_id.
             await self._audit(
-                f"rejected-{self._rejected_audited}",
+                f"rejected-{self._rejected_audited + 1}",
                 outcome=AuditOutcome.REJECTED,
                 actor=decision.decided_by,
                 approval_id=decision.approval_id,
@@ -309,6 +375,7 @@ class ApprovalWorkflow:
                 rejected_because=why,
                 via=decision.source.value,
             )
+            self._rejected_audited += 1
 
     async def _audit(
         self,

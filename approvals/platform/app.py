@@ -5,6 +5,14 @@ Replies follow the contract to the byte where it says so (status codes and the
 must behave the same against the Molecule platform. Bodies are parsed by hand
 from the raw bytes so that every malformed body gets the contract's 400 text
 instead of FastAPI's validation format.
+
+[ext] Self-approval: ``POST .../decide`` by the approval's ``requester`` (the
+name sent at create, compared case-insensitively, surrounding blanks ignored) is
+refused with **403** ``{"error": "the requester cannot decide their own
+approval", "reason": "self-approval"}``: nothing is stored, no event is sent,
+the approval stays pending for someone else. Approvals created without a
+requester can be decided by anyone. The ``allow_self_decision`` fault turns the
+rule off, to stand in for a platform without it (Molecule).
 """
 
 from __future__ import annotations
@@ -24,9 +32,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.websockets import WebSocketDisconnect
 
+from approvals.identity import SELF_APPROVAL
+from approvals.models import CONTROL_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS
 from approvals.platform.hub import Hub
 from approvals.platform.inbox import add_inbox_routes
-from approvals.platform.store import ExpireOutcome, Status, Store, utc_now
+from approvals.platform.store import (
+    ExpireOutcome,
+    SelfDecisionRefused,
+    Status,
+    Store,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +51,7 @@ ERROR_BAD_DECISION = "decision must be 'approved' or 'denied'"
 ERROR_NOT_FOUND = "approval not found"
 ERROR_NOT_DECIDABLE = "approval not found or already decided"
 ERROR_UNAUTHORIZED = "unauthorized"
+ERROR_SELF_DECISION = "the requester cannot decide their own approval"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -55,6 +72,8 @@ class Faults:
     """Store normally, then wait this long before replying: a reply after the client gave up."""
     refuse_websocket: bool = False
     """Refuse every WebSocket upgrade (HTTP 503)."""
+    allow_self_decision: bool = False
+    """Let the requester decide their own approval, as a platform without the rule would."""
 
     def reset(self) -> None:
         """Back to a well-behaved platform."""
@@ -90,11 +109,30 @@ class _CreateBody(BaseModel):
 
 
 class _DecideBody(BaseModel):
+    """The decide body. ``decided_by`` and ``comment`` are held to the worker's
+    ``Decision`` limits: a decision stored beyond them would be skipped by every
+    listener and poller (logged, never delivered) and the approval would time
+    out although a human decided."""
+
     model_config = ConfigDict(extra="ignore")
 
     decision: Any = None  # checked by hand: it has its own error text
-    decided_by: str | None = None
-    comment: str | None = None
+    decided_by: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    comment: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
+
+    @field_validator("decided_by")
+    @classmethod
+    def _printable_name(cls, value: str | None) -> str | None:
+        if value is not None and any(not char.isprintable() for char in value):
+            raise ValueError("decided_by has control characters")
+        return value
+
+    @field_validator("comment")
+    @classmethod
+    def _no_control_chars(cls, value: str | None) -> str | None:
+        if value is not None and CONTROL_CHARS.search(value):
+            raise ValueError("comment has control characters")
+        return value
 
 
 class _ExpireBody(BaseModel):
@@ -112,6 +150,7 @@ class _FaultsUpdate(BaseModel):
     create_body: str | None = None
     create_delay_seconds: float = Field(default=0.0, ge=0.0, le=300.0)
     refuse_websocket: bool = False
+    allow_self_decision: bool = False
 
 
 def _parse(model: type[ModelT], raw: bytes) -> ModelT:
@@ -255,13 +294,18 @@ def create_app(
         if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
             raise ApiError(400, {"error": ERROR_BAD_DECISION})
         decision = Status(body.decision)
-        approval = store.decide(
-            workspace_id,
-            approval_id,
-            status=decision,
-            decided_by=body.decided_by or "human",
-            comment=body.comment,
-        )
+        try:
+            approval = store.decide(
+                workspace_id,
+                approval_id,
+                status=decision,
+                decided_by=body.decided_by or "human",
+                comment=body.comment,
+                allow_self_decision=active_faults.allow_self_decision,
+            )
+        except SelfDecisionRefused:
+            logger.warning("refused a self-approval of %s in %s", approval_id, workspace_id)
+            raise ApiError(403, {"error": ERROR_SELF_DECISION, "reason": SELF_APPROVAL}) from None
         if approval is None:
             raise ApiError(404, {"error": ERROR_NOT_DECIDABLE})
         event = "APPROVAL_APPROVED" if decision is Status.APPROVED else "APPROVAL_DENIED"

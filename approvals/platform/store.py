@@ -10,6 +10,10 @@ not the Python code, decides who wins:
   ``rowcount``;
 - ``Idempotency-Key``: ``INSERT ... ON CONFLICT DO NOTHING`` against
   ``UNIQUE(workspace_id, idempotency_key)``, then read the row that won.
+
+"The requester cannot decide" is checked in Python under the same lock as the
+update: SQLite's ``lower()`` folds ASCII only, and ``requester`` never changes
+after the insert, so the read cannot go stale before the update.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from approvals.identity import is_self_decision
 
 LIST_LIMIT = 50
 
@@ -77,6 +83,10 @@ class ExpireOutcome(StrEnum):
     ALREADY_EXPIRED = "already_expired"
     DECIDED = "decided"
     NOT_FOUND = "not_found"
+
+
+class SelfDecisionRefused(Exception):
+    """The decider is the approval's requester; nothing was stored."""
 
 
 def utc_now() -> str:
@@ -290,15 +300,31 @@ class Store:
         status: Status,
         decided_by: str,
         comment: str | None = None,
+        allow_self_decision: bool = False,
     ) -> Approval | None:
         """Record a decision if the approval is still pending; ``None`` otherwise.
 
         ``None`` covers unknown, another workspace's, already decided and
         expired alike, as the contract's single 404 does.
+
+        Raises:
+            SelfDecisionRefused: ``decided_by`` is the pending approval's
+                requester (``approvals.identity``); it stays pending. Not
+                raised with ``allow_self_decision`` (a fault for tests).
         """
         if status not in (Status.APPROVED, Status.DENIED):
             raise ValueError(f"not a decision: {status!r}")
         with self._lock:
+            pending = self._select_one(
+                "id = ? AND workspace_id = ? AND status = ?",
+                (approval_id, workspace_id, Status.PENDING.value),
+            )
+            if (
+                pending is not None
+                and not allow_self_decision
+                and is_self_decision(pending["requester"], decided_by)
+            ):
+                raise SelfDecisionRefused(approval_id)
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ? "
                 "WHERE id = ? AND workspace_id = ? AND status = ?",
@@ -365,4 +391,12 @@ class Store:
         return row
 
 
-__all__ = ["LIST_LIMIT", "Approval", "ExpireOutcome", "Status", "Store", "utc_now"]
+__all__ = [
+    "LIST_LIMIT",
+    "Approval",
+    "ExpireOutcome",
+    "SelfDecisionRefused",
+    "Status",
+    "Store",
+    "utc_now",
+]

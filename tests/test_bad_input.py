@@ -1,0 +1,412 @@
+"""Bad input, table-driven: every row ends in a typed, final error (or a skip with a
+log line), within a time bound, and workflow rows leave no retried attempt behind.
+
+The ends a row may reach:
+
+- ``pydantic.ValidationError`` before anything starts (models, the client API);
+- one line on stderr and exit status 2, before any network call (the CLI);
+- the contract's 4xx and nothing stored (the reference platform's routes);
+- ``PlatformError`` with a kind from ``approvals.errors``, no request sent or
+  retrying marked off (the platform client);
+- a workflow failure ``ApplicationError`` typed ``PayloadValidationError``
+  (``approvals.converter``), or a bad signal dropped with the SDK's log line.
+
+Covered elsewhere and not repeated here: ``tests/test_models.py`` (empty, blank and
+oversized action; oversized reason; NUL and BEL; zero, negative and over-a-month
+timeouts; bad workspace, idempotency and trace ids; unknown fields),
+``tests/test_bad_platform_replies.py`` (broken create replies: HTML, truncated,
+oversized, a missing, non-string or malformed ``approval_id``; 5xx/429/4xx),
+``tests/test_approval_flow.py`` (unknown workspace and a create reply without
+``approval_id`` end the workflow with one attempt), ``tests/test_platform.py``
+(malformed create and decide bodies) and ``tests/test_events.py`` (garbage and
+oversized WebSocket frames). Not bad input: an empty or whitespace-only reason
+(the contract makes it optional).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowFailureError
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+from approvals import errors
+from approvals.events import decision_from_item
+from approvals.models import ApprovalRequest, ApprovalStatus, Decision, DecisionSource
+from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
+from tests.helpers import (
+    WORKSPACE,
+    approval_request,
+    crash_loop_signs,
+    finish,
+    outcomes,
+    platform_client,
+    running_worker,
+    start,
+    wait_pending,
+)
+from tests.test_cli import cli
+from workflows.approval import ApprovalWorkflow
+
+LIMIT = 30.0  # seconds any one row may take
+VALID_REQUEST = {"workspace_id": WORKSPACE, "action": "drop table users", "reason": "cleanup"}
+
+# --- models: refused before anything starts --------------------------------------------
+
+REQUEST, DECISION = ApprovalRequest, Decision
+VALID = {
+    REQUEST: VALID_REQUEST,
+    DECISION: {"approval_id": "a1", "approved": True},
+}
+MODEL_ROWS: list[tuple[str, type[Any], dict[str, Any]]] = [
+    # (row, model, the bad field and its value): the error names that field
+    ("action-non-utf8-bytes", REQUEST, {"action": b"\xff"}),
+    ("action-lone-surrogate", REQUEST, {"action": "a\ud800"}),
+    ("action-c1-control", REQUEST, {"action": "ls \x9b2J"}),
+    ("reason-lone-surrogate", REQUEST, {"reason": "\udcff"}),
+    ("reason-non-utf8-bytes", REQUEST, {"reason": b"\xc0\xaf"}),
+    ("requester-control", REQUEST, {"requester": "eve\x00"}),
+    ("requester-oversized", REQUEST, {"requester": "e" * 201}),
+    ("timeout-nan", REQUEST, {"timeout_seconds": float("nan")}),
+    ("timeout-inf", REQUEST, {"timeout_seconds": float("inf")}),
+    ("timeout-1e308", REQUEST, {"timeout_seconds": 1e308}),
+    ("heartbeat-zero", REQUEST, {"heartbeat_timeout_seconds": 0}),
+    ("decision-id-traversal", DECISION, {"approval_id": "../../x"}),
+    ("decision-id-fragment", DECISION, {"approval_id": "a#b"}),
+    ("decision-id-empty", DECISION, {"approval_id": ""}),
+    ("decision-id-oversized", DECISION, {"approval_id": "a" * 129}),
+    ("decision-id-non-utf8", DECISION, {"approval_id": b"\xff"}),
+    ("decision-by-oversized", DECISION, {"decided_by": "b" * 201}),
+    ("decision-comment-oversized", DECISION, {"comment": "c" * 4001}),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "bad"), [row[1:] for row in MODEL_ROWS], ids=[row[0] for row in MODEL_ROWS]
+)
+def test_a_model_refuses_bad_input_before_anything_starts(model, bad):
+    with pytest.raises(ValidationError) as caught:
+        model(**{**VALID[model], **bad})
+    assert caught.value.errors()[0]["loc"][0] == next(iter(bad))
+
+
+# --- the CLI: one line, exit 2, before any network call --------------------------------
+
+CLI_ROWS: list[tuple[str, list[str | bytes], str]] = [
+    # (row, arguments, what the one line says)
+    ("request-empty-action", ["request", ""], "action"),
+    ("request-blank-action", ["request", " \t "], "action"),
+    ("request-oversized-action", ["request", "x" * 501], "action"),
+    ("request-control-action", ["request", "rm -rf \x1b[2J"], "action"),
+    ("request-non-utf8-action", [b"request", b"drop \xff\xfe"], "action"),
+    ("request-negative-timeout", ["request", "x", "--timeout", "-1"], "timeout_seconds"),
+    ("request-zero-timeout", ["request", "x", "--timeout", "0"], "timeout_seconds"),
+    ("request-huge-timeout", ["request", "x", "--timeout", "1e12"], "timeout_seconds"),
+    ("request-nan-timeout", ["request", "x", "--timeout", "nan"], "timeout_seconds"),
+    ("decide-traversal-id", ["decide", "../../x", "--approve", "--by", "a"], "invalid approval id"),
+    ("decide-fragment-id", ["decide", "a#b", "--deny", "--by", "a"], "invalid approval id"),
+    ("decide-empty-id", ["decide", "", "--approve", "--by", "a"], "invalid approval id"),
+    ("decide-blank-by", ["decide", "a1", "--approve", "--by", "  "], "--by"),
+    ("show-traversal-id", ["show", "../../etc/passwd"], "invalid approval id"),
+    ("show-oversized-id", ["show", "a" * 200], "invalid approval id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"), [row[1:] for row in CLI_ROWS], ids=[row[0] for row in CLI_ROWS]
+)
+async def test_the_cli_refuses_bad_input_in_one_line_before_connecting(args, says):
+    env = {
+        **os.environ,
+        # Nothing listens on either: an error about reaching them would mean the
+        # input was not checked first.
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        "PLATFORM_URL": "http://127.0.0.1:1",
+        "WORKSPACE_ID": WORKSPACE,
+    }
+    async with asyncio.timeout(LIMIT * 4):
+        status, out, err = await cli(env, *args)
+    lines = err.strip().splitlines()
+    assert status == 2 and out == "", (status, out, err)
+    assert len(lines) == 1 and says in lines[0], err
+    assert "reach" not in lines[0] and "Connect" not in lines[0], err
+
+
+# --- the reference platform's routes: the contract's 4xx, nothing stored ----------------
+
+ID_PATH_ROWS = [
+    # (row, raw path segment): every one must be the contract's 404, not a 500
+    ("id-non-utf8", "%FF"),
+    ("id-nul", "%00"),
+    ("id-encoded-surrogate", "%ED%A0%80"),
+    ("id-overlong-dot", "%C0%AE"),
+    ("id-newline", "x%0Ay"),
+    ("id-oversized", "a" * 5000),
+]
+
+
+@pytest.mark.parametrize("segment", [r[1] for r in ID_PATH_ROWS], ids=[r[0] for r in ID_PATH_ROWS])
+async def test_the_platform_answers_malformed_ids_with_the_contract_404(platform, segment):
+    base = f"{platform.url}/workspaces/{WORKSPACE}/approvals"
+    async with asyncio.timeout(LIMIT), httpx.AsyncClient(timeout=5.0) as http:
+        created = await http.post(base, json={"action": "rotate keys"})
+        approval_id = created.json()["approval_id"]
+        got = await http.get(httpx.URL(f"{base}/{segment}"))
+        decided = await http.post(
+            httpx.URL(f"{base}/{segment}/decide"), json={"decision": "approved"}
+        )
+        expired = await http.post(httpx.URL(f"{base}/{segment}/expire"), json={})
+        item = (await http.get(f"{base}/{approval_id}")).json()
+
+    assert (got.status_code, got.json()) == (404, {"error": "approval not found"})
+    assert (decided.status_code, decided.json()) == (
+        404,
+        {"error": "approval not found or already decided"},
+    )
+    assert (expired.status_code, expired.json()) == (404, {"error": "approval not found"})
+    assert item["status"] == "pending" and platform.store.count() == 1
+
+
+BODY_ROWS: list[tuple[str, str, bytes]] = [
+    # (row, route, raw body): the contract's 400 "invalid request body", nothing stored
+    ("create-non-utf8", "create", b'{"action": "drop \xff\xfe"}'),
+    ("create-lone-surrogate", "create", b'{"action": "drop \\ud800"}'),
+    ("decide-non-utf8", "decide", b'{"decision": "approved", "decided_by": "\xff"}'),
+    (
+        "decide-by-oversized",
+        "decide",
+        b'{"decision": "approved", "decided_by": "%s"}' % (b"b" * 201),
+    ),
+    ("decide-by-control", "decide", b'{"decision": "approved", "decided_by": "bob\\u001b[31m"}'),
+    ("decide-by-newline", "decide", b'{"decision": "denied", "decided_by": "bob\\nroot"}'),
+    (
+        "decide-comment-oversized",
+        "decide",
+        b'{"decision": "denied", "comment": "%s"}' % (b"c" * 4001),
+    ),
+    ("decide-comment-control", "decide", b'{"decision": "denied", "comment": "ok\\u0000"}'),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "body"), [row[1:] for row in BODY_ROWS], ids=[row[0] for row in BODY_ROWS]
+)
+async def test_the_platform_refuses_a_bad_body_with_the_contract_400(platform, route, body):
+    """``decided_by`` and ``comment`` beyond the worker's ``Decision`` limits used to be
+    stored: every listener and poller then skipped that decision, and the request timed
+    out although a human had decided."""
+    base = f"{platform.url}/workspaces/{WORKSPACE}/approvals"
+    headers = {"Content-Type": "application/json"}
+    async with asyncio.timeout(LIMIT), httpx.AsyncClient(timeout=5.0) as http:
+        approval_id = (await http.post(base, json={"action": "rotate keys"})).json()["approval_id"]
+        url = base if route == "create" else f"{base}/{approval_id}/decide"
+        response = await http.post(url, content=body, headers=headers)
+        listed = (await http.get(base)).json()
+
+    assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
+    assert [(item["id"], item["status"]) for item in listed] == [(approval_id, "pending")]
+
+
+# --- the platform client: typed errors, and no request for an id that would move the URL -
+
+
+def _recording_client(reply: httpx.Response) -> tuple[PlatformClient, list[httpx.Request]]:
+    """A client whose one peer answers ``reply`` to everything and records what it got.
+
+    ``MockTransport`` because the reference platform's faults only bend create replies.
+    """
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return reply
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer), timeout=5.0)
+    return PlatformClient(http=http, base_url="http://platform", workspace_id=WORKSPACE), seen
+
+
+BAD_IDS = {
+    "climbs-to-the-fault-route": "../../../_faults#",
+    "climbs-one-level": "../x",
+    "query-string": "a?b=1",
+    "climbs-from-inside": "x/../../y",
+    "empty": "",
+    "oversized": "a" * 129,
+    "space": "a b",
+    "lone-surrogate": "\udcff",
+}
+
+
+@pytest.mark.parametrize("approval_id", list(BAD_IDS.values()), ids=list(BAD_IDS))
+@pytest.mark.parametrize("call", ["get_approval", "decide", "expire"])
+async def test_the_client_refuses_an_id_that_would_change_the_url(call, approval_id):
+    client, seen = _recording_client(httpx.Response(200, json={}))
+    arguments: dict[str, Any] = {
+        "get_approval": {},
+        "decide": {"approved": True, "decided_by": "ops"},
+        "expire": {"reason": "timeout"},
+    }[call]
+    with pytest.raises(PlatformError) as caught:
+        async with asyncio.timeout(LIMIT):
+            await getattr(client, call)(approval_id, **arguments)
+    await client.http.aclose()
+    assert (caught.value.kind, caught.value.retryable) == (errors.INVALID_APPROVAL_ID, False)
+    assert seen == []
+
+
+HUGE = b"x" * MAX_REPLY_BYTES
+REPLY_ROWS: list[tuple[str, str, httpx.Response]] = [
+    # (row, call, reply): a reply no retry can fix is a bad reply, never retryable
+    ("get-oversized", "get_approval", httpx.Response(200, content=b'{"id": "%s"}' % HUGE)),
+    ("list-oversized", "list_approvals", httpx.Response(200, content=b'[{"id": "%s"}]' % HUGE)),
+    ("get-non-utf8", "get_approval", httpx.Response(200, content=b'{"id": "\xff\xfe"}')),
+    ("list-non-utf8", "list_approvals", httpx.Response(200, content=b'[{"id": "\xc0"}]')),
+    ("list-not-an-array", "list_approvals", httpx.Response(200, json={"approvals": []})),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "reply"), [row[1:] for row in REPLY_ROWS], ids=[row[0] for row in REPLY_ROWS]
+)
+async def test_a_broken_read_reply_is_a_bad_reply(call, reply):
+    client, _ = _recording_client(reply)
+    args = ("a1",) if call == "get_approval" else ()
+    with pytest.raises(PlatformError) as caught:
+        async with asyncio.timeout(LIMIT):
+            await getattr(client, call)(*args)
+    await client.http.aclose()
+    assert (caught.value.kind, caught.value.retryable) == (errors.PLATFORM_BAD_REPLY, False)
+
+
+REFUSAL_ROWS = [
+    # (row, reply, the message: the platform's text only when it is short and printable)
+    ("oversized-error-text", httpx.Response(403, json={"error": "x" * 10_000}), ""),
+    (
+        "control-chars-in-error-text",
+        httpx.Response(403, json={"error": "no\nway\x1b"}),
+        " (no way)",
+    ),
+    ("non-utf8-error-body", httpx.Response(404, content=b"\xff\xfe"), ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "detail"), [row[1:] for row in REFUSAL_ROWS], ids=[row[0] for row in REFUSAL_ROWS]
+)
+async def test_a_decide_refusal_shows_the_platforms_text_only_when_it_is_sane(reply, detail):
+    client, _ = _recording_client(reply)
+    with pytest.raises(PlatformError) as caught:
+        async with asyncio.timeout(LIMIT):
+            await client.decide("a1", approved=True, decided_by="ops")
+    await client.http.aclose()
+    assert caught.value.message == f"Failed to decide: {reply.status_code}{detail}"
+    assert caught.value.kind == errors.PLATFORM_REJECTED and not caught.value.retryable
+
+
+def test_a_platform_decision_beyond_the_models_limits_is_skipped_with_a_log_line(caplog):
+    """A platform without the reference platform's 400 (Molecule) may store such a
+    decision; the listener and poller then skip it (logged) rather than crash."""
+    item = {"id": "a1", "status": "approved", "decided_by": "b" * 201}
+    with caplog.at_level(logging.WARNING, logger="approvals.events"):
+        assert decision_from_item(item, "a1", DecisionSource.POLLING) is None
+    assert "skipping malformed decision for a1" in caplog.text
+
+
+# --- workflows on the dev server: a typed failure, no retries ---------------------------
+
+
+def _raw(data: bytes) -> RawValue:
+    """A workflow input exactly as given: what ``temporal workflow start --input`` sends."""
+    return RawValue(Payload(metadata={"encoding": b"json/plain"}, data=data))
+
+
+def _json(fields: dict[str, Any]) -> RawValue:
+    return _raw(json.dumps(fields).encode())
+
+
+WORKFLOW_INPUT_ROWS: list[tuple[str, RawValue]] = [
+    ("empty-action", _json({**VALID_REQUEST, "action": ""})),
+    ("blank-action", _json({**VALID_REQUEST, "action": "   "})),
+    ("negative-timeout", _json({**VALID_REQUEST, "timeout_seconds": -1})),
+    ("zero-timeout", _json({**VALID_REQUEST, "timeout_seconds": 0})),
+    ("huge-timeout", _json({**VALID_REQUEST, "timeout_seconds": 1e308})),
+    ("control-char-reason", _json({**VALID_REQUEST, "reason": "\x1b[2J"})),
+    ("non-utf8-action", _raw(b'{"workspace_id": "ws-test", "action": "drop \xff\xfe"}')),
+    ("lone-surrogate-action", _raw(b'{"workspace_id": "ws-test", "action": "drop \\ud800"}')),
+    ("traversal-workspace", _json({**VALID_REQUEST, "workspace_id": "../ws-test"})),
+    ("missing-workspace", _json({"action": "drop table users"})),
+    ("unknown-field", _json({**VALID_REQUEST, "timout_seconds": 5})),
+    ("not-an-object", _raw(b'"drop table users"')),
+]
+
+
+@pytest.mark.parametrize(
+    "raw", [row[1] for row in WORKFLOW_INPUT_ROWS], ids=[row[0] for row in WORKFLOW_INPUT_ROWS]
+)
+async def test_a_bad_workflow_input_fails_the_workflow_at_once(dev_env, settings, platform, raw):
+    """Started around the models (as the ``temporal`` CLI would): the worker's decoder
+    refuses it. Before ``approvals.converter`` the SDK failed the workflow *task* and
+    retried it forever: the workflow hung."""
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await dev_env.client.start_workflow(
+            "ApprovalWorkflow", raw, id=f"bad-input-{uuid.uuid4()}", task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), LIMIT)
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.non_retryable) == (errors.PAYLOAD_INVALID, True)
+    assert "ApprovalRequest" in cause.message
+    assert await crash_loop_signs(handle) == []
+    assert await _platform_items(settings) == [] and outcomes(settings) == []
+
+
+async def test_a_malformed_decision_signal_is_dropped_with_a_log_line(
+    dev_env, settings, platform, caplog
+):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+        with caplog.at_level(logging.ERROR, logger="temporalio.worker"):
+            await handle.signal("decide", {"approval_id": "../" + approval_id, "approved": True})
+            # Signals are handled in order: once this one is taken, the bad one was seen.
+            good = Decision(approval_id=approval_id, approved=False, decided_by="ops")
+            await handle.signal(ApprovalWorkflow.decide, good)
+            result = await asyncio.wait_for(handle.result(), LIMIT)
+        view = await handle.query(ApprovalWorkflow.status)
+
+    assert result.status is ApprovalStatus.DENIED and result.decided_by == "ops"
+    assert "dropping the signal" in caplog.text and "Decision: approval_id" in caplog.text
+    assert view.rejected_decisions == 0  # dropped before the workflow saw it
+    assert await crash_loop_signs(handle) == []
+
+
+async def test_an_oversized_create_reply_fails_the_request_without_retries(
+    dev_env, settings, platform
+):
+    platform.faults.create_status = 201
+    platform.faults.create_body = json.dumps({"approval_id": "a1", "pad": "x" * MAX_REPLY_BYTES})
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, approval_request())
+        result = await finish(handle, "create_failed_oversized_reply", timeout=LIMIT)
+
+    assert result.status is ApprovalStatus.FAILURE
+    assert result.error is not None and result.error.startswith("Platform reply too large")
+    assert await crash_loop_signs(handle) == []
+    assert outcomes(settings) == ["failure"]
+
+
+async def _platform_items(settings) -> list[dict[str, Any]]:
+    async with platform_client(settings) as api:
+        return await api.list_approvals()
