@@ -36,3 +36,15 @@ class UnguardedSelfApprovalWorkflow(ApprovalWorkflow):
             return False
         self._rejected.append((decision, SELF_APPROVAL))
         return True
+
+
+@workflow.defn(name="ApprovalWorkflow")
+class UnguardedCancelDuringCreateWorkflow(ApprovalWorkflow):
+    """Shields the create without asking ``workflow.patched``: what that patch prevents."""
+
+    @workflow.run
+    async def run(self, request: ApprovalRequest) -> ApprovalResult:
+        return await super().run(request)
+
+    def _create_is_shielded(self) -> bool:
+        return True

@@ -15,7 +15,11 @@ from temporalio.worker import Replayer
 
 from approvals.converter import data_converter
 from tests.helpers import HISTORIES_DIR
-from tests.replay_mutant import ReorderedApprovalWorkflow, UnguardedSelfApprovalWorkflow
+from tests.replay_mutant import (
+    ReorderedApprovalWorkflow,
+    UnguardedCancelDuringCreateWorkflow,
+    UnguardedSelfApprovalWorkflow,
+)
 from workflows.approval import ApprovalWorkflow
 
 MIN_RECORDED = 8
@@ -23,6 +27,11 @@ MIN_RECORDED = 8
 
 SELF_APPROVAL_BEFORE_PATCH = "v2-local-audit/self_approval_taken_before_refusal"
 """Recorded by the workflow from before ``refuse-self-approval``: the requester's signal won."""
+
+
+CANCEL_DURING_CREATE_BEFORE_PATCH = "v3-self-approval/cancelled_during_create_before_patch"
+"""Recorded by the workflow from before ``expire-when-cancelled-during-create``: the
+create was cancelled with the workflow, which returned a failure result."""
 
 
 async def recorded_histories(pattern: str = "*/*") -> AsyncIterator[WorkflowHistory]:
@@ -60,5 +69,17 @@ async def test_the_self_approval_refusal_needs_its_patch():
     assert (HISTORIES_DIR / f"{SELF_APPROVAL_BEFORE_PATCH}.json").exists()
     assert await replay_failures(ApprovalWorkflow, SELF_APPROVAL_BEFORE_PATCH) == {}
     failures = await replay_failures(UnguardedSelfApprovalWorkflow, SELF_APPROVAL_BEFORE_PATCH)
+    assert len(failures) == 1
+    assert all("nondetermin" in message.lower() for message in failures.values()), failures
+
+
+async def test_the_shielded_create_needs_its_patch():
+    """A run cancelled during its create before the shield existed replays only because
+    the shield asks ``workflow.patched``; shielding unconditionally breaks it."""
+    assert (HISTORIES_DIR / f"{CANCEL_DURING_CREATE_BEFORE_PATCH}.json").exists()
+    assert await replay_failures(ApprovalWorkflow, CANCEL_DURING_CREATE_BEFORE_PATCH) == {}
+    failures = await replay_failures(
+        UnguardedCancelDuringCreateWorkflow, CANCEL_DURING_CREATE_BEFORE_PATCH
+    )
     assert len(failures) == 1
     assert all("nondetermin" in message.lower() for message in failures.values()), failures

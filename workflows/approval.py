@@ -226,7 +226,7 @@ class ApprovalWorkflow:
         finish, and its request expired and audited before the cancellation
         goes on.
         """
-        if not workflow.patched(CANCEL_DURING_CREATE_PATCH):
+        if not self._create_is_shielded():
             created: CreatedApproval = await workflow.execute_activity_method(
                 PlatformHttpActivities.create_approval, create_input, **options.CREATE
             )
@@ -250,6 +250,10 @@ class ApprovalWorkflow:
             )
             self._state = ApprovalState.CLOSED
             raise
+
+    def _create_is_shielded(self) -> bool:
+        """Runs from before the patch replay as they ran: the create cancelled with them."""
+        return workflow.patched(CANCEL_DURING_CREATE_PATCH)
 
     def _refused_as_self_approval(self, decision: Decision) -> bool:
         """Refuse (and keep for the audit) a decision by the requester; True if refused.
