@@ -102,6 +102,7 @@ async def build_worker(
                     http_activities.create_approval,
                     http_activities.poll_for_decision,
                     http_activities.expire_approval,
+                    http_activities.record_decision,
                     ws_activities.listen_for_decision,
                     audit.write_audit,
                 ],

@@ -1,4 +1,5 @@
-"""Platform HTTP activities: create the request, poll for its decision, expire it."""
+"""Platform HTTP activities: create the request, poll for its decision, expire it, and
+record on it a decision that came from elsewhere."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from approvals.models import (
     DecisionSource,
     ExpireApprovalInput,
     ExpireOutcome,
+    RecordDecisionInput,
     WaitForDecisionInput,
 )
 from approvals.platform_client import ExpireResult, PlatformError
@@ -104,6 +106,30 @@ class PlatformHttpActivities:
             raise as_application_error(error) from error
         decision = decision_from_item(item, request.approval_id, DecisionSource.EXPIRY)
         return ExpireOutcome(expired=False, decision=decision)
+
+    @activity.defn
+    async def record_decision(self, request: RecordDecisionInput) -> bool:
+        """Write a decision taken from a ``decide`` signal to the platform, so its inbox
+        does not show as pending a request the agent already has an answer for.
+
+        Returns False when the platform no longer takes decisions for it (404:
+        decided there first, or expired): the workflow's first decision stands
+        either way, and the audit record says whether the platform has it.
+        """
+        platform = self._access.client(request.workspace_id)
+        decision = request.decision
+        try:
+            await platform.decide(
+                decision.approval_id,
+                approved=decision.approved,
+                decided_by=decision.decided_by,
+                comment=decision.comment,
+            )
+        except PlatformError as error:
+            if error.status_code == 404:
+                return False
+            raise as_application_error(error) from error
+        return True
 
 
 async def sleep_with_heartbeat(seconds: float, beat: float) -> None:

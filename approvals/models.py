@@ -203,6 +203,13 @@ class ExpireApprovalInput(_Model):
     reason: str
 
 
+class RecordDecisionInput(_Model):
+    """A decision the workflow took from a client, to be written to the platform too."""
+
+    workspace_id: Identifier
+    decision: Decision
+
+
 class ExpireOutcome(_Model):
     """``decision`` is set when the platform had recorded a decision before the expiry."""
 

@@ -48,3 +48,15 @@ class UnguardedCancelDuringCreateWorkflow(ApprovalWorkflow):
 
     def _create_is_shielded(self) -> bool:
         return True
+
+
+@workflow.defn(name="ApprovalWorkflow")
+class UnguardedClientDecisionWorkflow(ApprovalWorkflow):
+    """Writes a signalled decision to the platform without asking ``workflow.patched``."""
+
+    @workflow.run
+    async def run(self, request: ApprovalRequest) -> ApprovalResult:
+        return await super().run(request)
+
+    def _records_client_decisions(self) -> bool:
+        return True

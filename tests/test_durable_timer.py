@@ -62,6 +62,7 @@ def timer_only_worker(client, settings, http, task_queue):
             RbacActivities(settings).check_permission,
             platform_calls.create_approval,
             platform_calls.expire_approval,
+            platform_calls.record_decision,
             AuditActivities(AuditLog(settings.audit_log_path)).write_audit,
             socket_unavailable,
             polling_refused,

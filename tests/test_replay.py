@@ -18,6 +18,7 @@ from tests.helpers import HISTORIES_DIR
 from tests.replay_mutant import (
     ReorderedApprovalWorkflow,
     UnguardedCancelDuringCreateWorkflow,
+    UnguardedClientDecisionWorkflow,
     UnguardedSelfApprovalWorkflow,
 )
 from workflows.approval import ApprovalWorkflow
@@ -32,6 +33,10 @@ SELF_APPROVAL_BEFORE_PATCH = "v2-local-audit/self_approval_taken_before_refusal"
 CANCEL_DURING_CREATE_BEFORE_PATCH = "v3-self-approval/cancelled_during_create_before_patch"
 """Recorded by the workflow from before ``expire-when-cancelled-during-create``: the
 create was cancelled with the workflow, which returned a failure result."""
+
+
+CLIENT_DECISION_BEFORE_PATCH = "v4-cancel-during-create/conflicting_signals"
+"""Decided by signal before ``record-client-decision-on-platform``: nothing was written."""
 
 
 async def recorded_histories(pattern: str = "*/*") -> AsyncIterator[WorkflowHistory]:
@@ -83,3 +88,16 @@ async def test_the_shielded_create_needs_its_patch():
     )
     assert len(failures) == 1
     assert all("nondetermin" in message.lower() for message in failures.values()), failures
+
+
+async def test_writing_a_signalled_decision_to_the_platform_needs_its_patch():
+    assert (HISTORIES_DIR / f"{CLIENT_DECISION_BEFORE_PATCH}.json").exists()
+    assert await replay_failures(ApprovalWorkflow, CLIENT_DECISION_BEFORE_PATCH) == {}
+    failures = await replay_failures(UnguardedClientDecisionWorkflow, CLIENT_DECISION_BEFORE_PATCH)
+    assert len(failures) == 1
+    # The extra activity meets the history's cancel of the listener instead: the core
+    # reports that mismatch as an invalid transition rather than by name.
+    assert all(
+        "nondetermin" in message.lower() or "transition is invalid" in message
+        for message in failures.values()
+    ), failures

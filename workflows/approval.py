@@ -39,10 +39,12 @@ with workflow.unsafe.imports_passed_through():
         CreateApprovalInput,
         CreatedApproval,
         Decision,
+        DecisionSource,
         ExpireApprovalInput,
         ExpireOutcome,
         PermissionCheck,
         PermissionVerdict,
+        RecordDecisionInput,
         WaitForDecisionInput,
         WebSocketMode,
     )
@@ -51,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
 DENIED_MESSAGE = "Denied by human"
 LOCAL_AUDIT_PATCH = "audit-as-local-activity"
 """Histories recorded before this patch wrote audit records with regular activities."""
+RECORD_CLIENT_DECISION_PATCH = "record-client-decision-on-platform"
+"""Before this patch a decision sent by signal left the platform request pending."""
 CANCEL_DURING_CREATE_PATCH = "expire-when-cancelled-during-create"
 """Before this patch a cancellation during the create left the platform request pending."""
 SELF_APPROVAL_PATCH = "refuse-self-approval"
@@ -164,6 +168,7 @@ class ApprovalWorkflow:
 
         decision = self._decision
         self._state = ApprovalState.DECIDED
+        on_platform = await self._record_client_decision(decision)
         await self._audit(
             "decided",
             outcome=AuditOutcome.GRANTED if decision.approved else AuditOutcome.DENIED,
@@ -172,6 +177,7 @@ class ApprovalWorkflow:
             decided_by=decision.decided_by,
             comment=decision.comment,
             via=decision.source.value,
+            recorded_on_platform=on_platform,
         )
         await self._audit_rejected()
         return self._finish(
@@ -250,6 +256,32 @@ class ApprovalWorkflow:
             )
             self._state = ApprovalState.CLOSED
             raise
+
+    async def _record_client_decision(self, decision: Decision) -> bool | None:
+        """Write a decision that came by signal to the platform (best effort).
+
+        Decisions that came from the platform are already there. ``None`` when
+        nothing was tried; the patch is asked only for client decisions, so
+        runs decided on the platform record no marker.
+        """
+        if decision.source is not DecisionSource.CLIENT:
+            return None
+        if not self._records_client_decisions():
+            return None
+        try:
+            recorded: bool = await workflow.execute_activity_method(
+                PlatformHttpActivities.record_decision,
+                RecordDecisionInput(workspace_id=self._request.workspace_id, decision=decision),
+                **options.EXPIRE,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("could not record the decision on the platform: %s", error)
+            return False
+        return recorded
+
+    def _records_client_decisions(self) -> bool:
+        """Runs from before the patch replay as they ran: without the platform write."""
+        return workflow.patched(RECORD_CLIENT_DECISION_PATCH)
 
     def _create_is_shielded(self) -> bool:
         """Runs from before the patch replay as they ran: the create cancelled with them."""
