@@ -542,6 +542,9 @@ async def test_faults_can_be_steered_over_http(server, http, workspace):
         "create_delay_seconds": 0.0,
         "refuse_websocket": False,
         "allow_self_decision": False,
+        "websocket_drop_after_seconds": None,
+        "websocket_garbage": False,
+        "websocket_silent": False,
     }
     assert refused.status_code == 503
     assert bad.status_code == 400 and server.faults.create_status is None

@@ -74,6 +74,12 @@ class Faults:
     """Refuse every WebSocket upgrade (HTTP 503)."""
     allow_self_decision: bool = False
     """Let the requester decide their own approval, as a platform without the rule would."""
+    websocket_drop_after_seconds: float | None = None
+    """Close each socket (code 1012) this long after it opened, if opened while set."""
+    websocket_garbage: bool = False
+    """Send garbage (non-JSON, binary, wrong shapes, bad ids, oversized) before each event."""
+    websocket_silent: bool = False
+    """Accept sockets and answer pings, but deliver no event: a socket that looks alive."""
 
     def reset(self) -> None:
         """Back to a well-behaved platform."""
@@ -151,6 +157,9 @@ class _FaultsUpdate(BaseModel):
     create_delay_seconds: float = Field(default=0.0, ge=0.0, le=300.0)
     refuse_websocket: bool = False
     allow_self_decision: bool = False
+    websocket_drop_after_seconds: float | None = Field(default=None, gt=0.0, le=3600.0)
+    websocket_garbage: bool = False
+    websocket_silent: bool = False
 
 
 def _parse(model: type[ModelT], raw: bytes) -> ModelT:
@@ -202,8 +211,8 @@ def create_app(
         the database, so an app serves one run of a server.
     """
     store = Store(db_path)
-    hub = Hub()
     active_faults = faults if faults is not None else Faults()
+    hub = Hub(faults=active_faults)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

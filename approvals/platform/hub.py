@@ -5,6 +5,11 @@ Like the Molecule platform, every socket has its own bounded outgoing buffer
 is dropped rather than queued without limit: one slow client must neither
 block a broadcast nor grow the server's memory. That is also why listeners must
 do a catch-up read after every (re)connect: nothing is replayed.
+
+The sender is also where the WebSocket faults act (:mod:`socket_faults`): a
+socket closed a set time after it opened, garbage frames before each real one,
+or a socket that swallows every message. They are read on every message, so a
+test flips a switch and the next message sees it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from approvals.platform.socket_faults import SocketFaultCounts, SocketFaults, garbage_before
+
 logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
@@ -26,9 +33,11 @@ DROP_CLOSE_CODE = 1012
 
 
 class Socket(Protocol):
-    """The two calls the hub makes on a socket (starlette's ``WebSocket`` has them)."""
+    """The calls the hub makes on a socket (starlette's ``WebSocket`` has them)."""
 
     async def send_text(self, data: str) -> None: ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
@@ -36,13 +45,23 @@ class Socket(Protocol):
 class Subscriber:
     """One connected socket: its workspace, its bounded queue and its sender task."""
 
-    def __init__(self, workspace_id: str, socket: Socket, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        workspace_id: str,
+        socket: Socket,
+        queue_size: int = QUEUE_SIZE,
+        faults: SocketFaults | None = None,
+        fault_counts: SocketFaultCounts | None = None,
+    ) -> None:
         self.workspace_id = workspace_id
         self.socket = socket
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
+        self._faults = faults
+        self._fault_counts = fault_counts if fault_counts is not None else SocketFaultCounts()
         self._sender: asyncio.Task[None] | None = None
         self._closed = False
+        self._opened_at = 0.0
 
     def start(self) -> None:
         """Start draining the queue; called once the socket has been accepted.
@@ -51,6 +70,7 @@ class Subscriber:
         upgrade request and the accept is lost.
         """
         if self._sender is None and not self._closed:
+            self._opened_at = asyncio.get_running_loop().time()
             self._sender = asyncio.create_task(self._drain(), name=f"ws-sender-{self.workspace_id}")
 
     def offer(self, text: str) -> bool:
@@ -89,9 +109,29 @@ class Subscriber:
             logger.debug("closing a socket of workspace %s: %r", self.workspace_id, error)
 
     async def _drain(self) -> None:
+        sent = 0
+        drop_at = self._drop_deadline()
         try:
             while True:
-                text = await self.queue.get()
+                try:
+                    async with asyncio.timeout_at(drop_at):
+                        text = await self.queue.get()
+                except TimeoutError:
+                    # Read again at the deadline: a fault turned off spares the socket.
+                    drop_at = self._drop_deadline()
+                    if drop_at is not None and drop_at <= asyncio.get_running_loop().time():
+                        await self._drop_on_schedule()
+                        return
+                    continue
+                faults = self._faults
+                if faults is not None and faults.websocket_silent:
+                    self._fault_counts.silenced_messages += 1
+                    continue
+                sent += 1
+                if faults is not None and faults.websocket_garbage:
+                    for frame in garbage_before(sent):
+                        await self._send(frame)
+                        self._fault_counts.garbage_frames += 1
                 await self.socket.send_text(text)
         except asyncio.CancelledError:
             raise
@@ -100,17 +140,51 @@ class Subscriber:
             # unregisters it, so there is nothing else to do here.
             logger.debug("sender of workspace %s stopped: %r", self.workspace_id, error)
 
+    def _drop_deadline(self) -> float | None:
+        """When the drop fault ends this socket (loop time), or ``None`` while it is off.
+
+        Counted from the socket's accept, so only sockets opened while the fault
+        is on have one: the sender waits without a deadline otherwise.
+        """
+        after = self._faults.websocket_drop_after_seconds if self._faults is not None else None
+        return None if after is None else self._opened_at + after
+
+    async def _drop_on_schedule(self) -> None:
+        """The drop fault: close from the server side, as ``drop_all`` does for one socket."""
+        self._closed = True
+        self._fault_counts.timed_drops += 1
+        try:
+            await self.socket.close(DROP_CLOSE_CODE)
+        except Exception as error:  # the client may have left already
+            logger.debug("dropping a socket of workspace %s: %r", self.workspace_id, error)
+
+    async def _send(self, frame: str | bytes) -> None:
+        if isinstance(frame, bytes):
+            await self.socket.send_bytes(frame)
+        else:
+            await self.socket.send_text(frame)
+
 
 class Hub:
     """Connected sockets by workspace, and broadcasting to them."""
 
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE, faults: SocketFaults | None = None) -> None:
+        """An empty hub.
+
+        Args:
+            queue_size: each socket's outgoing buffer, in messages.
+            faults: the WebSocket fault switches, read on every message; none if omitted.
+        """
         self.queue_size = queue_size
+        self.faults = faults
+        self.fault_counts = SocketFaultCounts()
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
 
     def register(self, workspace_id: str, socket: Socket) -> Subscriber:
         """Add a socket to a workspace; call ``Subscriber.start()`` after accepting it."""
-        subscriber = Subscriber(workspace_id, socket, self.queue_size)
+        subscriber = Subscriber(
+            workspace_id, socket, self.queue_size, self.faults, self.fault_counts
+        )
         self._subscribers[workspace_id].add(subscriber)
         return subscriber
 
