@@ -13,6 +13,14 @@ those the list's newest 50 do not hold); a subscriber that joins an open
 connection gets its own catch-up in the next pass. A read that fails is
 retried each second while the socket is up.
 
+A socket can also stay open, answer pings and deliver nothing (a proxy that
+lost its upstream): then a decision made after a subscriber's catch-up would
+wait for the approval's timer. So when no frame at all has arrived for
+``reconcile_interval`` seconds, the feed reconciles: it reads the state of the
+subscribers still waiting, as a catch-up pass does, but with at most
+``reconcile_batch`` single-item reads, oldest-read first (see
+:class:`FeedOptions` for the cost).
+
 When the socket cannot be opened ``max_connect_failures`` times in a row,
 every current subscriber is told (:class:`FeedUnavailable`) so that its
 workflow can switch to polling; the next subscriber starts afresh. With no
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -47,7 +56,26 @@ class FeedUnavailable(Exception):
 
 @dataclass(frozen=True)
 class FeedOptions:
-    """How patient the shared socket is; defaults suit a production worker."""
+    """How patient the shared socket is; defaults suit a production worker.
+
+    ``reconcile_interval`` (60 s) and ``reconcile_batch`` (1,000) bound what a
+    silent socket costs. A reconciliation runs only after that long without
+    any frame, at most once per interval, and costs one list read plus at most
+    ``reconcile_batch`` single-item reads (``catch_up_concurrency`` at a time)
+    for the waiting subscribers the list (newest 50) does not hold. A socket
+    that carries frames never reconciles: the platform sends every create,
+    decision and expiry of the workspace, so a busy one is not silent for a
+    minute. With 10,000 subscribers on a silent socket that is at most 1,001
+    reads a minute (about 17 a second, against the ~417 heartbeats a second
+    the same listeners send Temporal with the default 30 s heartbeat
+    timeout); a missed decision arrives within about a minute for the newest
+    50 and within ``ceil(N / reconcile_batch)`` minutes (10 for 10,000) for
+    the rest, and a timer that fires first still adopts it (the expire call
+    answers 409 with the decision). A shorter interval buys latency on a silent
+    socket with reads on every quiet one: a workspace with nothing happening
+    is silent too, which is also why silence alone does not close the socket
+    (a reconnect would cost a full catch-up, one read per subscriber).
+    """
 
     max_connect_failures: int = 3
     connect_timeout: float = 10.0
@@ -55,6 +83,8 @@ class FeedOptions:
     catch_up_retry: float = 1.0
     catch_up_concurrency: int = 16
     linger: float = 30.0
+    reconcile_interval: float = 60.0
+    reconcile_batch: int = 1_000
 
 
 @dataclass(eq=False)
@@ -62,6 +92,7 @@ class _Subscription:
     approval_id: str
     decision: asyncio.Future[Decision]
     caught_up: bool = False
+    read_at: float = 0.0  # monotonic time its state was last read; 0: never
 
 
 @dataclass
@@ -69,6 +100,9 @@ class _Stats:
     connects: int = 0
     catch_up_passes: int = 0
     catch_up_reads: int = 0
+    reconcile_passes: int = 0
+    reconcile_reads: int = 0
+    reconciled: int = 0
     frames: int = 0
     delivered: int = 0
     failed_subscribers: int = 0
@@ -86,6 +120,7 @@ class DecisionFeed:
         self._catch_up_wanted = asyncio.Event()
         self._open = False
         self._idle_since: float | None = None
+        self._quiet_since = time.monotonic()  # last frame, (re)connect or reconciliation
         self.stats = _Stats()
 
     @property
@@ -197,6 +232,7 @@ class DecisionFeed:
             for subscription in subs:
                 subscription.caught_up = False  # nothing was seen while disconnected
         self._catch_up_wanted.set()
+        self._quiet_since = time.monotonic()  # the catch-up pass reads everyone anyway
         self._open = True
         catching_up = asyncio.create_task(self._catch_up_loop(), name="decision-feed-catch-up")
         try:
@@ -206,6 +242,7 @@ class DecisionFeed:
                 except TimeoutError:
                     continue
                 self.stats.frames += 1
+                self._quiet_since = time.monotonic()
                 decision = decision_in_frame(frame)
                 if decision is not None:
                     self._deliver(decision)
@@ -228,17 +265,59 @@ class DecisionFeed:
                 for subscription in subs
                 if not subscription.caught_up and not subscription.decision.done()
             ]
-            if not waiting:
-                continue
             try:
-                await self._catch_up(waiting)
+                if waiting:
+                    await self._catch_up(waiting)
+                # Not an ``elif``: new subscribers arriving every second must
+                # not starve the older ones of their reconciliation.
+                if time.monotonic() - self._quiet_since >= self._options.reconcile_interval:
+                    await self._reconcile()
             except Exception:
                 # Retried in the next pass: a catch-up loop that died would
                 # silently lose every decision made before its subscriber joined.
                 logger.exception("catch-up pass failed, will retry")
 
-    async def _catch_up(self, waiting: Iterable[_Subscription]) -> None:
-        """One pass: the list once, then single reads for what it does not hold."""
+    async def _reconcile(self) -> None:
+        """Read the waiting subscribers' state because the socket has said nothing for a while."""
+        silent_for = time.monotonic() - self._quiet_since
+        waiting = [
+            subscription
+            for subs in self._subscribers.values()
+            for subscription in subs
+            if not subscription.decision.done()
+        ]
+        delivered = self.stats.delivered
+        try:
+            if waiting:
+                self.stats.reconcile_passes += 1
+                self.stats.reconcile_reads += await self._catch_up(
+                    waiting, single_reads=self._options.reconcile_batch
+                )
+        finally:
+            self._quiet_since = time.monotonic()  # at most one pass per interval, even failed
+        found = self.stats.delivered - delivered
+        if found:
+            self.stats.reconciled += found
+            logger.warning(
+                "the platform socket was silent for %.0f s; reconciliation found %d decision(s)"
+                " it did not deliver",
+                silent_for,
+                found,
+            )
+
+    async def _catch_up(
+        self, waiting: Iterable[_Subscription], single_reads: int | None = None
+    ) -> int:
+        """One pass: the list once, then single reads for what it does not hold.
+
+        Args:
+            waiting: the subscriptions whose state to read.
+            single_reads: at most this many single-item reads, for the
+                subscriptions read longest ago; all of them when ``None``.
+
+        Returns:
+            How many reads the pass made (the list read included).
+        """
         self.stats.catch_up_passes += 1
         by_id: dict[str, list[_Subscription]] = {}
         for subscription in waiting:
@@ -250,27 +329,40 @@ class DecisionFeed:
         except PlatformError as error:
             logger.warning("catch-up list read failed, will retry: %s", error)
             listed = {}
-        self.stats.catch_up_reads += 1
+        reads = 1
         missing = [approval_id for approval_id in by_id if approval_id not in listed]
+        if single_reads is not None and len(missing) > single_reads:
+            missing = heapq.nsmallest(
+                single_reads,
+                missing,
+                key=lambda approval_id: min(sub.read_at for sub in by_id[approval_id]),
+            )
         limit = asyncio.Semaphore(self._options.catch_up_concurrency)
 
         async def read_one(approval_id: str) -> None:
+            nonlocal reads
             async with limit:
-                self.stats.catch_up_reads += 1
+                reads += 1
                 try:
                     listed[approval_id] = await self._platform.get_approval(approval_id)
                 except PlatformError as error:
                     logger.warning("catch-up read of %s failed, will retry: %s", approval_id, error)
 
-        await asyncio.gather(*(read_one(approval_id) for approval_id in missing))
+        try:
+            await asyncio.gather(*(read_one(approval_id) for approval_id in missing))
+        finally:
+            self.stats.catch_up_reads += reads
+        read_at = time.monotonic()
         for approval_id, subs in by_id.items():
             if approval_id not in listed:
-                continue  # the read failed: retried in the next pass
+                continue  # not read (failed, or beyond single_reads): a later pass reads it
             decision = decision_from_item(listed[approval_id], approval_id, DecisionSource.CATCH_UP)
             for subscription in subs:
                 subscription.caught_up = True
+                subscription.read_at = read_at
             if decision is not None:
                 self._deliver(decision)
+        return reads
 
 
 class DecisionFeeds:

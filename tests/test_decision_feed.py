@@ -1,10 +1,13 @@
 """The shared socket: one connection for every waiting listener of a worker process,
-decisions fanned out by approval id, catch-up after every (re)connect."""
+decisions fanned out by approval id, catch-up after every (re)connect, reconciliation
+when the socket stays silent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import math
 import random
 
 import httpx
@@ -89,6 +92,47 @@ async def test_decision_made_before_subscribing_is_found(platform, api, feed):
             result = await asyncio.wait_for(decision, 10)
     assert result.source is DecisionSource.CATCH_UP and result.decided_by == "early"
     assert feed.stats.connects == 1
+
+
+async def test_a_decision_on_a_silent_socket_arrives_by_reconciliation(platform, api):
+    """Without reconciliation the decision would wait for the approval's timer."""
+    feed = DecisionFeed(api, dataclasses.replace(FAST, reconcile_interval=0.3))
+    (approval_id,) = create_pending(platform, 1)
+    try:
+        async with feed.subscribe(approval_id) as decision:
+            await eventually(lambda: _true(feed.caught_up_count() == 1))
+            platform.faults.websocket_silent = True  # open, answers pings, delivers nothing
+            await api.decide(approval_id, approved=True, decided_by="quiet-hours")
+            result = await asyncio.wait_for(decision, 10)
+    finally:
+        await feed.close()
+
+    assert (result.decided_by, result.source) == ("quiet-hours", DecisionSource.CATCH_UP)
+    assert platform.hub.fault_counts.silenced_messages >= 1  # its event was swallowed
+    assert feed.stats.reconciled == 1 and feed.stats.connects == 1
+
+
+async def test_reconciliation_reads_a_bounded_batch_and_reaches_every_subscriber(platform, api):
+    batch = 3
+    options = dataclasses.replace(FAST, reconcile_interval=0.2, reconcile_batch=batch)
+    feed = DecisionFeed(api, options)
+    oldest = create_pending(platform, 60)[:10]  # beyond the list's newest 50: single reads
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            futures = [await stack.enter_async_context(feed.subscribe(a)) for a in oldest]
+            await eventually(lambda: _true(feed.caught_up_count() == len(oldest)))
+            platform.faults.websocket_silent = True
+            for approval_id in oldest:
+                await api.decide(approval_id, approved=False, decided_by="batch")
+            results = await asyncio.wait_for(asyncio.gather(*futures), 20)
+    finally:
+        await feed.close()
+
+    assert [r.approval_id for r in results] == oldest
+    stats = feed.stats
+    assert stats.reconcile_reads <= stats.reconcile_passes * (1 + batch)  # list + batch
+    assert stats.reconcile_passes >= math.ceil(len(oldest) / batch)  # spread over passes
+    assert stats.reconciled == len(oldest) and stats.connects == 1
 
 
 async def test_each_subscriber_gets_only_its_own_decision(platform, api, feed):
