@@ -69,6 +69,7 @@ async def build_worker(
     audit_log: AuditLog,
     *,
     task_queue: str | None = None,
+    feeds: DecisionFeeds | None = None,
     **worker_options: object,
 ) -> AsyncIterator[Worker]:
     """A worker with every workflow and activity; one HTTP pool and one socket per workspace.
@@ -76,6 +77,10 @@ async def build_worker(
     Every pending approval holds one listener (or poller) activity slot for as
     long as it waits, so the slot limit is the number of approvals this worker
     can wait on at once, not a CPU budget: those activities are idle coroutines.
+
+    ``feeds`` (the shared sockets) defaults to production patience; tests pass
+    their own, with short intervals, to watch it. Either way it is closed with
+    the worker.
     """
     worker_options.setdefault(
         "max_concurrent_activities", settings.worker_max_concurrent_activities
@@ -87,7 +92,7 @@ async def build_worker(
     limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:
         access = PlatformAccess(settings, http)
-        feeds = DecisionFeeds()
+        feeds = feeds if feeds is not None else DecisionFeeds()
         http_activities = PlatformHttpActivities(access)
         ws_activities = PlatformWebSocketActivities(access, feeds)
         rbac = RbacActivities(settings)

@@ -1,0 +1,154 @@
+"""Approvals decided through a real worker while the platform's WebSocket misbehaves.
+
+One job: run N approvals on a real Temporal server, a real in-process worker
+and the real reference platform with one WebSocket fault on, decide each on the
+platform once every listener has caught up (so only the socket, or the feed's
+own reconciliation, can bring the decision), and report per approval what the
+workflow returned and what the audit trail holds. ``tests/test_websocket_faults.py``
+asserts on it; ``python -m tests.faults`` counts it into its table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowHandle
+
+from activities.decision_feed import DecisionFeeds, FeedOptions
+from approvals.models import ApprovalResult, ApprovalStatus
+from approvals.platform import Faults, PlatformServer
+from approvals.settings import Settings
+from tests.helpers import (
+    approval_request,
+    audit_records,
+    eventually,
+    platform_client,
+    running_worker,
+    start,
+    wait_pending,
+)
+from workflows.approval import ApprovalWorkflow
+
+DROP_AFTER_SECONDS = 0.5
+# Short versions of the production intervals, so a run takes seconds: a
+# reconciliation after half a second of silence instead of a minute.
+FEED_OPTIONS = FeedOptions(
+    backoff=(0.05, 0.1, 0.2), catch_up_retry=0.2, reconcile_interval=0.5, linger=0.5
+)
+# Far beyond what a decision needs on loopback, and far below the approval's
+# own timeout: a decision still missing then is "hung", not found by the timer.
+RESULT_BOUND_SECONDS = 20.0
+APPROVAL_TIMEOUT_SECONDS = 120
+
+
+def _drop(faults: Faults) -> None:
+    faults.websocket_drop_after_seconds = DROP_AFTER_SECONDS
+
+
+def _garbage(faults: Faults) -> None:
+    faults.websocket_garbage = True
+
+
+def _silent(faults: Faults) -> None:
+    faults.websocket_silent = True
+
+
+WS_FAULTS: dict[str, Callable[[Faults], None]] = {
+    f"socket dropped every {DROP_AFTER_SECONDS} s": _drop,
+    "garbage frames on the socket": _garbage,
+    "silent socket (pings answered)": _silent,
+}
+
+
+@dataclass(frozen=True)
+class ApprovalRun:
+    """One approval under a fault: the decision made, what came back, what was audited."""
+
+    approval_id: str
+    approved: bool
+    decided_by: str
+    result: ApprovalResult | None  # None: no result within RESULT_BOUND_SECONDS
+    audited: tuple[str, ...]  # outcomes of this approval's audit records, in order
+
+    @property
+    def hung(self) -> bool:
+        return self.result is None
+
+    @property
+    def lost(self) -> bool:
+        """Finished, but not with the decision the human made."""
+        expected = ApprovalStatus.GRANTED if self.approved else ApprovalStatus.DENIED
+        return self.result is not None and (
+            self.result.status is not expected or self.result.decided_by != self.decided_by
+        )
+
+    @property
+    def duplicated(self) -> bool:
+        """More than one request or more than one outcome in the audit trail."""
+        return self.audited.count("requested") > 1 or len(self.audited) > 2
+
+
+async def run_under_fault(
+    client: Client,
+    settings: Settings,
+    platform: PlatformServer,
+    inject: Callable[[Faults], None],
+    count: int,
+) -> list[ApprovalRun]:
+    """Start ``count`` approvals with the fault on, decide each once all listen, collect.
+
+    A fresh worker (and so a fresh shared socket, opened under the fault) per
+    call; the fault is reset on the way out.
+    """
+    feeds = DecisionFeeds(FEED_OPTIONS)
+    inject(platform.faults)
+    try:
+        async with running_worker(client, settings, feeds=feeds) as task_queue:
+            request = approval_request(timeout_seconds=APPROVAL_TIMEOUT_SECONDS)
+            handles = [await start(client, task_queue, request) for _ in range(count)]
+            approval_ids = [await wait_pending(handle) for handle in handles]
+
+            async def all_caught_up() -> bool:
+                return sum(feed.caught_up_count() for feed in feeds.feeds()) == count
+
+            # From here on a decision can only come from the socket or a later read.
+            await eventually(all_caught_up)
+            decisions = [(n % 2 == 0, f"reviewer-{n}-{uuid.uuid4().hex[:6]}") for n in range(count)]
+            async with platform_client(settings) as api:
+                for approval_id, (approved, decided_by) in zip(
+                    approval_ids, decisions, strict=True
+                ):
+                    await asyncio.sleep(
+                        random.random() * DROP_AFTER_SECONDS
+                    )  # spread over several drop windows
+                    await api.decide(approval_id, approved=approved, decided_by=decided_by)
+            results = await asyncio.gather(*(_bounded_result(handle) for handle in handles))
+    finally:
+        platform.faults.reset()
+    records = audit_records(settings)
+    return [
+        ApprovalRun(
+            approval_id=approval_id,
+            approved=approved,
+            decided_by=decided_by,
+            result=result,
+            audited=tuple(r["outcome"] for r in records if r.get("approval_id") == approval_id),
+        )
+        for approval_id, (approved, decided_by), result in zip(
+            approval_ids, decisions, results, strict=True
+        )
+    ]
+
+
+async def _bounded_result(
+    handle: WorkflowHandle[ApprovalWorkflow, ApprovalResult],
+) -> ApprovalResult | None:
+    try:
+        return await asyncio.wait_for(handle.result(), RESULT_BOUND_SECONDS)
+    except TimeoutError:
+        await handle.terminate("hung under a WebSocket fault")
+        return None
