@@ -17,6 +17,13 @@ Sections:
   (tests/crash_stages.py), on a real dev server.
 - ``restart``: the dev server stopped and started again on its SQLite file
   while approvals wait (tests/server_restart.py).
+- ``websocket``: the platform's socket dropped every 0.5 s, carrying garbage
+  frames, or silent (pings answered, nothing delivered) while RUNS approvals
+  go through a real in-process worker (short feed intervals) on a real dev
+  server, each decided once every listener has caught up (tests/ws_faults.py):
+  lost = the workflow finished with another decision, duplicated = more than
+  one ``requested`` or outcome audit record, hung = no result within 20 s (the
+  approval's own timer is 120 s). A run is one approval.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
 from tests.crash_stages import run_stages
+from tests.helpers import WORKSPACE
 from tests.server_restart import run_restart
+from tests.ws_faults import WS_FAULTS, run_under_fault
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -198,10 +207,42 @@ async def restart_rows(runs: int) -> list[Row]:
     return [(name, n, lost, dup, hung)]
 
 
+async def websocket_rows(runs: int) -> list[Row]:
+    """One row per WebSocket fault: ``runs`` approvals through a real worker each."""
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = PlatformServer(Path(tmp) / "platform.db", fault_control=True)
+        await server.start()
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN_DIR / "temporal"),
+            data_converter=pydantic_data_converter,
+            dev_server_log_level="error",
+        )
+        try:
+            settings = Settings(
+                platform_url=server.url,
+                workspace_id=WORKSPACE,
+                workspace_token=None,
+                audit_log_path=Path(tmp) / "audit.jsonl",
+                rbac_config_path=Path(tmp) / "config.yaml",
+                platform_http_timeout=5.0,
+            )
+            for name, inject in WS_FAULTS.items():
+                approvals = await run_under_fault(env.client, settings, server, inject, runs)
+                lost = sum(a.lost for a in approvals)
+                duplicated = sum(a.duplicated for a in approvals)
+                rows.append((name, runs, lost, duplicated, sum(a.hung for a in approvals)))
+        finally:
+            await env.shutdown()
+            await server.stop()
+    return rows
+
+
 SECTIONS: dict[str, Callable[[int], Awaitable[list[Row]]]] = {
     "platform": platform_rows,
     "crash": crash_rows,
     "restart": restart_rows,
+    "websocket": websocket_rows,
 }
 
 
