@@ -8,8 +8,9 @@ do a catch-up read after every (re)connect: nothing is replayed.
 
 The sender is also where the WebSocket faults act (:mod:`socket_faults`): a
 socket closed a set time after it opened, garbage frames before each real one,
-or a socket that swallows every message. They are read on every message, so a
-test flips a switch and the next message sees it.
+or a socket that swallows every message. Silence and garbage are read on every
+message, so a test flips a switch and the next message sees it; the drop
+deadline is read when a socket opens and again when it is due.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ GARBAGE_FRAMES: tuple[str | bytes, ...] = (
 
 
 class SocketFaults(Protocol):
-    """The switches the hub reads, live, on every message (``app.Faults`` has them)."""
+    """The switches the hub reads (``app.Faults`` has them), live rather than copied."""
 
     websocket_drop_after_seconds: float | None
     websocket_garbage: bool
