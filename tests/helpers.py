@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHandle
 
 from approvals.audit_log import AuditLog
@@ -26,6 +27,7 @@ from worker import build_worker
 from workflows.approval import ApprovalWorkflow
 
 WORKSPACE = "ws-test"
+UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 HISTORIES_DIR = Path(__file__).parent / "histories"
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_KEYS = {
@@ -197,8 +199,10 @@ async def crash_loop_signs(handle: WorkflowHandle[Any, Any]) -> list[str]:
     signs = []
     for event in history.events:
         if event.HasField("workflow_task_failed_event_attributes"):
-            failure = event.workflow_task_failed_event_attributes.failure.message
-            signs.append(f"workflow task failed: {failure[:200]}")
+            failed = event.workflow_task_failed_event_attributes
+            if failed.cause == UNHANDLED_COMMAND:
+                continue  # a signal or result arrived as the workflow completed: redone once
+            signs.append(f"workflow task failed: {failed.failure.message[:200]}")
         if event.HasField("activity_task_started_event_attributes"):
             started = event.activity_task_started_event_attributes
             if started.attempt > 1:
