@@ -50,7 +50,10 @@ def _decision(
             source=source,
         )
     except ValidationError as error:
-        logger.warning("skipping malformed decision for %s: %s", approval_id, error)
+        # One short line: a broken or hostile peer must not be able to flood the log
+        # with pydantic's multi-line report and its own long values.
+        bad = ",".join(str(e["loc"][0]) for e in error.errors() if e["loc"])
+        logger.warning("skipping malformed decision for %.80s (bad %s)", approval_id, bad)
         return None
 
 

@@ -319,7 +319,9 @@ def test_a_platform_decision_beyond_the_models_limits_is_skipped_with_a_log_line
     item = {"id": "a1", "status": "approved", "decided_by": "b" * 201}
     with caplog.at_level(logging.WARNING, logger="approvals.events"):
         assert decision_from_item(item, "a1", DecisionSource.POLLING) is None
-    assert "skipping malformed decision for a1" in caplog.text
+    assert "skipping malformed decision for a1 (bad decided_by)" in caplog.text
+    # one short line per frame: a hostile peer cannot flood the log with long values
+    assert all("\n" not in r.getMessage() and len(r.getMessage()) < 200 for r in caplog.records)
 
 
 # --- workflows on the dev server: a typed failure, no retries ---------------------------

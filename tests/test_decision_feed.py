@@ -18,7 +18,12 @@ from approvals.models import DecisionSource
 from approvals.platform_client import PlatformClient
 from tests.helpers import WORKSPACE, eventually
 
-FAST = FeedOptions(backoff=(0.05, 0.1, 0.2), catch_up_retry=0.2, linger=0.3)
+# No reconciliation unless a test asks for it: these tests create approvals straight in
+# the store, so their sockets are silent, and a re-read would deliver what they expect
+# from the socket.
+FAST = FeedOptions(
+    backoff=(0.05, 0.1, 0.2), catch_up_retry=0.2, linger=0.3, reconcile_interval=3600
+)
 
 
 @pytest.fixture
