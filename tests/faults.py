@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -38,9 +39,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from approvals.converter import data_converter
 from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
@@ -143,6 +144,22 @@ async def _racing_decisions(server: PlatformServer) -> tuple[int, bool]:
 Row = tuple[str, int, int, int, int]
 
 
+async def _dev_server() -> WorkflowEnvironment:
+    """A real ``temporal server start-dev``; its banner goes to stderr, not into the table."""
+    saved = os.dup(1)
+    os.dup2(2, 1)  # the server process inherits stdout at its start
+    try:
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN_DIR / "temporal"),
+            data_converter=data_converter,
+            dev_server_log_level="error",
+        )
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 async def platform_rows(runs: int) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,11 +191,7 @@ async def crash_rows(runs: int) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         server = PlatformServer(Path(tmp) / "platform.db")
         await server.start()
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN_DIR / "temporal"),
-            data_converter=pydantic_data_converter,
-            dev_server_log_level="error",
-        )
+        env = await _dev_server()
         try:
             settings = Settings(
                 platform_url=server.url,
@@ -213,11 +226,7 @@ async def websocket_rows(runs: int) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         server = PlatformServer(Path(tmp) / "platform.db", fault_control=True)
         await server.start()
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN_DIR / "temporal"),
-            data_converter=pydantic_data_converter,
-            dev_server_log_level="error",
-        )
+        env = await _dev_server()
         try:
             settings = Settings(
                 platform_url=server.url,
