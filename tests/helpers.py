@@ -183,6 +183,16 @@ def spawn_worker(
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
 
 
+async def scheduled_activities(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """The activity types the workflow scheduled, in order (local activities excluded)."""
+    history = await handle.fetch_history()
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
 async def crash_loop_signs(handle: WorkflowHandle[Any, Any]) -> list[str]:
     """What in the history shows a retry: failed workflow tasks, activity attempts > 1.
 

@@ -60,3 +60,15 @@ class UnguardedClientDecisionWorkflow(ApprovalWorkflow):
 
     def _records_client_decisions(self) -> bool:
         return True
+
+
+@workflow.defn(name="ApprovalWorkflow")
+class UnguardedNoFallbackWorkflow(ApprovalWorkflow):
+    """Skips the poller after the wait ends without asking ``workflow.patched``."""
+
+    @workflow.run
+    async def run(self, request: ApprovalRequest) -> ApprovalResult:
+        return await super().run(request)
+
+    def _waits_no_more_once_closed(self) -> bool:
+        return True

@@ -21,6 +21,7 @@ from tests.helpers import (
     outcomes,
     platform_client,
     running_worker,
+    scheduled_activities,
     start,
     wait_pending,
 )
@@ -215,6 +216,7 @@ async def test_real_listener_times_out_and_expires_the_request(dev_env, settings
     assert item is not None and item["status"] == "expired"
     assert late.value.status_code == 404
     assert outcomes(settings) == ["requested", "timeout"]
+    assert "poll_for_decision" not in await scheduled_activities(handle)
 
 
 @pytest.mark.parametrize("moment", ["while_waiting", "right_after_create"])

@@ -11,6 +11,7 @@ from tests.helpers import (
     finish,
     platform_client,
     running_worker,
+    scheduled_activities,
     start,
     wait_pending,
 )
@@ -75,6 +76,13 @@ async def test_a_decision_sent_by_signal_is_written_to_the_platform(dev_env, set
     assert (item["status"], item["decided_by"], item["comment"]) == ("approved", "henry", "via CLI")
     decided = audit_records(settings)[1]
     assert (decided["via"], decided["recorded_on_platform"]) == ("client", True)
+    # the listener was cancelled because the wait was over: no poller starts after it
+    assert await scheduled_activities(handle) == [
+        "check_permission",
+        "create_approval",
+        "listen_for_decision",
+        "record_decision",
+    ]
 
 
 async def test_a_signal_that_the_platform_no_longer_takes_is_audited_as_such(

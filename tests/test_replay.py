@@ -19,6 +19,7 @@ from tests.replay_mutant import (
     ReorderedApprovalWorkflow,
     UnguardedCancelDuringCreateWorkflow,
     UnguardedClientDecisionWorkflow,
+    UnguardedNoFallbackWorkflow,
     UnguardedSelfApprovalWorkflow,
 )
 from workflows.approval import ApprovalWorkflow
@@ -37,6 +38,11 @@ create was cancelled with the workflow, which returned a failure result."""
 
 CLIENT_DECISION_BEFORE_PATCH = "v4-cancel-during-create/conflicting_signals"
 """Decided by signal before ``record-client-decision-on-platform``: nothing was written."""
+
+
+NO_FALLBACK_BEFORE_PATCH = "v5-client-decision-on-platform/decided_by_signal"
+"""Decided by signal before ``no-poller-after-the-wait-ends``: a poller was started after
+the listener's cancellation, and abandoned."""
 
 
 async def recorded_histories(pattern: str = "*/*") -> AsyncIterator[WorkflowHistory]:
@@ -101,3 +107,11 @@ async def test_writing_a_signalled_decision_to_the_platform_needs_its_patch():
         "nondetermin" in message.lower() or "transition is invalid" in message
         for message in failures.values()
     ), failures
+
+
+async def test_not_polling_after_the_wait_ends_needs_its_patch():
+    assert (HISTORIES_DIR / f"{NO_FALLBACK_BEFORE_PATCH}.json").exists()
+    assert await replay_failures(ApprovalWorkflow, NO_FALLBACK_BEFORE_PATCH) == {}
+    failures = await replay_failures(UnguardedNoFallbackWorkflow, NO_FALLBACK_BEFORE_PATCH)
+    assert len(failures) == 1
+    assert all("nondetermin" in message.lower() for message in failures.values()), failures

@@ -53,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
 DENIED_MESSAGE = "Denied by human"
 LOCAL_AUDIT_PATCH = "audit-as-local-activity"
 """Histories recorded before this patch wrote audit records with regular activities."""
+NO_FALLBACK_AFTER_CLOSE_PATCH = "no-poller-after-the-wait-ends"
+"""Before this patch the listener's cancellation at the end of the wait started a poller."""
 RECORD_CLIENT_DECISION_PATCH = "record-client-decision-on-platform"
 """Before this patch a decision sent by signal left the platform request pending."""
 CANCEL_DURING_CREATE_PATCH = "expire-when-cancelled-during-create"
@@ -279,6 +281,11 @@ class ApprovalWorkflow:
             return False
         return recorded
 
+    def _waits_no_more_once_closed(self) -> bool:
+        """Runs from before the patch replay as they ran: with a poller started (and
+        abandoned) after the listener was cancelled at the end of the wait."""
+        return workflow.patched(NO_FALLBACK_AFTER_CLOSE_PATCH)
+
     def _records_client_decisions(self) -> bool:
         """Runs from before the patch replay as they ran: without the platform write."""
         return workflow.patched(RECORD_CLIENT_DECISION_PATCH)
@@ -345,6 +352,8 @@ class ApprovalWorkflow:
                 self._offer_from_platform(decision)
                 return
             except ActivityError as error:
+                if self._closed and self._waits_no_more_once_closed():
+                    return  # cancelled because the wait is over, not a failed socket
                 workflow.logger.warning("listener gave up, polling instead: %s", error)
         self._waiting_via = "polling"
         try:
