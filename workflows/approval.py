@@ -139,14 +139,8 @@ class ApprovalWorkflow:
         except TimeoutError:
             pass
         except asyncio.CancelledError:
-            self._closed = True
             waiter.cancel()
-            if not self._requested_audited:
-                await self._audit_requested(approval_id)  # same event_id: written once
-            await self._expire(approval_id, "cancelled")
-            await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
-            await self._audit_rejected()
-            self._state = ApprovalState.CLOSED
+            await self._close_as_cancelled(approval_id)
             raise
         self._closed = True
         waiter.cancel()
@@ -250,14 +244,18 @@ class ApprovalWorkflow:
             except ActivityError:
                 raise cancelled from None  # nothing was created: just end cancelled
             self._approval_id = made.approval_id
-            self._closed = True
-            await self._audit_requested(made.approval_id)
-            await self._expire(made.approval_id, "cancelled")
-            await self._audit(
-                "cancelled", outcome=AuditOutcome.CANCELLED, approval_id=made.approval_id
-            )
-            self._state = ApprovalState.CLOSED
+            await self._close_as_cancelled(made.approval_id)
             raise
+
+    async def _close_as_cancelled(self, approval_id: str) -> None:
+        """Expire and audit the request of a cancelled workflow; the caller re-raises."""
+        self._closed = True
+        if not self._requested_audited:
+            await self._audit_requested(approval_id)  # same event_id: written once
+        await self._expire(approval_id, "cancelled")
+        await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
+        await self._audit_rejected()
+        self._state = ApprovalState.CLOSED
 
     async def _record_client_decision(self, decision: Decision) -> bool | None:
         """Write a decision that came by signal to the platform (best effort).
