@@ -67,6 +67,7 @@ async def hold_and_drain(stack: Stack, count: int, heartbeat_timeout: float) -> 
     await asyncio.to_thread(worker.wait, 30)
     return [
         count,
+        heartbeat_timeout,
         held_rss,
         ratio(held_rss, idle_rss),
         websockets,
@@ -86,6 +87,7 @@ async def run(stack: Stack, counts: list[int], heartbeat_timeout: float) -> str:
         "holding N pending approvals on one worker, then a mass decision",
         [
             "N",
+            "heartbeat timeout s",
             "worker RSS MiB",
             "x idle",
             "WebSockets",
