@@ -4,6 +4,7 @@ reference platform on 127.0.0.1, and settings pointing the worker at both."""
 from __future__ import annotations
 
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,25 @@ def settings(platform, tmp_path) -> Settings:
         rbac_config_path=tmp_path / "config.yaml",
         platform_http_timeout=5.0,
     )
+
+
+# For tests of the platform alone (no Temporal): one server per module, since
+# starting uvicorn per test would dominate those modules' time; its faults are
+# reset after each test, and each test gets a workspace of its own.
+@pytest.fixture(scope="module")
+async def shared(tmp_path_factory):
+    server = PlatformServer(tmp_path_factory.mktemp("platform") / "platform.db", fault_control=True)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def server(shared):
+    yield shared
+    shared.faults.reset()
+
+
+@pytest.fixture
+def workspace() -> str:
+    return f"ws-{uuid.uuid4()}"

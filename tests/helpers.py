@@ -157,6 +157,20 @@ def assert_reference_shape(result: ApprovalResult) -> dict[str, Any]:
     return as_dict
 
 
+def settings_env(client: Client, settings: Settings, task_queue: str) -> dict[str, str]:
+    """The environment that gives a child process (worker, CLI, example) these settings."""
+    return {
+        **os.environ,
+        "PLATFORM_URL": settings.platform_url,
+        "WORKSPACE_ID": settings.workspace_id,
+        "AUDIT_LOG_PATH": str(settings.audit_log_path),
+        "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": client.namespace,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+    }
+
+
 def spawn_worker(
     client: Client,
     settings: Settings,
@@ -167,17 +181,7 @@ def spawn_worker(
     **env_overrides: str,
 ) -> subprocess.Popen[bytes]:
     """Start ``python worker.py`` (or ``python -m module``) as a process logging to ``log``."""
-    env = {
-        **os.environ,
-        "PLATFORM_URL": settings.platform_url,
-        "WORKSPACE_ID": settings.workspace_id,
-        "AUDIT_LOG_PATH": str(settings.audit_log_path),
-        "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": client.namespace,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        **env_overrides,
-    }
+    env = {**settings_env(client, settings, task_queue), **env_overrides}
     argv = [sys.executable, "-m", module] if module else [sys.executable, str(ROOT / "worker.py")]
     with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)

@@ -10,22 +10,13 @@ import sys
 from pathlib import Path
 
 from approvals.settings import Settings
-from tests.helpers import eventually, platform_client, running_worker
+from tests.helpers import eventually, platform_client, running_worker, settings_env
 
 CLI = str(Path(sys.executable).parent / "approvals")
 
 
 def cli_env(dev_env, settings: Settings, task_queue: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "PLATFORM_URL": settings.platform_url,
-        "WORKSPACE_ID": settings.workspace_id,
-        "AUDIT_LOG_PATH": str(settings.audit_log_path),
-        "RBAC_CONFIG_PATH": str(settings.rbac_config_path),
-        "APPROVAL_POLL_INTERVAL": "0.2",
-    }
+    return {**settings_env(dev_env.client, settings, task_queue), "APPROVAL_POLL_INTERVAL": "0.2"}
 
 
 async def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:

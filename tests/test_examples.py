@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -14,20 +13,13 @@ from temporalio.worker import Worker
 from approvals.langchain_tool import approval_tool
 from approvals.settings import Settings
 from examples.parent_workflow import Cleanup, CleanupAgent
-from tests.helpers import eventually, platform_client, running_worker
+from tests.helpers import eventually, platform_client, running_worker, settings_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def example_env(dev_env, settings: Settings, task_queue: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "PLATFORM_URL": settings.platform_url,
-        "WORKSPACE_ID": settings.workspace_id,
-        "APPROVAL_POLL_INTERVAL": "0.2",
-    }
+    return {**settings_env(dev_env.client, settings, task_queue), "APPROVAL_POLL_INTERVAL": "0.2"}
 
 
 async def run_example(name: str, env: dict[str, str]) -> str:
@@ -92,17 +84,22 @@ async def test_langchain_tool_has_the_reference_shape(dev_env, settings, platfor
     assert printed["approved"] is True and printed["decided_by"] == "alice"
 
 
+async def start_agent(dev_env, settings, approvals_queue: str, agent_queue: str):
+    """The example parent workflow, asking for approval through a child on ``approvals_queue``."""
+    job = Cleanup(
+        request=settings.approval_request("Drop db", "rebuild", poll_interval_seconds=0.2),
+        approvals_task_queue=approvals_queue,
+    )
+    return await dev_env.client.start_workflow(
+        CleanupAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
+    )
+
+
 async def test_parent_workflow_runs_approval_as_a_child(dev_env, settings, platform):
     async with running_worker(dev_env.client, settings) as approvals_queue:
         agent_queue = f"agents-{uuid.uuid4()}"
         async with Worker(dev_env.client, task_queue=agent_queue, workflows=[CleanupAgent]):
-            job = Cleanup(
-                request=settings.approval_request("Drop db", "rebuild", poll_interval_seconds=0.2),
-                approvals_task_queue=approvals_queue,
-            )
-            handle = await dev_env.client.start_workflow(
-                CleanupAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
-            )
+            handle = await start_agent(dev_env, settings, approvals_queue, agent_queue)
             await decide_next(settings, approved=False)
             assert await asyncio.wait_for(handle.result(), 60) == "kept: Denied by human"
             children = [
@@ -117,13 +114,7 @@ async def test_cancelling_the_parent_expires_the_childs_request(dev_env, setting
     async with running_worker(dev_env.client, settings) as approvals_queue:
         agent_queue = f"agents-{uuid.uuid4()}"
         async with Worker(dev_env.client, task_queue=agent_queue, workflows=[CleanupAgent]):
-            job = Cleanup(
-                request=settings.approval_request("Drop db", "rebuild", poll_interval_seconds=0.2),
-                approvals_task_queue=approvals_queue,
-            )
-            handle = await dev_env.client.start_workflow(
-                CleanupAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
-            )
+            handle = await start_agent(dev_env, settings, approvals_queue, agent_queue)
 
             async def pending() -> str | None:
                 async with platform_client(settings) as api:

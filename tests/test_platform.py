@@ -53,25 +53,6 @@ PENDING_KEYS = {
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-@pytest.fixture(scope="module")
-async def shared(tmp_path_factory):
-    server = PlatformServer(tmp_path_factory.mktemp("platform") / "platform.db", fault_control=True)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def server(shared):
-    yield shared
-    shared.faults.reset()
-
-
-@pytest.fixture
-def workspace() -> str:
-    return f"ws-{uuid.uuid4()}"
-
-
 @pytest.fixture
 async def http(server):
     async with httpx.AsyncClient(base_url=server.url, timeout=5.0) as client:

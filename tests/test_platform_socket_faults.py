@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
 import httpx
@@ -18,25 +17,6 @@ from approvals.platform.hub import DROP_CLOSE_CODE
 from approvals.platform.socket_faults import GARBAGE_FRAMES, OVERSIZED_EVERY, OVERSIZED_FRAME_BYTES
 
 LIMIT = 10.0  # seconds any one test may take
-
-
-@pytest.fixture(scope="module")
-async def shared(tmp_path_factory):
-    server = PlatformServer(tmp_path_factory.mktemp("platform") / "platform.db", fault_control=True)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def server(shared):
-    yield shared
-    shared.faults.reset()
-
-
-@pytest.fixture
-def workspace() -> str:
-    return f"ws-{uuid.uuid4()}"
 
 
 def websocket(server: PlatformServer, workspace: str, **options: Any) -> connect:
