@@ -2,7 +2,8 @@
 
 It wires settings → Temporal client → worker with every workflow and activity
 registered, checks at start what would otherwise fail later (an empty
-WORKSPACE_ID, an unwritable audit path), and drains cleanly on SIGINT/SIGTERM.
+WORKSPACE_ID, an unwritable audit path, unregistered search attributes), makes
+sure the workspace listener runs, and drains cleanly on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,24 +18,27 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker
 
 from activities.audit import AuditActivities
-from activities.decision_feed import DecisionFeeds
+from activities.listener import ListenerActivities, ListenerTuning
 from activities.platform_http import PlatformHttpActivities
-from activities.platform_ws import PlatformWebSocketActivities
 from activities.rbac import RbacActivities
 from activities.workspace import PlatformAccess
+from approvals import search_attributes
 from approvals.audit_log import AuditLog, AuditUnwritableError
 from approvals.connection import connect
 from approvals.models import require_identifier
 from approvals.redaction import RedactingFilter
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
+from workflows.listener import WorkspaceListenerWorkflow
+from workflows.listener_start import ensure_listener, keep_listener
 
 logger = logging.getLogger("approvals.worker")
 
-WORKFLOWS: Sequence[type] = (ApprovalWorkflow,)
+WORKFLOWS: Sequence[type] = (ApprovalWorkflow, WorkspaceListenerWorkflow)
 
 
 class StartupError(SystemExit):
@@ -62,6 +66,21 @@ def check_settings(settings: Settings) -> AuditLog:
     return audit_log
 
 
+async def check_search_attributes(client: Client) -> None:
+    """Register the search attributes where the server lets us (a dev server); else say how."""
+    if not await search_attributes.missing(client):
+        return
+    try:
+        added = await search_attributes.register(client)
+    except RPCError as error:
+        raise StartupError(
+            f"search attributes are not registered in namespace {client.namespace!r} and "
+            f"this worker may not add them ({error.message}); run once: "
+            f"{search_attributes.operator_command(client.namespace)}"
+        ) from None
+    logger.info("registered search attributes %s", ", ".join(added))
+
+
 @contextlib.asynccontextmanager
 async def build_worker(
     client: Client,
@@ -69,21 +88,20 @@ async def build_worker(
     audit_log: AuditLog,
     *,
     task_queue: str | None = None,
-    feeds: DecisionFeeds | None = None,
+    tuning: ListenerTuning | None = None,
     **worker_options: object,
 ) -> AsyncIterator[Worker]:
-    """A worker with every workflow and activity; one HTTP pool and one socket per workspace.
+    """A worker with every workflow and activity, one HTTP pool, and the workspace
+    listener started (idempotently) and kept started while the context is open.
 
-    Every pending approval holds one listener (or poller) activity slot for as
-    long as it waits, so the slot limit is the number of approvals this worker
-    can wait on at once, not a CPU budget: those activities are idle coroutines.
-
-    ``feeds`` (the shared sockets) defaults to production patience; tests pass
-    their own, with short intervals, to watch it. Either way it is closed with
-    the worker.
+    ``tuning`` sets the listener's patience; tests pass short intervals.
     """
+    task_queue = task_queue or settings.temporal_task_queue
     worker_options.setdefault(
         "max_concurrent_activities", settings.worker_max_concurrent_activities
+    )
+    worker_options.setdefault(
+        "max_concurrent_local_activities", settings.worker_max_concurrent_local_activities
     )
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker_options.setdefault(
@@ -92,29 +110,34 @@ async def build_worker(
     limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:
         access = PlatformAccess(settings, http)
-        feeds = feeds if feeds is not None else DecisionFeeds()
         http_activities = PlatformHttpActivities(access)
-        ws_activities = PlatformWebSocketActivities(access, feeds)
+        listener = ListenerActivities(client, access, tuning)
         rbac = RbacActivities(settings)
         audit = AuditActivities(audit_log)
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=list(WORKFLOWS),
+            activities=[
+                rbac.check_permission,
+                http_activities.create_approval,
+                http_activities.read_decision,
+                http_activities.expire_approval,
+                http_activities.record_decision,
+                listener.listen_workspace,
+                audit.write_audit,
+            ],
+            **worker_options,  # type: ignore[arg-type]
+        )
+        config = settings.listener_config()
+        await ensure_listener(client, config, task_queue)
+        keeper = asyncio.create_task(keep_listener(client, config, task_queue))
         try:
-            yield Worker(
-                client,
-                task_queue=task_queue or settings.temporal_task_queue,
-                workflows=list(WORKFLOWS),
-                activities=[
-                    rbac.check_permission,
-                    http_activities.create_approval,
-                    http_activities.poll_for_decision,
-                    http_activities.expire_approval,
-                    http_activities.record_decision,
-                    ws_activities.listen_for_decision,
-                    audit.write_audit,
-                ],
-                **worker_options,  # type: ignore[arg-type]
-            )
+            yield worker
         finally:
-            await feeds.close()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
 
 def configure_logging() -> None:
@@ -129,6 +152,7 @@ async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ())
     """Run until SIGINT/SIGTERM; ``interceptors`` let crash tests stop it at a chosen stage."""
     audit_log = check_settings(settings)
     client = await connect(settings)
+    await check_search_attributes(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

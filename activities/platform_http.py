@@ -1,17 +1,14 @@
-"""Platform HTTP activities: create the request, poll for its decision, expire it, and
+"""Platform HTTP activities: create the request, read its decision once, expire it, and
 record on it a decision that came from elsewhere."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.workspace import PlatformAccess
-from approvals import errors
 from approvals.events import decision_from_item
 from approvals.models import (
     CreateApprovalInput,
@@ -20,8 +17,8 @@ from approvals.models import (
     DecisionSource,
     ExpireApprovalInput,
     ExpireOutcome,
+    ReadApprovalInput,
     RecordDecisionInput,
-    WaitForDecisionInput,
 )
 from approvals.platform_client import ExpireResult, PlatformError
 
@@ -31,12 +28,6 @@ logger = logging.getLogger(__name__)
 def as_application_error(error: PlatformError) -> ApplicationError:
     """Carry the platform's verdict into Temporal's retry decision."""
     return ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable)
-
-
-def heartbeat_period() -> float:
-    """Heartbeat three times per heartbeat timeout, so one lost beat is not fatal."""
-    timeout = activity.info().heartbeat_timeout
-    return max(0.2, timeout.total_seconds() / 3) if timeout else 10.0
 
 
 class PlatformHttpActivities:
@@ -66,27 +57,15 @@ class PlatformHttpActivities:
         return CreatedApproval(approval_id=approval_id)
 
     @activity.defn
-    async def poll_for_decision(self, request: WaitForDecisionInput) -> Decision:
-        """Read the approval's state every poll interval until it is decided.
-
-        One long activity, not a workflow loop: a wait of days then costs a
-        handful of history events instead of one per poll. Transient errors and
-        malformed replies keep it polling; "not found" is never a decision.
-        """
+    async def read_decision(self, request: ReadApprovalInput) -> Decision | None:
+        """The decision the platform holds for the approval, or ``None`` while it is open
+        (or cannot be read: "not found" is never a decision)."""
         platform = self._access.client(request.workspace_id)
-        beat = heartbeat_period()
-        while True:
-            try:
-                item = await platform.get_approval(request.approval_id)
-            except PlatformError as error:
-                if error.kind == errors.PLATFORM_REJECTED:
-                    raise as_application_error(error) from error
-                logger.warning("poll for %s failed, will retry: %s", request.approval_id, error)
-            else:
-                decision = decision_from_item(item, request.approval_id, DecisionSource.POLLING)
-                if decision is not None:
-                    return decision
-            await sleep_with_heartbeat(request.poll_interval_seconds, beat)
+        try:
+            item = await platform.get_approval(request.approval_id)
+        except PlatformError as error:
+            raise as_application_error(error) from error
+        return decision_from_item(item, request.approval_id, DecisionSource.READ)
 
     @activity.defn
     async def expire_approval(self, request: ExpireApprovalInput) -> ExpireOutcome:
@@ -99,8 +78,10 @@ class PlatformHttpActivities:
         platform = self._access.client(request.workspace_id)
         try:
             result = await platform.expire(request.approval_id, request.reason)
-            if result is not ExpireResult.ALREADY_DECIDED:
-                return ExpireOutcome(expired=result is ExpireResult.EXPIRED)
+            if result is ExpireResult.EXPIRED:
+                return ExpireOutcome(expired=True)
+            # Already decided (409), or a platform without the route: its state says
+            # whether a decision was made before the deadline.
             item = await platform.get_approval(request.approval_id)
         except PlatformError as error:
             raise as_application_error(error) from error
@@ -130,14 +111,3 @@ class PlatformHttpActivities:
                 return False
             raise as_application_error(error) from error
         return True
-
-
-async def sleep_with_heartbeat(seconds: float, beat: float) -> None:
-    """Sleep ``seconds`` while heartbeating every ``beat`` seconds (cancellation arrives here)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        activity.heartbeat()
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(beat, remaining))

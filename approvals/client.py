@@ -45,7 +45,6 @@ def build_request(
     """
     if timeout is not None:
         overrides["timeout_seconds"] = timeout
-        overrides.setdefault("poll_interval_seconds", min(settings.approval_poll_interval, timeout))
     return settings.approval_request(action, reason, **overrides)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_ACTION_CHARS = 500
 MAX_REASON_CHARS = 4_000
@@ -95,34 +95,32 @@ class DecisionSource(StrEnum):
     WEBSOCKET = "websocket"
     POLLING = "polling"
     CATCH_UP = "catch_up"
+    READ = "read"  # the workflow's own read, once it is findable by the listener
     EXPIRY = "expiry"
     CLIENT = "client"
 
 
 class ApprovalRequest(_Model):
-    """The workflow's input: what the agent asks for and how long it will wait."""
+    """The workflow's input: what the agent asks for and how long it will wait.
+
+    How decisions reach the workflow (socket or polling, heartbeat timeout) is
+    the workspace listener's business, set on the worker: see ``ListenerConfig``.
+    """
 
     workspace_id: Identifier
     action: ActionText
     reason: ReasonText = ""
     timeout_seconds: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
-    poll_interval_seconds: float = Field(
-        default=5.0, ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS
-    )
-    websocket: WebSocketMode = WebSocketMode.AUTO
     requester: Annotated[
         str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_no_control_chars)
     ] = ""
     idempotency_key: Identifier | None = None
     trace_id: Identifier | None = None
     task_id: Identifier | None = None
-    heartbeat_timeout_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
 
-    @model_validator(mode="after")
-    def _poll_within_timeout(self) -> Self:
-        if self.poll_interval_seconds > self.timeout_seconds:
-            raise ValueError("poll_interval_seconds must not exceed timeout_seconds")
-        return self
+
+DECIDE_SIGNAL = "decide"
+"""The ApprovalWorkflow's signal that offers a ``Decision``."""
 
 
 class Decision(_Model):
@@ -191,10 +189,36 @@ class CreatedApproval(_Model):
     approval_id: Identifier
 
 
-class WaitForDecisionInput(_Model):
+class ReadApprovalInput(_Model):
     workspace_id: Identifier
     approval_id: Identifier
-    poll_interval_seconds: float = 5.0
+
+
+class ListenerConfig(_Model):
+    """The workspace listener's input: which workspace, which transport, how patient.
+
+    ``session_seconds``: the activity returns after this long so that its
+    workflow can continue-as-new (bounded history) and pick up a new worker build.
+    """
+
+    workspace_id: Identifier
+    websocket: WebSocketMode = WebSocketMode.AUTO
+    poll_interval_seconds: float = Field(
+        default=5.0, ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS
+    )
+    heartbeat_timeout_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
+    session_seconds: float = Field(default=3_600.0, ge=1.0, le=86_400.0)
+
+
+class ListenerReport(_Model):
+    """What one listener session did; kept in the listener workflow's history."""
+
+    connects: int = 0
+    frames: int = 0
+    signalled: int = 0
+    catch_up_reads: int = 0
+    poll_passes: int = 0
+    unowned_events: int = 0
 
 
 class ExpireApprovalInput(_Model):
@@ -262,5 +286,4 @@ class ApprovalStatusView(_Model):
     deadline: datetime | None
     trace_id: str
     decision: Decision | None = None
-    waiting_via: str | None = None
     rejected_decisions: int = 0

@@ -114,6 +114,11 @@ class PlatformClient:
     token: str | None = None
     _single_item_route: bool | None = None
 
+    @property
+    def has_single_item_route(self) -> bool | None:
+        """Whether the platform serves ``GET .../approvals/{id}``; ``None`` until known."""
+        return self._single_item_route
+
     def headers(self) -> dict[str, str]:
         headers = {"X-Workspace-ID": self.workspace_id}
         if self.token:

@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from approvals.models import MAX_TIMEOUT_SECONDS, ApprovalRequest, WebSocketMode
+from approvals.models import (
+    MAX_POLL_INTERVAL_SECONDS,
+    MAX_TIMEOUT_SECONDS,
+    MIN_POLL_INTERVAL_SECONDS,
+    ApprovalRequest,
+    ListenerConfig,
+    WebSocketMode,
+)
 
 
 def running_in_container() -> bool:
@@ -50,9 +57,25 @@ class Settings(BaseSettings):
         description="Bearer token; when unset, read from ${CONFIGS_DIR}/.auth_token.",
     )
     approval_timeout: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
-    approval_poll_interval: float = Field(default=5.0, gt=0)
-    approval_use_websocket: WebSocketMode = WebSocketMode.AUTO
-    approval_heartbeat_timeout: float = Field(default=30.0, ge=1.0, le=600.0)
+    approval_poll_interval: float = Field(
+        default=5.0,
+        ge=MIN_POLL_INTERVAL_SECONDS,
+        le=MAX_POLL_INTERVAL_SECONDS,
+        description="Seconds between the workspace listener's poll passes (no socket).",
+    )
+    approval_use_websocket: WebSocketMode = Field(
+        default=WebSocketMode.AUTO,
+        description="The workspace listener's transport: auto (socket, polling while it is "
+        "down), true (socket only), false (polling only).",
+    )
+    approval_heartbeat_timeout: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=600.0,
+        description="The listener's heartbeat timeout: how soon another worker takes over "
+        "the listener of a worker that died.",
+    )
+    listener_session_seconds: float = Field(default=3_600.0, ge=1.0, le=86_400.0)
     audit_log_path: Path = Path("/var/log/molecule/audit.jsonl")
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)
@@ -71,10 +94,12 @@ class Settings(BaseSettings):
         "after the 10 s workflow task timeout.",
     )
     worker_max_concurrent_activities: int = Field(
-        default=20_000,
-        ge=10,
-        description="Approvals one worker can wait on at once (one idle activity each).",
+        default=100,
+        ge=1,
+        description="Regular activity slots: the workspace listener takes one; the short "
+        "calls run as local activities.",
     )
+    worker_max_concurrent_local_activities: int = Field(default=200, ge=1)
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -112,12 +137,19 @@ class Settings(BaseSettings):
             "action": action,
             "reason": reason,
             "timeout_seconds": self.approval_timeout,
-            "poll_interval_seconds": min(self.approval_poll_interval, self.approval_timeout),
-            "websocket": self.approval_use_websocket,
-            "heartbeat_timeout_seconds": self.approval_heartbeat_timeout,
         }
         fields.update(overrides)
         return ApprovalRequest(**fields)
+
+    def listener_config(self) -> ListenerConfig:
+        """The workspace listener's input, from APPROVAL_USE_WEBSOCKET and co."""
+        return ListenerConfig(
+            workspace_id=self.workspace_id,
+            websocket=self.approval_use_websocket,
+            poll_interval_seconds=self.approval_poll_interval,
+            heartbeat_timeout_seconds=self.approval_heartbeat_timeout,
+            session_seconds=self.listener_session_seconds,
+        )
 
     def bearer_token(self) -> str | None:
         """The workspace token: the env var wins, else the runtime's token file."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from approvals import search_attributes
+
 BIN_DIR = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,6 +140,7 @@ def run_stack(config: StackConfig) -> None:
         str(config.ui_port),
         "--log-level",
         "warn",
+        *search_attributes.DEV_SERVER_ARGS,
     ]
     platform_argv = [
         sys.executable,

@@ -22,6 +22,7 @@ import httpx
 import psutil
 from temporalio.client import Client
 
+from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.platform_client import PlatformClient
 
@@ -164,6 +165,7 @@ async def stack(
         str(data_dir / "temporal.db"),
         "--log-level",
         "error",
+        *search_attributes.DEV_SERVER_ARGS,
     ]
     for pragma in pragmas:
         temporal_argv += ["--sqlite-pragma", pragma]

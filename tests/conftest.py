@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.platform import PlatformServer
 from approvals.settings import Settings
@@ -25,6 +26,7 @@ async def dev_env():
         dev_server_existing_path=str(BIN_DIR / "temporal"),
         data_converter=data_converter,
         dev_server_log_level="error",
+        dev_server_extra_args=list(search_attributes.DEV_SERVER_ARGS),
     )
     yield env
     await env.shutdown()
@@ -37,6 +39,7 @@ async def skipping_env():
         test_server_existing_path=str(BIN_DIR / "temporal-test-server"),
         data_converter=data_converter,
     )
+    await search_attributes.register(env.client)
     yield env
     await env.shutdown()
 
@@ -58,6 +61,8 @@ def settings(platform, tmp_path) -> Settings:
         audit_log_path=tmp_path / "audit" / "audit.jsonl",
         rbac_config_path=tmp_path / "config.yaml",
         platform_http_timeout=5.0,
+        approval_poll_interval=0.2,
+        approval_heartbeat_timeout=5.0,
     )
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
@@ -153,6 +154,7 @@ async def _dev_server() -> WorkflowEnvironment:
             dev_server_existing_path=str(BIN_DIR / "temporal"),
             data_converter=data_converter,
             dev_server_log_level="error",
+            dev_server_extra_args=list(search_attributes.DEV_SERVER_ARGS),
         )
     finally:
         sys.stdout.flush()

@@ -19,6 +19,7 @@ import httpx
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHandle
 
+from activities.listener import ListenerTuning
 from approvals.audit_log import AuditLog
 from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, ApprovalStatusView
 from approvals.platform_client import PlatformClient
@@ -39,9 +40,15 @@ REFERENCE_KEYS = {
 }
 
 
+FAST_LISTENER = ListenerTuning(
+    backoff=(0.1, 0.2, 0.4), socket_retry=2.0, settle=0.5, reconcile_interval=2.0
+)
+"""Listener patience for tests: seconds instead of minutes."""
+
+
 @contextlib.asynccontextmanager
 async def running_worker(client: Client, settings: Settings, **options: Any) -> AsyncIterator[str]:
-    """Run a worker on a fresh task queue; yields the queue's name.
+    """Run a worker (and its workspace listener) on a fresh task queue; yields the queue's name.
 
     The workflow cache stays on: with ``max_cached_workflows=0`` a workflow task
     that runs a local activity (the audit write) is dropped and redelivered
@@ -49,6 +56,7 @@ async def running_worker(client: Client, settings: Settings, **options: Any) -> 
     ``test_replay`` over recorded histories instead.
     """
     task_queue = f"tq-{uuid.uuid4()}"
+    options.setdefault("tuning", FAST_LISTENER)
     async with (
         build_worker(
             client, settings, AuditLog(settings.audit_log_path), task_queue=task_queue, **options
@@ -64,8 +72,6 @@ def approval_request(**overrides: Any) -> ApprovalRequest:
         "action": "Drop the staging database",
         "reason": "It is being rebuilt from the latest snapshot",
         "timeout_seconds": 60,
-        "poll_interval_seconds": 0.2,
-        "heartbeat_timeout_seconds": 2,
     }
     fields.update(overrides)
     return ApprovalRequest(**fields)

@@ -35,8 +35,9 @@ async def listener_connected(platform) -> bool:
 @pytest.mark.parametrize("websocket", [WebSocketMode.AUTO, WebSocketMode.FALSE])
 @pytest.mark.parametrize("approved", [True, False])
 async def test_human_decision_reaches_the_agent(dev_env, settings, platform, websocket, approved):
+    settings = settings.model_copy(update={"approval_use_websocket": websocket})
     async with running_worker(dev_env.client, settings) as task_queue:
-        handle = await start(dev_env.client, task_queue, approval_request(websocket=websocket))
+        handle = await start(dev_env.client, task_queue)
         approval_id = await wait_pending(handle)
         async with platform_client(settings) as api:
             await api.decide(approval_id, approved=approved, decided_by="alice", comment="ok")

@@ -1,9 +1,9 @@
 """APPROVAL_TIMEOUT is a durable server-side timer (time-skipping test server).
 
-A running activity pauses time skipping, so here the waiting activities are
-stand-ins that give up at once (a platform with no socket that refuses polls):
-only the timer is left to end the wait. Creating and expiring the request still
-go to the real platform.
+A waiting approval runs no activity, so the test server can skip its time. The
+workers here run the approval workflow and its short activities but no
+workspace listener (a running activity would hold the clock still): only the
+timer ends the wait. Creating and expiring the request go to the real platform.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.platform_http import PlatformHttpActivities
 from activities.rbac import RbacActivities
 from activities.workspace import PlatformAccess
-from approvals import errors
 from approvals.audit_log import AuditLog
-from approvals.models import ApprovalStatus, Decision, WaitForDecisionInput
+from approvals.models import ApprovalState, ApprovalStatus
 from approvals.platform_client import PlatformError
 from tests.helpers import (
     approval_request,
@@ -38,16 +35,6 @@ from workflows.approval import ApprovalWorkflow
 WEEK = 7 * 24 * 3600
 
 
-@activity.defn(name="listen_for_decision")
-async def socket_unavailable(request: WaitForDecisionInput) -> Decision:
-    raise ApplicationError("no socket", type=errors.WEBSOCKET_UNAVAILABLE, non_retryable=True)
-
-
-@activity.defn(name="poll_for_decision")
-async def polling_refused(request: WaitForDecisionInput) -> Decision:
-    raise ApplicationError("401", type=errors.PLATFORM_REJECTED, non_retryable=True)
-
-
 def timer_only_worker(client, settings, http, task_queue):
     access = PlatformAccess(settings, http)
     platform_calls = PlatformHttpActivities(access)
@@ -61,11 +48,10 @@ def timer_only_worker(client, settings, http, task_queue):
         activities=[
             RbacActivities(settings).check_permission,
             platform_calls.create_approval,
+            platform_calls.read_decision,
             platform_calls.expire_approval,
             platform_calls.record_decision,
             AuditActivities(AuditLog(settings.audit_log_path)).write_audit,
-            socket_unavailable,
-            polling_refused,
         ],
     )
 
@@ -105,7 +91,7 @@ async def settled(handle, settings) -> None:
 
     async def only_timer_left() -> bool:
         view = await handle.query(ApprovalWorkflow.status)
-        return view.waiting_via is None and outcomes(settings) == ["requested"]
+        return view.state is ApprovalState.PENDING and outcomes(settings) == ["requested"]
 
     await eventually(only_timer_left)
 

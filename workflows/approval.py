@@ -1,16 +1,16 @@
 """ApprovalWorkflow: ask a human, wait durably, answer once.
 
-Lifecycle: RBAC check → create the request on the platform → audit
-``requested`` → wait for the first of a decision (listener, poller or a
-``decide`` signal), the durable timer, or cancellation → expire the request if
-nobody decided → audit the outcome → return the result.
+Steps: RBAC check → create the request on the platform → become findable by the
+workspace listener (search attributes) → audit ``requested`` → read the
+approval's state once → wait, with no activity, for the first of a ``decide``
+signal, the durable timer or cancellation → on timer or cancellation expire the
+request (a decision the platform already had wins) → audit the outcome.
 
-The requester never decides their own request: such a decision, from any path,
-is refused, audited as ``rejected`` at once, and the wait goes on.
-
-Deterministic: every clock, id and I/O goes through ``workflow.*`` APIs and
-activities. Changing the order or kind of commands breaks running workflows:
-guard such changes with ``workflow.patched`` and keep the replay test green.
+Which decision counts is :class:`workflows.decision_rules.DecisionRules`'s
+business. Deterministic: clocks, ids and I/O only through ``workflow.*`` and
+activities. Until the first release a change to the commands re-records the
+replay baseline (README, Known limits); from then on it goes behind
+``workflow.patched``.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.platform_http import PlatformHttpActivities
-    from activities.platform_ws import PlatformWebSocketActivities
     from activities.rbac import RbacActivities
-    from approvals.identity import SELF_APPROVAL, is_self_decision
+    from approvals import search_attributes as attributes
     from approvals.models import (
+        DECIDE_SIGNAL,
         ApprovalRequest,
         ApprovalResult,
         ApprovalState,
@@ -44,23 +44,13 @@ with workflow.unsafe.imports_passed_through():
         ExpireOutcome,
         PermissionCheck,
         PermissionVerdict,
+        ReadApprovalInput,
         RecordDecisionInput,
-        WaitForDecisionInput,
-        WebSocketMode,
     )
     from workflows import activity_options as options
+    from workflows.decision_rules import DecisionRules
 
 DENIED_MESSAGE = "Denied by human"
-LOCAL_AUDIT_PATCH = "audit-as-local-activity"
-"""Histories recorded before this patch wrote audit records with regular activities."""
-NO_FALLBACK_AFTER_CLOSE_PATCH = "no-poller-after-the-wait-ends"
-"""Before this patch the listener's cancellation at the end of the wait started a poller."""
-RECORD_CLIENT_DECISION_PATCH = "record-client-decision-on-platform"
-"""Before this patch a decision sent by signal left the platform request pending."""
-CANCEL_DURING_CREATE_PATCH = "expire-when-cancelled-during-create"
-"""Before this patch a cancellation during the create left the platform request pending."""
-SELF_APPROVAL_PATCH = "refuse-self-approval"
-"""Runs recorded before this patch took a decision by the requester like any other."""
 
 
 def _failure_message(error: ActivityError) -> str:
@@ -77,105 +67,196 @@ class ApprovalWorkflow:
         self._request = request
         self._trace_id = request.trace_id or str(workflow.uuid4())
         self._state = ApprovalState.CHECKING
-        self._approval_id: str | None = None
         self._deadline: datetime | None = None
-        self._decision: Decision | None = None
-        self._closed = False
-        self._rejected: list[tuple[Decision, str]] = []
-        self._rejected_audited = 0
-        self._waiting_via: str | None = None
+        self._rules = DecisionRules(requester=request.requester)
+        self._refusals_audited = 0
         self._requested_audited = False
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
-        verdict: PermissionVerdict = await workflow.execute_activity_method(
-            RbacActivities.check_permission,
-            PermissionCheck(workspace_id=request.workspace_id),
-            **options.RBAC,
-        )
+        verdict = await self._check_permission()
         if not verdict.allowed:
-            await self._audit(
-                "rbac-deny",
-                event_type="rbac",
-                action="rbac.deny",
-                outcome="denied",
-                attempted_action="approve",
-                roles=verdict.roles,
-            )
-            return self._finish(
-                ApprovalStatus.RBAC_DENIED,
-                error="RBAC: this workspace does not have the 'approve' permission. "
-                f"Current roles: {verdict.roles}",
-            )
-
+            return await self._refuse_by_rbac(verdict)
         try:
-            created = await self._create(
-                CreateApprovalInput(
-                    workspace_id=request.workspace_id,
-                    action=request.action,
-                    reason=request.reason,
-                    task_id=request.task_id,
-                    idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}",
-                    requester=request.requester,
-                    timeout_seconds=request.timeout_seconds,
-                )
-            )
+            approval_id = await self._create()
         except ActivityError as error:
-            message = _failure_message(error)
-            await self._audit(
-                "submit-failed", outcome=AuditOutcome.FAILURE, reason="submit_failed", error=message
-            )
-            return self._finish(ApprovalStatus.FAILURE, error=message)
+            return await self._fail_to_create(error)
 
-        approval_id = self._approval_id = created.approval_id
         self._deadline = workflow.now() + timedelta(seconds=request.timeout_seconds)
         self._state = ApprovalState.PENDING
-        waiter = asyncio.create_task(self._wait_on_platform(approval_id))
+        self._become_findable(approval_id)
         try:
-            # Inside the try: a cancellation that lands while this record is being
-            # written must still expire the request on the platform.
+            # Inside the try: a cancellation while these run still expires the request.
             await self._audit_requested(approval_id)
+            await self._read_once(approval_id)
             await self._wait_for_decision(self._deadline)
-        except TimeoutError:
-            pass
         except asyncio.CancelledError:
-            waiter.cancel()
             await self._close_as_cancelled(approval_id)
             raise
-        self._closed = True
-        waiter.cancel()
+        self._rules.close()
+        if self._rules.decision is None:
+            self._adopt_platform_decision(await self._expire(approval_id, "timeout"))
+        if self._rules.decision is None:
+            return await self._time_out(approval_id)
+        return await self._conclude(self._rules.decision)
 
-        if self._decision is None:
-            adopted = await self._expire(approval_id, "timeout")
-            if adopted is not None and not self._refused_as_self_approval(adopted):
-                self._decision = adopted
-        if self._decision is None:
-            await self._audit(
-                "timeout",
-                outcome=AuditOutcome.TIMEOUT,
-                approval_id=approval_id,
+    @workflow.signal(name=DECIDE_SIGNAL)
+    def decide(self, decision: Decision) -> None:
+        """Offer a decision; the first one for this approval wins, refusals are audited."""
+        self._rules.offer(decision)
+
+    @workflow.query
+    def status(self) -> ApprovalStatusView:
+        return ApprovalStatusView(
+            state=self._state,
+            approval_id=self._rules.approval_id,
+            deadline=self._deadline,
+            trace_id=self._trace_id,
+            decision=self._rules.decision,
+            rejected_decisions=len(self._rules.refusals),
+        )
+
+    # --- steps ---------------------------------------------------------------
+
+    async def _check_permission(self) -> PermissionVerdict:
+        verdict: PermissionVerdict = await self._call(
+            RbacActivities.check_permission,
+            PermissionCheck(workspace_id=self._request.workspace_id),
+            options.RBAC,
+        )
+        return verdict
+
+    async def _refuse_by_rbac(self, verdict: PermissionVerdict) -> ApprovalResult:
+        await self._audit(
+            "rbac-deny",
+            event_type="rbac",
+            action="rbac.deny",
+            outcome="denied",
+            attempted_action="approve",
+            roles=verdict.roles,
+        )
+        return self._finish(
+            ApprovalStatus.RBAC_DENIED,
+            error="RBAC: this workspace does not have the 'approve' permission. "
+            f"Current roles: {verdict.roles}",
+        )
+
+    async def _create(self) -> str:
+        """Create the request; a cancellation meanwhile still closes what the POST made.
+
+        The POST may already have reached the platform when the workflow is
+        cancelled, so the create is shielded, allowed to finish, and its request
+        expired and audited before the cancellation goes on.
+        """
+        request = self._request
+        info = workflow.info()
+        creating = workflow.start_local_activity_method(
+            PlatformHttpActivities.create_approval,
+            CreateApprovalInput(
+                workspace_id=request.workspace_id,
+                action=request.action,
+                reason=request.reason,
+                task_id=request.task_id,
+                idempotency_key=f"{info.workflow_id}/{info.run_id}",
+                requester=request.requester,
                 timeout_seconds=request.timeout_seconds,
-            )
-            await self._audit_rejected()
-            return self._finish(
-                ApprovalStatus.TIMEOUT,
-                error=f"Timed out after {request.timeout_seconds}s waiting for human decision",
-            )
+            ),
+            start_to_close_timeout=options.CREATE.start_to_close_timeout,
+            retry_policy=options.CREATE.retry_policy,
+        )
+        try:
+            created: CreatedApproval = await asyncio.shield(creating)
+        except asyncio.CancelledError as cancelled:
+            try:
+                made: CreatedApproval = await creating
+            except ActivityError:
+                raise cancelled from None  # nothing was created: just end cancelled
+            self._rules.approval_id = made.approval_id
+            await self._close_as_cancelled(made.approval_id)
+            raise
+        self._rules.approval_id = created.approval_id
+        return created.approval_id
 
-        decision = self._decision
+    async def _fail_to_create(self, error: ActivityError) -> ApprovalResult:
+        message = _failure_message(error)
+        await self._audit(
+            "submit-failed", outcome=AuditOutcome.FAILURE, reason="submit_failed", error=message
+        )
+        return self._finish(ApprovalStatus.FAILURE, error=message)
+
+    def _become_findable(self, approval_id: str) -> None:
+        """Let the workspace listener find this workflow by its approval id."""
+        workflow.upsert_search_attributes(
+            [
+                attributes.APPROVAL_ID.value_set(approval_id),
+                attributes.APPROVAL_WORKSPACE.value_set(self._request.workspace_id),
+                attributes.APPROVAL_STATE.value_set(attributes.PENDING),
+            ]
+        )
+
+    async def _read_once(self, approval_id: str) -> None:
+        """Read the approval's state once: a decision made before the listener could find
+        this workflow still counts. A failed read is left to the listener's catch-up."""
+        try:
+            decision: Decision | None = await self._call(
+                PlatformHttpActivities.read_decision,
+                ReadApprovalInput(workspace_id=self._request.workspace_id, approval_id=approval_id),
+                options.PLATFORM_CALL,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("could not read %s once: %s", approval_id, error)
+            return
+        if decision is not None:
+            self._rules.offer(decision)
+
+    async def _wait_for_decision(self, deadline: datetime) -> None:
+        """Return once a decision is taken or at ``deadline``; refusals are audited as they come."""
+        while self._rules.decision is None:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self._rules.decision is not None or self._refusals_unaudited(),
+                    timeout=remaining,
+                )
+            except TimeoutError:
+                return
+            await self._audit_refusals()
+
+    def _adopt_platform_decision(self, outcome: ExpireOutcome | None) -> None:
+        """A decision the platform recorded before the expiry wins over the timer."""
+        if outcome is not None and outcome.decision is not None:
+            self._rules.offer(outcome.decision, made_in_time=True)
+
+    async def _time_out(self, approval_id: str) -> ApprovalResult:
+        timeout = self._request.timeout_seconds
+        await self._audit(
+            "timeout",
+            outcome=AuditOutcome.TIMEOUT,
+            approval_id=approval_id,
+            timeout_seconds=timeout,
+        )
+        await self._audit_refusals()
+        return self._finish(
+            ApprovalStatus.TIMEOUT,
+            error=f"Timed out after {timeout}s waiting for human decision",
+        )
+
+    async def _conclude(self, decision: Decision) -> ApprovalResult:
         self._state = ApprovalState.DECIDED
         on_platform = await self._record_client_decision(decision)
         await self._audit(
             "decided",
             outcome=AuditOutcome.GRANTED if decision.approved else AuditOutcome.DENIED,
             actor=decision.decided_by,
-            approval_id=approval_id,
+            approval_id=decision.approval_id,
             decided_by=decision.decided_by,
             comment=decision.comment,
             via=decision.source.value,
             recorded_on_platform=on_platform,
         )
-        await self._audit_rejected()
+        await self._audit_refusals()
         return self._finish(
             ApprovalStatus.GRANTED if decision.approved else ApprovalStatus.DENIED,
             decided_by=decision.decided_by,
@@ -184,215 +265,54 @@ class ApprovalWorkflow:
             decided_at=decision.decided_at,
         )
 
-    @workflow.signal
-    def decide(self, decision: Decision) -> None:
-        """Offer a decision; the first one for this approval wins, later ones are audited.
-
-        One by the requester is refused and audited (``rejected_because``
-        ``self-approval``): someone else must look at the action.
-        """
-        self._offer(decision)
-
-    @workflow.query
-    def status(self) -> ApprovalStatusView:
-        return ApprovalStatusView(
-            state=self._state,
-            approval_id=self._approval_id,
-            deadline=self._deadline,
-            trace_id=self._trace_id,
-            decision=self._decision,
-            waiting_via=self._waiting_via,
-            rejected_decisions=len(self._rejected),
-        )
-
-    def _offer(self, decision: Decision) -> None:
-        if decision.approval_id != self._approval_id:
-            self._rejected.append((decision, "unknown approval"))
-        elif self._decision is not None and self._decision.same_answer(decision):
-            return  # the same decision seen twice (socket and poller, or a retried signal)
-        elif self._refused_as_self_approval(decision):
-            return
-        elif self._closed:
-            self._rejected.append((decision, "late"))
-        elif self._decision is not None:
-            self._rejected.append((decision, "conflicting"))
-        else:
-            self._decision = decision
-
-    async def _create(self, create_input: CreateApprovalInput) -> CreatedApproval:
-        """Create the request; a cancellation meanwhile still closes what the POST made.
-
-        The POST may already have reached the platform when the workflow is
-        cancelled: left alone, that request would stay pending in the inbox
-        forever, with no audit record. So the create is shielded, allowed to
-        finish, and its request expired and audited before the cancellation
-        goes on.
-        """
-        if not self._create_is_shielded():
-            created: CreatedApproval = await workflow.execute_activity_method(
-                PlatformHttpActivities.create_approval, create_input, **options.CREATE
-            )
-            return created
-        creating = workflow.start_activity_method(
-            PlatformHttpActivities.create_approval, create_input, **options.CREATE
-        )
-        try:
-            return await asyncio.shield(creating)
-        except asyncio.CancelledError as cancelled:
-            try:
-                made = await creating
-            except ActivityError:
-                raise cancelled from None  # nothing was created: just end cancelled
-            self._approval_id = made.approval_id
-            await self._close_as_cancelled(made.approval_id)
-            raise
-
     async def _close_as_cancelled(self, approval_id: str) -> None:
         """Expire and audit the request of a cancelled workflow; the caller re-raises."""
-        self._closed = True
+        self._rules.close()
         if not self._requested_audited:
             await self._audit_requested(approval_id)  # same event_id: written once
         await self._expire(approval_id, "cancelled")
         await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
-        await self._audit_rejected()
+        await self._audit_refusals()
         self._state = ApprovalState.CLOSED
+        self._set_final_state(ApprovalStatus.CANCELLED)
 
     async def _record_client_decision(self, decision: Decision) -> bool | None:
         """Write a decision that came by signal to the platform (best effort).
 
-        Decisions that came from the platform are already there. ``None`` when
-        nothing was tried; the patch is asked only for client decisions, so
-        runs decided on the platform record no marker.
+        ``None`` when nothing was tried (the platform's own decisions are there).
         """
         if decision.source is not DecisionSource.CLIENT:
             return None
-        if not self._records_client_decisions():
-            return None
         try:
-            recorded: bool = await workflow.execute_activity_method(
+            recorded: bool = await self._call(
                 PlatformHttpActivities.record_decision,
                 RecordDecisionInput(workspace_id=self._request.workspace_id, decision=decision),
-                **options.EXPIRE,
+                options.PLATFORM_CALL,
             )
         except ActivityError as error:
             workflow.logger.warning("could not record the decision on the platform: %s", error)
             return False
         return recorded
 
-    def _waits_no_more_once_closed(self) -> bool:
-        """Runs from before the patch replay as they ran: with a poller started (and
-        abandoned) after the listener was cancelled at the end of the wait."""
-        return workflow.patched(NO_FALLBACK_AFTER_CLOSE_PATCH)
-
-    def _records_client_decisions(self) -> bool:
-        """Runs from before the patch replay as they ran: without the platform write."""
-        return workflow.patched(RECORD_CLIENT_DECISION_PATCH)
-
-    def _create_is_shielded(self) -> bool:
-        """Runs from before the patch replay as they ran: the create cancelled with them."""
-        return workflow.patched(CANCEL_DURING_CREATE_PATCH)
-
-    def _refused_as_self_approval(self, decision: Decision) -> bool:
-        """Refuse (and keep for the audit) a decision by the requester; True if refused.
-
-        ``workflow.patched`` is asked only when the decider is the requester, so
-        runs that never meet one record no marker; runs recorded before the patch
-        replay taking it. The same refused answer seen again (socket, then the
-        platform's reply to the expiry) is one attempt, audited once.
-        """
-        if not is_self_decision(self._request.requester, decision.decided_by):
-            return False
-        if not workflow.patched(SELF_APPROVAL_PATCH):
-            return False
-        seen = any(
-            why == SELF_APPROVAL and earlier.same_answer(decision)
-            for earlier, why in self._rejected
-        )
-        if not seen:
-            self._rejected.append((decision, SELF_APPROVAL))
-        return True
-
-    def _self_approval_unaudited(self) -> bool:
-        return any(why == SELF_APPROVAL for _, why in self._rejected[self._rejected_audited :])
-
-    async def _wait_for_decision(self, deadline: datetime) -> None:
-        """Return once a decision is taken; ``TimeoutError`` at ``deadline``.
-
-        A refused self-approval wakes the wait so that the attempt is in the audit
-        trail now rather than when the workflow ends, days later perhaps; the
-        deadline does not move. Only a patched run has such refusals, so runs
-        recorded before the patch wait exactly once, as they did.
-        """
-        while True:
-            await workflow.wait_condition(
-                lambda: self._decision is not None or self._self_approval_unaudited(),
-                timeout=max(deadline - workflow.now(), timedelta(0)),
-            )
-            if self._decision is not None:
-                return
-            await self._audit_rejected()
-
-    async def _wait_on_platform(self, approval_id: str) -> None:
-        """Listen on the socket; when it fails for good (or is off), poll instead."""
-        request = self._request
-        wait_input = WaitForDecisionInput(
-            workspace_id=request.workspace_id,
-            approval_id=approval_id,
-            poll_interval_seconds=request.poll_interval_seconds,
-        )
-        wait_options = options.waiting(request.timeout_seconds, request.heartbeat_timeout_seconds)
-        if request.websocket is not WebSocketMode.FALSE:
-            self._waiting_via = "websocket"
-            try:
-                decision: Decision = await workflow.execute_activity_method(
-                    PlatformWebSocketActivities.listen_for_decision, wait_input, **wait_options
-                )
-                self._offer_from_platform(decision)
-                return
-            except ActivityError as error:
-                if self._closed and self._waits_no_more_once_closed():
-                    return  # cancelled because the wait is over, not a failed socket
-                workflow.logger.warning("listener gave up, polling instead: %s", error)
-        self._waiting_via = "polling"
+    async def _expire(self, approval_id: str, why: str) -> ExpireOutcome | None:
+        """Close the request on the platform (best effort)."""
         try:
-            decision = await workflow.execute_activity_method(
-                PlatformHttpActivities.poll_for_decision, wait_input, **wait_options
-            )
-        except ActivityError as error:
-            # Only a refusal (401/403) ends the poller; the timer and signals still work.
-            workflow.logger.error("poller gave up: %s", error)
-            self._waiting_via = None
-            return
-        self._offer_from_platform(decision)
-
-    def _offer_from_platform(self, decision: Decision) -> None:
-        """The platform's decision is final there: if it is refused, nothing else will come.
-
-        Only a platform that lets the requester decide (the reference platform
-        refuses with 403) can send one; signals and the timer still end the wait.
-        """
-        self._offer(decision)
-        if self._decision is None:
-            workflow.logger.warning(
-                "the platform's decision by %r was refused; waiting for a signal or the timer",
-                decision.decided_by,
-            )
-            self._waiting_via = None
-
-    async def _expire(self, approval_id: str, why: str) -> Decision | None:
-        """Close the request on the platform (best effort); a decision it already had wins."""
-        try:
-            outcome: ExpireOutcome = await workflow.execute_activity_method(
+            outcome: ExpireOutcome = await self._call(
                 PlatformHttpActivities.expire_approval,
                 ExpireApprovalInput(
                     workspace_id=self._request.workspace_id, approval_id=approval_id, reason=why
                 ),
-                **options.EXPIRE,
+                options.PLATFORM_CALL,
             )
         except ActivityError as error:
             workflow.logger.warning("could not expire %s: %s", approval_id, error)
             return None
-        return outcome.decision
+        return outcome
+
+    # --- audit -------------------------------------------------------------------
+
+    def _refusals_unaudited(self) -> bool:
+        return self._refusals_audited < len(self._rules.refusals)
 
     async def _audit_requested(self, approval_id: str) -> None:
         await self._audit(
@@ -403,22 +323,23 @@ class ApprovalWorkflow:
         )
         self._requested_audited = True
 
-    async def _audit_rejected(self) -> None:
-        while self._rejected_audited < len(self._rejected):
-            decision, why = self._rejected[self._rejected_audited]
+    async def _audit_refusals(self) -> None:
+        while self._refusals_unaudited():
+            refusal = self._rules.refusals[self._refusals_audited]
+            decision = refusal.decision
             # Counted once written: a cancellation that interrupts the write lets the
             # next drain write it again, and the audit activity dedups by event_id.
             await self._audit(
-                f"rejected-{self._rejected_audited + 1}",
+                f"rejected-{self._refusals_audited + 1}",
                 outcome=AuditOutcome.REJECTED,
                 actor=decision.decided_by,
                 approval_id=decision.approval_id,
                 decided_by=decision.decided_by,
                 decision="approved" if decision.approved else "denied",
-                rejected_because=why,
+                rejected_because=refusal.because,
                 via=decision.source.value,
             )
-            self._rejected_audited += 1
+            self._refusals_audited += 1
 
     async def _audit(
         self,
@@ -443,25 +364,31 @@ class ApprovalWorkflow:
             trace_id=self._trace_id,
             extra={k: v for k, v in extra.items() if v is not None},
         )
-        if workflow.patched(LOCAL_AUDIT_PATCH):
-            # A local activity runs inside the workflow task that asked for it:
-            # no round trip through the server's task queues (two fewer workflow
-            # tasks per decision, see README "Performance").
-            await workflow.execute_local_activity_method(
-                AuditActivities.write_audit, entry, **options.LOCAL_AUDIT
-            )
-        else:
-            await workflow.execute_activity_method(
-                AuditActivities.write_audit, entry, **options.AUDIT
-            )
+        await self._call(AuditActivities.write_audit, entry, options.AUDIT)
+
+    # --- plumbing ----------------------------------------------------------------
+
+    async def _call(self, activity: Any, arg: Any, call: options.CallOptions) -> Any:
+        """Run one short activity as a local activity with ``call``'s timeout and retries."""
+        return await workflow.execute_local_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=call.start_to_close_timeout,
+            retry_policy=call.retry_policy,
+        )
+
+    def _set_final_state(self, status: ApprovalStatus) -> None:
+        if self._rules.approval_id is not None:
+            workflow.upsert_search_attributes([attributes.APPROVAL_STATE.value_set(status.value)])
 
     def _finish(self, status: ApprovalStatus, **fields: Any) -> ApprovalResult:
         if self._state is not ApprovalState.DECIDED:
             self._state = ApprovalState.CLOSED
+        self._set_final_state(status)
         return ApprovalResult(
             approved=status is ApprovalStatus.GRANTED,
             status=status,
-            approval_id=self._approval_id,
+            approval_id=self._rules.approval_id,
             trace_id=self._trace_id,
             **fields,
         )

@@ -1,0 +1,372 @@
+"""The workspace listener: one activity per workspace for the whole fleet of workers.
+
+It holds the workspace's one WebSocket to the platform and, for every decision
+event, signals ``decide`` to the ApprovalWorkflow that owns the approval (found
+through search attributes, :mod:`activities.approval_index`). Waiting
+workflows run no activity of their own.
+
+Nothing is missed:
+- after every (re)connect a catch-up pass reads the state of every approval
+  that Temporal lists as pending in the workspace (the list once, then single
+  reads for those the list's newest 50 lack), and again ``settle`` seconds later
+  for approvals that became findable meanwhile;
+- an event whose approval no running workflow owns yet is retried for
+  ``unowned_grace`` seconds (a workflow becomes findable just after its create);
+- a socket silent for ``reconcile_interval`` seconds is reconciled by a pass
+  with at most ``reconcile_batch`` single reads, oldest-read first;
+- when the socket cannot be had, the listener polls: one pass per poll interval,
+  at most ``poll_batch`` single reads each, and tries the socket again every
+  ``socket_retry`` seconds (``websocket=auto``; ``false`` only polls, ``true``
+  only retries the socket).
+
+The session returns after ``session_seconds`` so that its workflow can
+continue-as-new; a crashed worker's session is retried elsewhere after the
+heartbeat timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, WebSocketException
+
+from activities.approval_index import ApprovalIndex
+from activities.workspace import PlatformAccess
+from approvals.events import MAX_FRAME_BYTES, decision_from_item, decision_in_frame
+from approvals.models import (
+    DECIDE_SIGNAL,
+    Decision,
+    DecisionSource,
+    ListenerConfig,
+    ListenerReport,
+    WebSocketMode,
+)
+from approvals.platform_client import PlatformClient, PlatformError
+
+logger = logging.getLogger(__name__)
+
+SOCKET_ERRORS = (OSError, TimeoutError, InvalidHandshake, WebSocketException)
+
+
+@dataclass(frozen=True)
+class ListenerTuning:
+    """How patient the listener is; the defaults suit production (figures in docs/)."""
+
+    max_connect_failures: int = 3
+    connect_timeout: float = 10.0
+    backoff: tuple[float, ...] = (0.5, 1.0, 2.0)
+    socket_retry: float = 30.0
+    settle: float = 3.0
+    reconcile_interval: float = 60.0
+    reconcile_batch: int = 1_000
+    poll_batch: int = 1_000
+    read_concurrency: int = 16
+    signal_concurrency: int = 32
+    unowned_grace: float = 30.0
+    remembered_signals: int = 100_000
+
+
+class ListenerActivities:
+    def __init__(
+        self, client: Client, access: PlatformAccess, tuning: ListenerTuning | None = None
+    ) -> None:
+        self._client = client
+        self._access = access
+        self._tuning = tuning or ListenerTuning()
+
+    @activity.defn
+    async def listen_workspace(self, config: ListenerConfig) -> ListenerReport:
+        """Deliver the workspace's decisions by signal for ``config.session_seconds``."""
+        info = activity.info()
+        platform = self._access.client(config.workspace_id)
+        index = ApprovalIndex(self._client, info.task_queue, config.workspace_id)
+        session = ListenerSession(self._client, platform, index, config, self._tuning)
+        return await session.run()
+
+
+class ListenerSession:
+    """One run of the listener: socket or polling, catch-up, signalling."""
+
+    def __init__(
+        self,
+        client: Client,
+        platform: PlatformClient,
+        index: ApprovalIndex,
+        config: ListenerConfig,
+        tuning: ListenerTuning,
+    ) -> None:
+        self._client = client
+        self._platform = platform
+        self._index = index
+        self._config = config
+        self._tuning = tuning
+        self._stats: dict[str, int] = dict(ListenerReport().model_dump())
+        self._signalled: OrderedDict[tuple[str, bool, str], None] = OrderedDict()
+        self._in_flight: set[tuple[str, bool, str]] = set()
+        self._new_unowned = asyncio.Event()
+        self._unowned: dict[str, tuple[Decision, float]] = {}
+        self._read_at: dict[str, float] = {}
+        self._signals = asyncio.Semaphore(tuning.signal_concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._quiet_since = time.monotonic()
+        self._ends = 0.0
+
+    async def run(self) -> ListenerReport:
+        self._ends = time.monotonic() + self._config.session_seconds
+        background = [
+            asyncio.create_task(self._heartbeat(), name="listener-heartbeat"),
+            asyncio.create_task(self._retry_unowned(), name="listener-unowned"),
+        ]
+        try:
+            mode = self._config.websocket
+            while not self._over():
+                if mode is WebSocketMode.FALSE:
+                    await self._poll(until=self._ends)
+                elif await self._listen_on_socket():
+                    continue
+                elif mode is WebSocketMode.AUTO:
+                    logger.warning(
+                        "platform socket unavailable; polling every %gs, socket retried in %gs",
+                        self._config.poll_interval_seconds,
+                        self._tuning.socket_retry,
+                    )
+                    await self._poll(until=time.monotonic() + self._tuning.socket_retry)
+                else:
+                    await asyncio.sleep(self._tuning.backoff[-1])
+        finally:
+            for task in [*background, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*background, *self._tasks, return_exceptions=True)
+        return ListenerReport(**self._stats)
+
+    def _over(self) -> bool:
+        return time.monotonic() >= self._ends
+
+    def _count(self, name: str, by: int = 1) -> None:
+        self._stats[name] += by
+
+    async def _heartbeat(self) -> None:
+        timeout = activity.info().heartbeat_timeout
+        beat = max(0.2, timeout.total_seconds() / 3) if timeout else 10.0
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(beat)
+
+    # --- socket --------------------------------------------------------------------
+
+    async def _listen_on_socket(self) -> bool:
+        """Serve the socket until the session ends (True) or it cannot be opened (False)."""
+        failures = 0
+        while not self._over():
+            try:
+                async with connect(
+                    self._platform.websocket_url(),
+                    additional_headers=self._platform.headers(),
+                    open_timeout=self._tuning.connect_timeout,
+                    max_size=MAX_FRAME_BYTES,
+                ) as socket:
+                    failures = 0
+                    self._count("connects")
+                    await self._serve(socket)
+            except SOCKET_ERRORS as error:
+                failures += 1
+                limit = self._tuning.max_connect_failures
+                logger.warning("platform socket failed (%d/%d): %s", failures, limit, error)
+                if failures >= limit:
+                    return False
+                backoff = self._tuning.backoff
+                await asyncio.sleep(backoff[min(failures, len(backoff)) - 1])
+        return True
+
+    async def _serve(self, socket: ClientConnection) -> None:
+        """Read frames until the socket closes or the session ends; catch up meanwhile."""
+        self._quiet_since = time.monotonic()
+        catching_up = asyncio.create_task(self._catch_up_and_reconcile())
+        try:
+            while not self._over():
+                try:
+                    frame = await asyncio.wait_for(socket.recv(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                self._count("frames")
+                self._quiet_since = time.monotonic()
+                decision = decision_in_frame(frame)
+                if decision is not None:
+                    self._deliver(decision)
+        finally:
+            catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await catching_up
+
+    async def _catch_up_and_reconcile(self) -> None:
+        """Catch up now and once more after ``settle``; then reconcile a silent socket."""
+        await self._pass_until_done(single_reads=None)
+        await asyncio.sleep(self._tuning.settle)
+        await self._pass_until_done(single_reads=None)
+        while True:
+            await asyncio.sleep(1.0)
+            silent_for = time.monotonic() - self._quiet_since
+            if silent_for < self._tuning.reconcile_interval:
+                continue
+            self._quiet_since = time.monotonic()  # at most one pass per interval
+            found = await self._pass_until_done(single_reads=self._tuning.reconcile_batch)
+            if found:
+                logger.warning(
+                    "the platform socket was silent for %.0f s; reconciliation found %d"
+                    " decision(s) it did not deliver",
+                    silent_for,
+                    found,
+                )
+
+    async def _pass_until_done(self, single_reads: int | None) -> int:
+        """One read pass, retried each second until it succeeds; returns decisions found."""
+        while True:
+            try:
+                return await self._read_pass(single_reads, DecisionSource.CATCH_UP)
+            except (PlatformError, RPCError) as error:
+                logger.warning("catch-up pass failed, will retry: %s", error)
+            await asyncio.sleep(1.0)
+
+    # --- polling -------------------------------------------------------------------
+
+    async def _poll(self, until: float) -> None:
+        while time.monotonic() < min(until, self._ends):
+            try:
+                await self._read_pass(self._tuning.poll_batch, DecisionSource.POLLING)
+                self._count("poll_passes")
+            except (PlatformError, RPCError) as error:
+                logger.warning("poll pass failed, will retry: %s", error)
+            remaining = min(until, self._ends) - time.monotonic()
+            await asyncio.sleep(max(0.0, min(self._config.poll_interval_seconds, remaining)))
+
+    # --- reads ---------------------------------------------------------------------
+
+    async def _read_pass(self, single_reads: int | None, source: DecisionSource) -> int:
+        """Read the state of every pending approval Temporal knows; deliver the decided ones.
+
+        The list once, then single reads (at most ``single_reads``, longest
+        unread first) for those it does not hold, where the platform has the route.
+        """
+        pending = await self._index.pending()
+        if not pending:
+            return 0
+        listed = {
+            item["id"]: item
+            for item in await self._platform.list_approvals()
+            if isinstance(item.get("id"), str) and item["id"] in pending
+        }
+        self._count("catch_up_reads")
+        missing = sorted(
+            (a for a in pending if a not in listed), key=lambda a: self._read_at.get(a, 0.0)
+        )
+        if single_reads is not None:
+            missing = missing[:single_reads]
+        if missing and self._platform.has_single_item_route is not False:
+            listed.update(await self._read_each(missing))
+        now = time.monotonic()
+        found = 0
+        for approval_id, item in listed.items():
+            self._read_at[approval_id] = now
+            decision = decision_from_item(item, approval_id, source)
+            if decision is not None:
+                found += 1
+                self._deliver(decision, pending[approval_id])
+        for gone in set(self._read_at) - set(pending):
+            del self._read_at[gone]
+        return found
+
+    async def _read_each(self, approval_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        limit = asyncio.Semaphore(self._tuning.read_concurrency)
+        items: dict[str, dict[str, Any]] = {}
+
+        async def read_one(approval_id: str) -> None:
+            async with limit:
+                self._count("catch_up_reads")
+                try:
+                    item = await self._platform.get_approval(approval_id)
+                except PlatformError as error:
+                    logger.warning("read of %s failed, will retry: %s", approval_id, error)
+                    return
+                if item is not None:
+                    items[approval_id] = item
+
+        await asyncio.gather(*(read_one(approval_id) for approval_id in approval_ids))
+        return items
+
+    # --- signalling ------------------------------------------------------------------
+
+    def _deliver(self, decision: Decision, workflow_id: str | None = None) -> None:
+        key = (decision.approval_id, decision.approved, decision.decided_by)
+        if key in self._signalled or key in self._in_flight:
+            return  # seen on the socket and in a pass, or twice on the socket
+        self._in_flight.add(key)
+        task = asyncio.create_task(self._signal(decision, workflow_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._in_flight.discard(key))
+
+    async def _signal(self, decision: Decision, workflow_id: str | None) -> None:
+        """Signal the owner of the approval; an unowned one is kept for ``_retry_unowned``."""
+        approval_id = decision.approval_id
+        async with self._signals:
+            try:
+                workflow_id = workflow_id or await self._index.owner(approval_id)
+            except RPCError as error:
+                logger.warning("look-up of %s failed, will retry: %s", approval_id, error)
+                workflow_id = None
+            if workflow_id is None:
+                if approval_id not in self._unowned:
+                    self._unowned[approval_id] = (decision, time.monotonic())
+                    self._new_unowned.set()
+                return
+            try:
+                await self._client.get_workflow_handle(workflow_id).signal(DECIDE_SIGNAL, decision)
+            except RPCError as error:
+                if error.status is not RPCStatusCode.NOT_FOUND:
+                    logger.warning("signal to %s failed, will retry: %s", workflow_id, error)
+                    self._unowned.setdefault(approval_id, (decision, time.monotonic()))
+                    return
+                self._index.forget(approval_id)  # its workflow has just finished
+                logger.debug("approval %s: its workflow has finished", approval_id)
+            else:
+                self._remember_signal(decision)
+                self._count("signalled")
+        self._unowned.pop(approval_id, None)
+
+    def _remember_signal(self, decision: Decision) -> None:
+        self._signalled[(decision.approval_id, decision.approved, decision.decided_by)] = None
+        while len(self._signalled) > self._tuning.remembered_signals:
+            self._signalled.popitem(last=False)
+
+    async def _retry_unowned(self) -> None:
+        """Retry events that no running workflow owned yet, with backoff, for a grace period."""
+        delay = 1.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_unowned.wait(), timeout=delay)
+                delay = 0.25  # a new one: look it up again soon
+                await asyncio.sleep(delay)
+            self._new_unowned.clear()
+            if not self._unowned:
+                delay = 1.0
+                continue
+            now = time.monotonic()
+            for approval_id, (decision, since) in list(self._unowned.items()):
+                if now - since > self._tuning.unowned_grace:
+                    del self._unowned[approval_id]
+                    self._count("unowned_events")
+                    logger.debug("no running workflow owns approval %s: ignored", approval_id)
+                else:
+                    await self._signal(decision, None)
+            delay = min(delay * 2, 4.0)

@@ -1,0 +1,96 @@
+"""The search attributes that make a waiting approval findable by its workspace's listener.
+
+An ApprovalWorkflow upserts them once its request exists on the platform; the
+listener looks a decision's approval id up with them (and lists a workspace's
+pending approvals for its catch-up passes). They are registered once per
+namespace: ``temporal server start-dev`` takes them as ``DEV_SERVER_ARGS``; on a
+cluster run the command ``OPERATOR_COMMAND`` prints.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+APPROVAL_ID = SearchAttributeKey.for_keyword("ApprovalId")
+APPROVAL_WORKSPACE = SearchAttributeKey.for_keyword("ApprovalWorkspace")
+APPROVAL_STATE = SearchAttributeKey.for_keyword("ApprovalState")
+KEYS = (APPROVAL_ID, APPROVAL_WORKSPACE, APPROVAL_STATE)
+
+PENDING = "pending"
+"""``ApprovalState`` while the workflow waits; it names the outcome once it has one."""
+
+DEV_SERVER_ARGS: tuple[str, ...] = tuple(
+    arg for key in KEYS for arg in ("--search-attribute", f"{key.name}=Keyword")
+)
+
+
+def operator_command(namespace: str = "default") -> str:
+    """The one command an operator runs to register the attributes on a cluster."""
+    names = " ".join(f"--name {key.name} --type Keyword" for key in KEYS)
+    return f"temporal operator search-attribute create --namespace {namespace} {names}"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def owner_query(task_queue: str, workspace_id: str, approval_id: str) -> str:
+    """The running workflow that waits for ``approval_id`` in ``workspace_id``."""
+    return (
+        f"TaskQueue = {_quoted(task_queue)} AND "
+        f"{APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)} AND "
+        f"{APPROVAL_ID.name} = {_quoted(approval_id)} AND ExecutionStatus = 'Running'"
+    )
+
+
+def pending_query(task_queue: str, workspace_id: str) -> str:
+    """Every running workflow of ``workspace_id`` that waits for a decision."""
+    return (
+        f"TaskQueue = {_quoted(task_queue)} AND "
+        f"{APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)} AND "
+        f"{APPROVAL_STATE.name} = {_quoted(PENDING)} AND ExecutionStatus = 'Running'"
+    )
+
+
+async def missing(client: Client) -> list[str]:
+    """The attributes not registered in the client's namespace (empty when all are)."""
+    response = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    return [key.name for key in KEYS if key.name not in response.custom_attributes]
+
+
+async def register(client: Client) -> list[str]:
+    """Register the attributes in the client's namespace; returns those it added.
+
+    Idempotent: attributes already there are left alone. Needs operator rights;
+    a dev server started with ``DEV_SERVER_ARGS`` already has them.
+    """
+    try:
+        absent = await missing(client)
+    except RPCError as error:
+        if error.status is not RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server
+            raise
+        absent = [key.name for key in KEYS]
+    if not absent:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={
+                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in absent
+                },
+            )
+        )
+    except RPCError as error:
+        if error.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+    return absent
