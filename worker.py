@@ -68,8 +68,6 @@ def check_settings(settings: Settings) -> AuditLog:
 
 async def check_search_attributes(client: Client) -> None:
     """Register the search attributes where the server lets us (a dev server); else say how."""
-    if not await search_attributes.missing(client):
-        return
     try:
         added = await search_attributes.register(client)
     except RPCError as error:
@@ -78,7 +76,8 @@ async def check_search_attributes(client: Client) -> None:
             f"this worker may not add them ({error.message}); run once: "
             f"{search_attributes.operator_command(client.namespace)}"
         ) from None
-    logger.info("registered search attributes %s", ", ".join(added))
+    if added:
+        logger.info("registered search attributes %s", ", ".join(added))
 
 
 @contextlib.asynccontextmanager

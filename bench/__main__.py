@@ -1,7 +1,10 @@
-"""Run the benchmarks and print their tables: ``python -m bench [--quick] [names...]``.
+"""Run the benchmarks and print their tables: ``python -m bench [--quick] [sections...]``.
 
-Each benchmark gets its own dev server (SQLite file, tuned pragmas), platform
-and worker processes on loopback, in a temporary directory.
+Each section gets its own dev server (SQLite file, tuned pragmas, the approval
+search attributes), platform and worker processes on loopback, in a temporary
+directory; its baselines (the floor shape, an idle stack, a drain with no crash)
+are measured in the same run. Every table states its targets (issue 9) and
+whether they were met.
 """
 
 from __future__ import annotations
@@ -11,68 +14,103 @@ import asyncio
 import logging
 import os
 import platform
+import shlex
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench import holding, latency, recovery, throughput
+from bench import burst, holding, latency, rate, recovery, takeover
+from bench.load import other_load
 from bench.processes import stack
 
-NAMES = ("latency", "throughput", "holding", "recovery")
-RECOVERY_HEARTBEAT_TIMEOUT = 10.0
-HOLDING_HEARTBEAT_TIMEOUT = 30.0  # the default: what a production worker pays per waiting approval
+SECTIONS = ("latency", "rate", "holding", "burst", "recovery", "takeover")
 
 
-async def main(
-    names: list[str],
-    quick: bool,
-    holding_counts: list[int] | None = None,
-    holding_heartbeat: float = HOLDING_HEARTBEAT_TIMEOUT,
-) -> None:
-    mode = "quick" if quick else "full"
+@dataclass(frozen=True)
+class Sizes:
+    latency: int
+    rate: int
+    holding: tuple[int, ...]
+    window: float  # seconds of each idle CPU window in holding
+    burst: int
+    recovery: int
+    takeover: int
+
+
+FULL = Sizes(1000, 1000, (1000, 5000, 20_000), 60.0, 10_000, 10_000, 1000)
+QUICK = Sizes(100, 300, (1000, 2000), 15.0, 1000, 500, 200)
+HEARTBEAT_TIMEOUT = 10.0  # the listener's, for recovery and takeover (production default 30)
+
+
+async def main(sections: list[str], sizes: Sizes, quick: bool, heartbeat_timeout: float) -> None:
     print(
-        f"# durable-approvals benchmarks ({mode}) - {time.strftime('%Y-%m-%d %H:%M')}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+        f"# durable-approvals benchmarks ({'quick' if quick else 'full'})"
+        f" - {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs,"
+        f" Python {platform.python_version()}\n\n"
+        f"`{shlex.join(['python', '-m', 'bench', *sys.argv[1:]])}`",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         root = Path(tmp)
-        for name in names:
-            async with stack(root / name) as running:
+        for name in sections:
+            began = time.perf_counter()
+            async with other_load() as load, stack(root / name) as running:
                 if name == "latency":
-                    count = 40 if quick else 200
-                    table = await latency.run(running, count, poll_interval=1.0, gap=0.05)
-                elif name == "throughput":
-                    table = await throughput.run(running, 100 if quick else 1000)
+                    table = await latency.run(running, sizes.latency)
+                elif name == "rate":
+                    table = await rate.run(running, sizes.rate)
                 elif name == "holding":
-                    counts = holding_counts or ([200] if quick else [1000, 10_000])
-                    table = await holding.run(running, counts, holding_heartbeat)
+                    table = await holding.run(running, list(sizes.holding), sizes.window)
+                elif name == "burst":
+                    table = await burst.run(running, sizes.burst)
+                elif name == "recovery":
+                    table = await recovery.run(running, sizes.recovery, heartbeat_timeout)
                 else:
-                    count = 100 if quick else 1000
-                    table = await recovery.run(running, count, RECOVERY_HEARTBEAT_TIMEOUT)
+                    table = await takeover.run(running, sizes.takeover, heartbeat_timeout)
             print(table, flush=True)
+            print(
+                f"\n({name}: {time.perf_counter() - began:.0f} s; processes outside the"
+                f" benchmark used {load.per_second:.2f} CPU s/s meanwhile, load average"
+                f" {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in text.split(","))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small N: a smoke run")
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)}")
+    parser.add_argument("sections", nargs="*", metavar="SECTION", help=", ".join(SECTIONS))
+    parser.add_argument("--holding-counts", type=_counts, help="holding levels, e.g. 1000,5000")
+    parser.add_argument("--n", type=int, help="N for every other section chosen")
     parser.add_argument(
-        "--holding-counts",
-        type=lambda text: [int(n) for n in text.split(",")],
-        help="N values for holding, comma-separated (default 1000,10000; 200 with --quick)",
-    )
-    parser.add_argument(
-        "--holding-heartbeat",
+        "--heartbeat",
         type=float,
-        default=HOLDING_HEARTBEAT_TIMEOUT,
-        help="listener heartbeat timeout in seconds for holding (default %(default)s)",
+        default=HEARTBEAT_TIMEOUT,
+        help="listener heartbeat timeout (s) for recovery and takeover (default %(default)s)",
     )
     args = parser.parse_args()
-    unknown = set(args.names) - set(NAMES)
+    unknown = set(args.sections) - set(SECTIONS)
     if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    sizes = QUICK if args.quick else FULL
+    if args.n is not None:
+        n = args.n
+        sizes = Sizes(n, n, sizes.holding, sizes.window, n, n, n)
+    if args.holding_counts:
+        sizes = Sizes(
+            sizes.latency,
+            sizes.rate,
+            args.holding_counts,
+            sizes.window,
+            sizes.burst,
+            sizes.recovery,
+            sizes.takeover,
+        )
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(
-        main(args.names or list(NAMES), args.quick, args.holding_counts, args.holding_heartbeat)
-    )
+    asyncio.run(main(args.sections or list(SECTIONS), sizes, args.quick, args.heartbeat))

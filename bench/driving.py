@@ -1,79 +1,212 @@
-"""Starting approvals and watching them, as an agent and an approver would."""
+"""Starting workflows of both shapes, deciding them, and checking what each agent got back.
+
+Workflows get ids ``{prefix}-{n}`` so that nothing per workflow has to be kept
+but the id; the approval id of each comes from its ``requested`` audit record.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
 
-from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError
 
-from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, WebSocketMode
-from bench.processes import TASK_QUEUE, WORKSPACE, Stack
+from approvals.models import ApprovalRequest, ApprovalResult
+from approvals.platform_client import PlatformError
+from bench.audit_watch import AuditTail, requested_of
+from bench.floor import FloorWorkflow
+from bench.processes import FLOOR_TASK_QUEUE, TASK_QUEUE, WORKSPACE, Stack
 from workflows.approval import ApprovalWorkflow
 
 T = TypeVar("T")
-Handle = WorkflowHandle[ApprovalWorkflow, ApprovalResult]
-STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+U = TypeVar("U")
+WAIT_SECONDS = 6 * 3600.0  # every timer outlives the benchmark
 
 
-def request(
-    *,
-    timeout: float = 3600,
-    websocket: WebSocketMode = WebSocketMode.AUTO,
-    poll_interval: float = 1.0,
-    heartbeat_timeout: float = 30.0,
-) -> ApprovalRequest:
+def request() -> ApprovalRequest:
     return ApprovalRequest(
         workspace_id=WORKSPACE,
         action="benchmark action",
         reason="measuring",
-        timeout_seconds=timeout,
-        poll_interval_seconds=poll_interval,
-        websocket=websocket,
-        heartbeat_timeout_seconds=heartbeat_timeout,
+        timeout_seconds=WAIT_SECONDS,
     )
 
 
 async def bounded(
-    items: Sequence[Any], work: Callable[[Any], Awaitable[T]], concurrency: int = 64
+    items: Iterable[U], work: Callable[[U], Awaitable[T]], concurrency: int = 64
 ) -> list[T]:
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(item: Any) -> T:
+    async def one(item: U) -> T:
         async with limit:
             return await work(item)
 
     return await asyncio.gather(*(one(item) for item in items))
 
 
-async def start(stack: Stack, approval: ApprovalRequest) -> Handle:
-    return await stack.client.start_workflow(
-        ApprovalWorkflow.run, approval, id=f"bench-{uuid.uuid4()}", task_queue=TASK_QUEUE
+def ids(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{n}" for n in range(count)]
+
+
+async def start_approval(stack: Stack, workflow_id: str) -> None:
+    await stack.client.start_workflow(
+        ApprovalWorkflow.run, request(), id=workflow_id, task_queue=TASK_QUEUE
     )
 
 
-async def wait_pending(handle: Handle, limit: float = 300) -> str:
-    """The approval id once the request exists on the platform ("waiting")."""
-    async with asyncio.timeout(limit):
-        while True:
-            view = await handle.query(ApprovalWorkflow.status)
-            if view.state is ApprovalState.PENDING and view.approval_id:
-                return view.approval_id
-            await asyncio.sleep(0.05)
+async def start_floor(stack: Stack, workflow_id: str) -> None:
+    await stack.client.start_workflow(
+        FloorWorkflow.run, WAIT_SECONDS, id=workflow_id, task_queue=FLOOR_TASK_QUEUE
+    )
 
 
-async def wait_listening(handle: Handle, limit: float = 600) -> None:
-    """Until the handle's waiting activity (listener or poller) has started on a worker."""
+Starter = Callable[[Stack, str], Awaitable[None]]
+
+
+async def start_all(
+    stack: Stack, starter: Starter, workflow_ids: Sequence[str]
+) -> tuple[float, list[BaseException]]:
+    """Start every workflow at once (no client-side limit): seconds the starts took, and
+    the starts that failed (after the client's own retries)."""
+    began = time.perf_counter()
+    replies = await asyncio.gather(
+        *(starter(stack, w) for w in workflow_ids), return_exceptions=True
+    )
+    return time.perf_counter() - began, [r for r in replies if isinstance(r, BaseException)]
+
+
+async def start_paced(
+    stack: Stack,
+    starter: Starter,
+    tail: AuditTail,
+    workflow_ids: Sequence[str],
+    *,
+    ahead: int = 200,
+    limit: float = 3600,
+) -> float:
+    """Start the workflows with at most ``ahead`` not yet waiting; seconds until all wait.
+
+    The pace is the system's own: a new batch starts only when the previous ones
+    have reached ``requested``.
+    """
+    began = time.perf_counter()
     async with asyncio.timeout(limit):
-        while True:
-            pending = (await handle.describe()).raw_description.pending_activities
-            if any(
-                a.state == STARTED
-                and a.activity_type.name in ("listen_for_decision", "poll_for_decision")
-                for a in pending
-            ):
+        for first in range(0, len(workflow_ids), ahead // 2):
+            batch = workflow_ids[first : first + ahead // 2]
+            await bounded(batch, lambda w: starter(stack, w), 64)
+            await tail.wait(requested_of(workflow_ids[: max(0, first - ahead // 2)]), limit)
+        await tail.wait(requested_of(workflow_ids), limit)
+    return time.perf_counter() - began
+
+
+def decided_by(tag: str, workflow_id: str) -> str:
+    return f"{tag}:{workflow_id}"
+
+
+async def decide_all(
+    stack: Stack, tail: AuditTail, workflow_ids: Sequence[str], tag: str, concurrency: int = 64
+) -> float:
+    """Approve every request on the platform as ``{tag}:{workflow id}``; seconds it took."""
+    api = stack.api()
+
+    async def one(workflow_id: str) -> None:
+        for attempt in range(3):
+            try:
+                await api.decide(
+                    tail.requested[workflow_id],
+                    approved=True,
+                    decided_by=decided_by(tag, workflow_id),
+                )
                 return
-            await asyncio.sleep(0.2)
+            except PlatformError as error:
+                if attempt and error.status_code == 404:
+                    return  # the earlier attempt was recorded; its reply was lost
+                if not error.retryable or attempt == 2:
+                    raise
+            await asyncio.sleep(0.5)
+
+    began = time.perf_counter()
+    await bounded(workflow_ids, one, concurrency)
+    return time.perf_counter() - began
+
+
+@dataclass
+class Outcomes:
+    """What the agents got back."""
+
+    resumed: int = 0  # results that carry the decision made for them
+    lost: int = 0  # results without it (another decision, a timeout, a failure)
+    failed: int = 0  # workflows that failed instead of returning a result
+
+
+async def outcomes(stack: Stack, workflow_ids: Sequence[str], tag: str) -> Outcomes:
+    """Each workflow's result (read with 64 in flight), checked against the decision made."""
+    found = Outcomes()
+
+    async def check(workflow_id: str) -> None:
+        handle = stack.client.get_workflow_handle_for(ApprovalWorkflow.run, workflow_id)
+        try:
+            async with asyncio.timeout(120):
+                result: ApprovalResult = await handle.result()
+        except WorkflowFailureError:
+            found.failed += 1
+            found.lost += 1
+            return
+        if result.approved and result.decided_by == decided_by(tag, workflow_id):
+            found.resumed += 1
+        else:
+            found.lost += 1
+
+    await bounded(workflow_ids, check, 64)
+    return found
+
+
+async def last_close(stack: Stack, workflow_ids: Sequence[str], since: datetime) -> float:
+    """Seconds from ``since`` to the last close among these workflows (visibility's close
+    times; the server runs on this machine's clock); NaN when none has closed."""
+    wanted = set(workflow_ids)
+    closes: list[datetime] = []
+    async for execution in stack.client.list_workflows(closed_approvals(), page_size=1000):
+        if execution.id in wanted and execution.close_time is not None:
+            closes.append(execution.close_time)
+    return (max(closes) - since).total_seconds() if closes else math.nan
+
+
+async def wait_steady(
+    measure: Callable[[], int], total: int, *, stall: float, limit: float
+) -> tuple[float, int]:
+    """Seconds until ``measure()`` reaches ``total`` or stops growing for ``stall`` seconds
+    (read every 200 ms, at most ``limit`` seconds), and its last value."""
+    began = last_growth = time.perf_counter()
+    value = -1
+    while True:
+        now = time.perf_counter()
+        latest = measure()
+        if latest > value:
+            value, last_growth = latest, now
+        if value >= total or now - last_growth > stall or now - began > limit:
+            return (last_growth if value < total else now) - began, value
+        await asyncio.sleep(0.2)
+
+
+async def count(stack: Stack, query: str) -> int:
+    return (await stack.client.count_workflows(query)).count
+
+
+def running_approvals() -> str:
+    return (
+        f"TaskQueue = '{TASK_QUEUE}' AND WorkflowType = 'ApprovalWorkflow' "
+        "AND ExecutionStatus = 'Running'"
+    )
+
+
+def closed_approvals() -> str:
+    return (
+        f"TaskQueue = '{TASK_QUEUE}' AND WorkflowType = 'ApprovalWorkflow' "
+        "AND ExecutionStatus != 'Running'"
+    )

@@ -1,103 +1,151 @@
-"""Holding N pending approvals on one worker, then draining them after a mass decision.
+"""Holding N pending approvals on one worker and one dev server, started paced.
 
-Figures: worker RSS and its sockets to the platform while N wait, the server's
-CPU spent per second of waiting (heartbeats, timers), then the time from the
-first decision to the last workflow result, with the count of results that do
-not carry the decision made (lost). Baselines in the same run: the same worker
-idle, the server idle, and the time the decisions alone took to issue.
+The levels are reached one after the other (1,000, then 4,000 more, ...). At
+each level, once every request is waiting and the stack has settled, it reads:
+the worker's RSS (and KiB per pending approval beyond the worker's workflow
+cache), the pending activities of a random sample of the waiting workflows
+(``describe``), the running approvals Temporal counts (visibility), the server's
+and the worker's CPU per second over an idle window, and the WebSockets the
+platform counts (``/health``). The baseline row is the same stack idle, with
+no approval, measured first in the same run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import random
+import subprocess
+from dataclasses import dataclass
 
-from bench import audit_watch
-from bench.driving import Handle, bounded, request, start, wait_listening
-from bench.processes import Stack, cpu_seconds, platform_websockets, rss_mib, sockets_to
-from bench.report import ratio, table
-from workflows.approval import ApprovalWorkflow
+from approvals.settings import Settings
+from bench.audit_watch import AuditTail
+from bench.driving import count, ids, running_approvals, start_approval, start_paced
+from bench.processes import (
+    Stack,
+    cpu_seconds,
+    platform_websockets,
+    rss_mib,
+    sockets_to,
+    wait_websockets,
+)
+from bench.report import kib, ratio, table, verdict
 
-IDLE_WINDOW = 10.0
+SETTLE = 10.0
+SAMPLE = 20
+KIB_PER_PENDING = 5.0
+CPU_TOLERANCE = 1.5  # "waiting costs nothing": the idle server, give or take this factor
 
 
-async def _server_cpu_per_second(stack: Stack) -> float:
-    before = cpu_seconds(stack.temporal.pid)
-    await asyncio.sleep(IDLE_WINDOW)
-    return (cpu_seconds(stack.temporal.pid) - before) / IDLE_WINDOW
+@dataclass
+class Idle:
+    rss: float
+    server_cpu: float
+    worker_cpu: float
 
 
-async def hold_and_drain(stack: Stack, count: int, heartbeat_timeout: float) -> list[object]:
+async def _idle(stack: Stack, worker: subprocess.Popen[bytes], window: float) -> Idle:
+    server0, worker0 = cpu_seconds(stack.temporal.pid), cpu_seconds(worker.pid)
+    await asyncio.sleep(window)
+    return Idle(
+        rss=rss_mib(worker),
+        server_cpu=(cpu_seconds(stack.temporal.pid) - server0) / window,
+        worker_cpu=(cpu_seconds(worker.pid) - worker0) / window,
+    )
+
+
+async def _pending_activities(stack: Stack, workflow_ids: list[str]) -> int:
+    total = 0
+    for workflow_id in random.sample(workflow_ids, min(SAMPLE, len(workflow_ids))):
+        described = await stack.client.get_workflow_handle(workflow_id).describe()
+        total += len(described.raw_description.pending_activities)
+    return total
+
+
+async def run(stack: Stack, levels: list[int], window: float) -> str:
+    cache = Settings().worker_max_cached_workflows
     worker = stack.start_worker()
-    audit = stack.data_dir / "audit.jsonl"
-    before = await asyncio.to_thread(audit_watch.count, audit, "requested")
-    await asyncio.sleep(3)
-    idle_rss = rss_mib(worker)
-    idle_cpu = await _server_cpu_per_second(stack)
-
-    approval = request(heartbeat_timeout=heartbeat_timeout)
-    handles: list[Handle] = await bounded(range(count), lambda _: start(stack, approval), 500)
-    await audit_watch.wait_for(audit, "requested", before + count, limit=1800)
-    await bounded(handles, wait_listening, 64)
-    views = await bounded(handles, lambda h: h.query(ApprovalWorkflow.status), 64)
-    approval_ids = [str(view.approval_id) for view in views]
-    await asyncio.sleep(2)
-    held_rss = rss_mib(worker)
-    sockets = sockets_to(worker, stack.platform_port)
-    websockets = await platform_websockets(stack)
-    held_cpu = await _server_cpu_per_second(stack)
-
-    api = stack.api()
-    results = [asyncio.ensure_future(h.result()) for h in handles]
-    began = time.perf_counter()
-    await bounded(
-        list(enumerate(approval_ids)),
-        lambda item: api.decide(item[1], approved=True, decided_by=f"mass-{item[0]}"),
-        64,
-    )
-    issued = time.perf_counter() - began
-    done = await asyncio.gather(*results)
-    drained = time.perf_counter() - began
-    lost = sum(
-        1
-        for n, result in enumerate(done)
-        if not result.approved or result.decided_by != f"mass-{n}"
-    )
-    worker.terminate()
-    await asyncio.to_thread(worker.wait, 30)
-    return [
-        count,
-        heartbeat_timeout,
-        held_rss,
-        ratio(held_rss, idle_rss),
-        websockets,
-        sockets,
-        held_cpu,
-        ratio(held_cpu, idle_cpu),
-        issued,
-        drained,
-        ratio(drained, issued),
-        lost,
+    await wait_websockets(stack, 1, limit=60)
+    await asyncio.sleep(SETTLE)
+    idle = await _idle(stack, worker, window)
+    idle_sockets = await platform_websockets(stack)
+    idle_tcp = sockets_to(worker, stack.platform_port)
+    tail = AuditTail(stack.audit_path)
+    rows: list[list[object]] = [
+        [
+            "0 (idle stack)",
+            "",
+            idle.rss,
+            "",
+            "",
+            "",
+            idle.server_cpu,
+            "1.00x",
+            idle.worker_cpu,
+            idle_sockets,
+            idle_tcp,
+            "baseline",
+            "",
+        ]
     ]
-
-
-async def run(stack: Stack, counts: list[int], heartbeat_timeout: float) -> str:
-    rows = [await hold_and_drain(stack, count, heartbeat_timeout) for count in counts]
+    at_cache: tuple[int, float] | None = None
+    started = 0
+    for level in levels:
+        workflow_ids = ids("hold", level)
+        paced = await start_paced(stack, start_approval, tail, workflow_ids[started:])
+        started = level
+        await asyncio.sleep(SETTLE)
+        running = await count(stack, running_approvals())
+        sampled = await _pending_activities(stack, workflow_ids)
+        held = await _idle(stack, worker, window)
+        sockets = await platform_websockets(stack)
+        tcp = sockets_to(worker, stack.platform_port)
+        if at_cache is None and level >= cache:
+            at_cache = (level, held.rss)
+        per_pending: float | None = None
+        if at_cache is not None and level > at_cache[0]:
+            per_pending = kib(held.rss - at_cache[1]) / (level - at_cache[0])
+        cpu_ok = held.server_cpu <= CPU_TOLERANCE * idle.server_cpu
+        ok = (
+            running == level
+            and sampled == 0
+            and sockets == 1
+            and cpu_ok
+            and (per_pending is None or per_pending <= KIB_PER_PENDING)
+        )
+        rows.append(
+            [
+                level,
+                running,
+                held.rss,
+                "" if per_pending is None else per_pending,
+                f"{sampled} in {min(SAMPLE, level)}",
+                level / paced,
+                held.server_cpu,
+                ratio(held.server_cpu, idle.server_cpu),
+                held.worker_cpu,
+                sockets,
+                tcp,
+                f"RSS ≤ {KIB_PER_PENDING:g} KiB/pending beyond the cache ({cache}); 0 activities;"
+                f" server CPU ≤ {CPU_TOLERANCE:g}x idle; 1 WebSocket",
+                verdict(ok),
+            ]
+        )
     return table(
-        "holding N pending approvals on one worker, then a mass decision",
+        f"holding N pending on one worker (paced starts; CPU over {window:g} s idle windows)",
         [
             "N",
-            "heartbeat timeout s",
+            "running (visibility)",
             "worker RSS MiB",
-            "x idle",
-            "WebSockets",
-            "TCP to platform",
+            "KiB/pending beyond cache",
+            "pending activities (sample)",
+            "paced starts/s",
             "server CPU s/s",
             "x idle",
-            "decide s",
-            "drain s",
-            "x decide",
-            "lost",
+            "worker CPU s/s",
+            "WebSockets",
+            "TCP worker→platform",
+            "target",
+            "met",
         ],
         rows,
     )

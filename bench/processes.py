@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 WORKSPACE = "bench"
 TASK_QUEUE = "bench"
+FLOOR_TASK_QUEUE = "bench-floor"
 
 # Chosen from the figures (README, "Performance"): WAL with synchronous=NORMAL
 # keeps every commit off fsync's critical path; the dev server's default is a
@@ -128,10 +129,29 @@ class Stack:
             )
         wait_for_port(self.temporal_port, self.temporal)
 
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit.jsonl"
+
+    @property
+    def floor_marks(self) -> Path:
+        return self.data_dir / "floor.jsonl"
+
     def start_worker(self, **overrides: str) -> subprocess.Popen[bytes]:
-        with (self.data_dir / "worker.log").open("ab") as out:
+        """``python worker.py`` for the bench workspace (``overrides``: more env vars)."""
+        return self._start([sys.executable, "worker.py"], "worker.log", overrides)
+
+    def start_floor_worker(self) -> subprocess.Popen[bytes]:
+        """The floor shape's worker (:mod:`bench.floor`), on its own task queue."""
+        argv = [sys.executable, "-m", "bench.floor", "--marks", str(self.floor_marks)]
+        return self._start(argv, "floor.log", {"TEMPORAL_TASK_QUEUE": FLOOR_TASK_QUEUE})
+
+    def _start(
+        self, argv: list[str], log: str, overrides: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        with (self.data_dir / log).open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "worker.py"],
+                argv,
                 cwd=ROOT,
                 env=self.worker_env(**overrides),
                 stdout=out,
@@ -187,7 +207,9 @@ async def stack(
         wait_for_port(temporal_port, temporal)
         wait_for_port(platform_port, platform)
         client = await Client.connect(f"127.0.0.1:{temporal_port}", data_converter=data_converter)
-        limits = httpx.Limits(max_connections=64)
+        # Idle connections expire before uvicorn's 5 s keep-alive timeout closes them:
+        # reusing one the server is closing fails the request (ReadError).
+        limits = httpx.Limits(max_connections=64, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
             running = Stack(
                 data_dir, temporal_port, platform_port, client, http, temporal, temporal_argv
@@ -208,6 +230,15 @@ async def platform_websockets(stack: Stack) -> int:
     return count
 
 
+async def wait_websockets(stack: Stack, count: int, limit: float) -> float:
+    """Seconds until the platform counts ``count`` open WebSockets (read every 100 ms)."""
+    began = time.perf_counter()
+    async with asyncio.timeout(limit):
+        while await platform_websockets(stack) != count:  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.1)
+    return time.perf_counter() - began
+
+
 def rss_mib(process: subprocess.Popen[bytes]) -> float:
     return psutil.Process(process.pid).memory_info().rss / 2**20
 
@@ -220,3 +251,9 @@ def sockets_to(process: subprocess.Popen[bytes], port: int) -> int:
 def cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL, and reap it."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)

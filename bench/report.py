@@ -1,4 +1,4 @@
-"""Percentiles and the one table each benchmark prints."""
+"""Percentiles, ratios and the one table each benchmark prints (with its targets met or missed)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,11 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3g}"
     return str(value)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def kib(mib: float) -> float:
+    return mib * 1024

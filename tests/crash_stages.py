@@ -2,21 +2,26 @@
 
 Each run starts a real worker process that kills itself at one stage
 (:mod:`tests.crashing_worker`), then a plain ``python worker.py`` on the same
-task queue. The human decides (approve or deny, at random) while no worker
-runs when the stage is before the decision, or just before the crash when the
-crash is what the decision leads to. Then, from the platform, the result and
-the audit trail:
+task queue. Both run the workspace listener too (with the stage's
+``APPROVAL_USE_WEBSOCKET``), so every crash also kills the listener's session,
+which the second worker takes over. The human decides (approve or deny, at
+random) while no worker runs when the stage is before the decision, or before
+the crash when the crash is what the decision leads to: once the request
+exists, or once the workflow waits (the listener can find it) for the stages
+of the listener's signal. Then, from the platform, the result and the audit
+trail:
 
 - lost: no request on the platform, a result that is not the human's decision,
   or a missing audit record;
 - duplicated: more than one request for the run, or an audit event written twice;
 - hung: no result within ``RESULT_BOUND`` seconds.
 
-Recovery is as slow as production's timeouts make it (a killed activity is
-retried after its start-to-close timeout, a killed workflow task after the 10 s
-task timeout, a killed listener after its heartbeat timeout): nothing is
-shortened for the test. Used by ``tests/test_crash_stages.py`` and by the
-fault-suite command (``python -m tests.faults``).
+Recovery is as slow as production's timeouts make it (a workflow task killed
+with its local activities is retried after the 10 s task timeout, a task left
+on the dead worker's sticky queue after ``WORKER_STICKY_TIMEOUT``), but for the
+listener's heartbeat timeout: ``APPROVAL_HEARTBEAT_TIMEOUT`` is a worker
+setting, 30 s by default, and the runs set it to ``HEARTBEAT_TIMEOUT``. Used by
+``tests/test_crash_stages.py`` and by the fault-suite command (``python -m tests.faults``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.approval_index import ApprovalIndex
 from approvals.audit_log import AuditLog
 from approvals.models import ApprovalResult, ApprovalStatus, WebSocketMode
 from approvals.settings import Settings
@@ -40,6 +46,12 @@ from tests.helpers import approval_request, eventually, platform_client, spawn_w
 
 RESULT_BOUND = 90.0
 CRASH_BOUND = 60.0
+HEARTBEAT_TIMEOUT = 5.0
+
+# When the human decides.
+WHILE_DOWN = "while no worker runs"
+WHEN_REQUESTED = "once the request exists"
+WHEN_WAITING = "once the workflow waits"
 
 
 @dataclass(frozen=True)
@@ -48,9 +60,10 @@ class Stage:
     crash_at: str
     """``CRASH_AT`` for :mod:`tests.crashing_worker`."""
     jitter: float = 0.0
-    websocket: bool = True
-    decide_before_crash: bool = False
-    """The decision is what leads to this stage, so it is made while the first worker runs."""
+    websocket: WebSocketMode = WebSocketMode.AUTO
+    """``APPROVAL_USE_WEBSOCKET`` of both workers: the listener's transport."""
+    decide: str = WHILE_DOWN
+    """``WHILE_DOWN``, or before the crash when the decision is what leads to the stage."""
 
 
 STAGES: tuple[Stage, ...] = (
@@ -58,17 +71,19 @@ STAGES: tuple[Stage, ...] = (
     Stage("create sent, reply lost", "create_approval:after"),
     Stage("between create and audit", "write_audit:before:requested"),
     Stage("'requested' written, not recorded", "write_audit:after:requested"),
-    Stage("while listening", "listen_for_decision:before", jitter=0.3),
-    Stage("while polling", "poll_for_decision:before", jitter=0.3, websocket=False),
+    Stage("while listening", "listener:waiting", jitter=0.3),
+    Stage("while polling", "listener:waiting", jitter=0.3, websocket=WebSocketMode.FALSE),
+    Stage("while the listener is signalling", "signal:before", decide=WHEN_WAITING),
+    Stage("listener's signal sent, not remembered", "signal:after", decide=WHEN_WAITING),
     Stage(
         "between decision and final audit",
         "write_audit:before:granted|denied",
-        decide_before_crash=True,
+        decide=WHEN_REQUESTED,
     ),
     Stage(
         "final audit written, not recorded",
         "write_audit:after:granted|denied",
-        decide_before_crash=True,
+        decide=WHEN_REQUESTED,
     ),
 )
 
@@ -86,12 +101,25 @@ async def _items_for(settings: Settings, action: str) -> list[dict[str, Any]]:
         return [item for item in await api.list_approvals() if item.get("action") == action]
 
 
-async def _decide_when_requested(settings: Settings, action: str, approved: bool) -> None:
+async def _decide(
+    client: Client, settings: Settings, task_queue: str, action: str, approved: bool, when: str
+) -> None:
+    """Decide once the request exists, and for ``WHEN_WAITING`` once the listener can find
+    the workflow (its search attributes are upserted by the workflow task that also ran
+    the read once: from then on only the listener can bring the decision)."""
+
     async def requested() -> str | None:
         items = await _items_for(settings, action)
         return items[0]["id"] if items else None
 
     approval_id: str = await eventually(requested, timeout=CRASH_BOUND)
+    if when == WHEN_WAITING:
+        index = ApprovalIndex(client, task_queue, settings.workspace_id)
+
+        async def findable() -> bool:
+            return await index.owner(approval_id) is not None
+
+        await eventually(findable, timeout=CRASH_BOUND)
     async with platform_client(settings) as api:
         await api.decide(approval_id, approved=approved, decided_by="crash-reviewer")
 
@@ -114,8 +142,14 @@ async def run_once(client: Client, settings: Settings, stage: Stage, log: Path) 
     run_id = uuid.uuid4().hex[:12]
     task_queue = f"crash-{run_id}"
     action = f"crash run {run_id}"
-    # A workspace of its own: the platform lists only a workspace's newest 50.
+    # A workspace of its own (and so a listener of its own): the platform lists only a
+    # workspace's newest 50.
     settings = settings.model_copy(update={"workspace_id": f"crash-{run_id}"})
+    listener_env = {
+        "APPROVAL_USE_WEBSOCKET": stage.websocket.value,
+        "APPROVAL_POLL_INTERVAL": str(settings.approval_poll_interval),
+        "APPROVAL_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+    }
     approved = random.choice([True, False])
     crashing = spawn_worker(
         client,
@@ -125,33 +159,29 @@ async def run_once(client: Client, settings: Settings, stage: Stage, log: Path) 
         module="tests.crashing_worker",
         CRASH_AT=stage.crash_at,
         CRASH_JITTER=str(stage.jitter),
+        **listener_env,
     )
     recovering = None
-    outcome = RunOutcome()
     try:
         request = approval_request(
-            workspace_id=settings.workspace_id,
-            action=action,
-            timeout_seconds=300,
-            websocket=WebSocketMode.AUTO if stage.websocket else WebSocketMode.FALSE,
+            workspace_id=settings.workspace_id, action=action, timeout_seconds=300
         )
         handle = await start(client, task_queue, request)
-        if stage.decide_before_crash:
-            await _decide_when_requested(settings, action, approved)
+        if stage.decide != WHILE_DOWN:
+            await _decide(client, settings, task_queue, action, approved, stage.decide)
         if await _wait_exit(crashing, CRASH_BOUND) != -signal.SIGKILL:
             raise RuntimeError(f"stage {stage.name!r} was never reached (see {log})")
-        if await _items_for(settings, action):  # decide while no worker runs
-            if not stage.decide_before_crash:
-                await _decide_when_requested(settings, action, approved)
-            recovering = spawn_worker(client, settings, task_queue, log)
+        if stage.decide != WHILE_DOWN:
+            recovering = spawn_worker(client, settings, task_queue, log, **listener_env)
+        elif await _items_for(settings, action):  # decide while no worker runs
+            await _decide(client, settings, task_queue, action, approved, WHEN_REQUESTED)
+            recovering = spawn_worker(client, settings, task_queue, log, **listener_env)
         else:
-            recovering = spawn_worker(client, settings, task_queue, log)
-            await _decide_when_requested(settings, action, approved)
+            recovering = spawn_worker(client, settings, task_queue, log, **listener_env)
+            await _decide(client, settings, task_queue, action, approved, WHEN_REQUESTED)
         result: ApprovalResult = await asyncio.wait_for(handle.result(), RESULT_BOUND)
     except TimeoutError:
-        outcome.hung = True
-        outcome.detail = "no result in time"
-        return outcome
+        return RunOutcome(hung=True, detail="no result in time")
     finally:
         _stop(crashing)
         _stop(recovering)

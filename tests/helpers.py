@@ -203,6 +203,21 @@ async def scheduled_activities(handle: WorkflowHandle[Any, Any]) -> list[str]:
     ]
 
 
+async def local_activity_attempts(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, int]]:
+    """(activity type, attempt that completed) of each local activity, in history order."""
+    history = await handle.fetch_history()
+    attempts = []
+    for event in history.events:
+        if not event.HasField("marker_recorded_event_attributes"):
+            continue
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name != "core_local_activity":
+            continue
+        data = json.loads(marker.details["data"].payloads[0].data)
+        attempts.append((data["activity_type"], int(data["attempt"])))
+    return attempts
+
+
 async def crash_loop_signs(handle: WorkflowHandle[Any, Any]) -> list[str]:
     """What in the history shows a retry: failed workflow tasks, activity attempts > 1.
 
@@ -228,4 +243,35 @@ async def crash_loop_signs(handle: WorkflowHandle[Any, Any]) -> list[str]:
             if started.attempt > 1:
                 name = names.get(started.scheduled_event_id, "?")
                 signs.append(f"{name} attempt {started.attempt}")
+    signs += [f"{name} attempt {n}" for name, n in await local_activity_attempts(handle) if n > 1]
     return signs
+
+
+@contextlib.asynccontextmanager
+async def worker_on_queue(
+    client: Client, settings: Settings, task_queue: str, **options: Any
+) -> AsyncIterator[str]:
+    """One more worker (with its listener start and keeper) on an existing ``task_queue``:
+    a second member of the fleet that ``running_worker`` started; yields the queue's name.
+
+    It has a Temporal client of its own, as another host would: the SDK refuses a
+    second worker for one task queue on the same client.
+    """
+    options.setdefault("tuning", FAST_LISTENER)
+    own_client = await Client.connect(
+        client.service_client.config.target_host,
+        namespace=client.namespace,
+        data_converter=client.data_converter,
+        identity=f"second-worker-{uuid.uuid4()}",
+    )
+    async with (
+        build_worker(
+            own_client,
+            settings,
+            AuditLog(settings.audit_log_path),
+            task_queue=task_queue,
+            **options,
+        ) as worker,
+        worker,
+    ):
+        yield task_queue

@@ -80,7 +80,7 @@ MODEL_ROWS: list[tuple[str, type[Any], dict[str, Any]]] = [
     ("timeout-nan", REQUEST, {"timeout_seconds": float("nan")}),
     ("timeout-inf", REQUEST, {"timeout_seconds": float("inf")}),
     ("timeout-1e308", REQUEST, {"timeout_seconds": 1e308}),
-    ("heartbeat-zero", REQUEST, {"heartbeat_timeout_seconds": 0}),
+    ("transport-field-in-request", REQUEST, {"websocket": "false"}),
     ("decision-id-traversal", DECISION, {"approval_id": "../../x"}),
     ("decision-id-fragment", DECISION, {"approval_id": "a#b"}),
     ("decision-id-empty", DECISION, {"approval_id": ""}),

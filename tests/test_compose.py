@@ -75,3 +75,11 @@ def test_the_image_copies_what_exists():
     assert sources
     for source in sources:
         assert (ROOT / source).exists(), source
+
+
+def test_the_dev_server_registers_every_search_attribute_the_listener_needs():
+    from approvals import search_attributes
+
+    command = compose()["services"]["temporal"]["command"]
+    registered = {arg.split("=", 1)[1] for arg in command if arg.startswith("--search-attribute=")}
+    assert registered == {f"{key.name}=Keyword" for key in search_attributes.KEYS}

@@ -87,7 +87,7 @@ async def test_langchain_tool_has_the_reference_shape(dev_env, settings, platfor
 async def start_agent(dev_env, settings, approvals_queue: str, agent_queue: str):
     """The example parent workflow, asking for approval through a child on ``approvals_queue``."""
     job = Cleanup(
-        request=settings.approval_request("Drop db", "rebuild", poll_interval_seconds=0.2),
+        request=settings.approval_request("Drop db", "rebuild"),
         approvals_task_queue=approvals_queue,
     )
     return await dev_env.client.start_workflow(

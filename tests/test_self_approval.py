@@ -130,7 +130,8 @@ async def test_a_self_approval_recorded_by_a_platform_without_the_rule_never_win
     refuses it; at the deadline the expiry's 409 brings it again and it is still
     refused: the result is a timeout, the attempt is audited once."""
     platform.faults.allow_self_decision = True
-    request = approval_request(requester="alice", timeout_seconds=3, websocket=websocket)
+    request = approval_request(requester="alice", timeout_seconds=3)
+    settings = settings.model_copy(update={"approval_use_websocket": websocket})
     async with running_worker(dev_env.client, settings) as task_queue:
         handle = await start(dev_env.client, task_queue, request)
         approval_id = await wait_pending(handle)

@@ -82,6 +82,17 @@ def test_environment_names_are_read(clean_env):
     assert (settings.temporal_namespace, settings.temporal_task_queue) == ("prod", "approvals-prod")
 
 
+def test_the_listener_takes_its_transport_from_the_environment(clean_env):
+    clean_env.setenv("WORKSPACE_ID", "ws-9")
+    clean_env.setenv("APPROVAL_USE_WEBSOCKET", "false")
+    clean_env.setenv("APPROVAL_POLL_INTERVAL", "2.5")
+    clean_env.setenv("APPROVAL_HEARTBEAT_TIMEOUT", "12")
+    config = Settings().listener_config()
+    assert config.workspace_id == "ws-9"
+    assert config.websocket is WebSocketMode.FALSE
+    assert (config.poll_interval_seconds, config.heartbeat_timeout_seconds) == (2.5, 12)
+
+
 def test_an_empty_websocket_setting_means_auto(clean_env):
     clean_env.setenv("APPROVAL_USE_WEBSOCKET", "")
     assert Settings().approval_use_websocket is WebSocketMode.AUTO
@@ -97,7 +108,7 @@ def test_an_empty_websocket_setting_means_auto(clean_env):
         ("APPROVAL_USE_WEBSOCKET", "maybe"),
         ("PLATFORM_URL", "ftp://platform"),
         ("WORKER_MAX_CACHED_WORKFLOWS", "0"),
-        ("WORKER_MAX_CONCURRENT_ACTIVITIES", "5"),
+        ("WORKER_MAX_CONCURRENT_ACTIVITIES", "0"),
     ],
 )
 def test_bad_values_are_refused_not_defaulted(clean_env, name, value):
@@ -124,8 +135,6 @@ def test_requests_take_their_defaults_from_the_environment(clean_env):
     request = Settings().approval_request("restart prod", "deploy", requester="agent-7")
     assert request.workspace_id == "ws-9"
     assert request.timeout_seconds == 2
-    assert request.poll_interval_seconds == 2  # never longer than the timeout
-    assert request.websocket is WebSocketMode.FALSE
     assert request.requester == "agent-7"
     override = Settings().approval_request("restart prod", timeout_seconds=30)
     assert override.timeout_seconds == 30

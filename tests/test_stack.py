@@ -112,7 +112,7 @@ async def test_stack_runs_an_approval_stops_cleanly_and_keeps_state(tmp_path):
         client = await stack.client()
         handle = await client.start_workflow(
             ApprovalWorkflow.run,
-            approval_request(workspace_id=WORKSPACE, poll_interval_seconds=1),
+            approval_request(workspace_id=WORKSPACE),
             id=workflow_id,
             task_queue="approvals",
         )

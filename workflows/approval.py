@@ -53,7 +53,14 @@ with workflow.unsafe.imports_passed_through():
 DENIED_MESSAGE = "Denied by human"
 
 
-def _failure_message(error: ActivityError) -> str:
+ACTIVITY_FAILED = (ActivityError, ApplicationError)
+"""What a failed local activity raises: the activity's own ``ApplicationError`` (retries
+exhausted or non-retryable), or an ``ActivityError`` (timed out, cancelled)."""
+
+
+def _failure_message(error: ActivityError | ApplicationError) -> str:
+    if isinstance(error, ApplicationError):
+        return error.message
     cause = error.cause
     if isinstance(cause, ApplicationError):
         return cause.message
@@ -79,7 +86,7 @@ class ApprovalWorkflow:
             return await self._refuse_by_rbac(verdict)
         try:
             approval_id = await self._create()
-        except ActivityError as error:
+        except ACTIVITY_FAILED as error:
             return await self._fail_to_create(error)
 
         self._deadline = workflow.now() + timedelta(seconds=request.timeout_seconds)
@@ -169,7 +176,7 @@ class ApprovalWorkflow:
         except asyncio.CancelledError as cancelled:
             try:
                 made: CreatedApproval = await creating
-            except ActivityError:
+            except ACTIVITY_FAILED:
                 raise cancelled from None  # nothing was created: just end cancelled
             self._rules.approval_id = made.approval_id
             await self._close_as_cancelled(made.approval_id)
@@ -177,7 +184,7 @@ class ApprovalWorkflow:
         self._rules.approval_id = created.approval_id
         return created.approval_id
 
-    async def _fail_to_create(self, error: ActivityError) -> ApprovalResult:
+    async def _fail_to_create(self, error: ActivityError | ApplicationError) -> ApprovalResult:
         message = _failure_message(error)
         await self._audit(
             "submit-failed", outcome=AuditOutcome.FAILURE, reason="submit_failed", error=message
@@ -203,7 +210,7 @@ class ApprovalWorkflow:
                 ReadApprovalInput(workspace_id=self._request.workspace_id, approval_id=approval_id),
                 options.PLATFORM_CALL,
             )
-        except ActivityError as error:
+        except ACTIVITY_FAILED as error:
             workflow.logger.warning("could not read %s once: %s", approval_id, error)
             return
         if decision is not None:
@@ -289,7 +296,7 @@ class ApprovalWorkflow:
                 RecordDecisionInput(workspace_id=self._request.workspace_id, decision=decision),
                 options.PLATFORM_CALL,
             )
-        except ActivityError as error:
+        except ACTIVITY_FAILED as error:
             workflow.logger.warning("could not record the decision on the platform: %s", error)
             return False
         return recorded
@@ -304,7 +311,7 @@ class ApprovalWorkflow:
                 ),
                 options.PLATFORM_CALL,
             )
-        except ActivityError as error:
+        except ACTIVITY_FAILED as error:
             workflow.logger.warning("could not expire %s: %s", approval_id, error)
             return None
         return outcome
