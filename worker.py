@@ -102,6 +102,9 @@ async def build_worker(
     worker_options.setdefault(
         "max_concurrent_local_activities", settings.worker_max_concurrent_local_activities
     )
+    worker_options.setdefault(
+        "max_concurrent_workflow_tasks", settings.worker_max_concurrent_workflow_tasks
+    )
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker_options.setdefault(
         "sticky_queue_schedule_to_start_timeout", timedelta(seconds=settings.worker_sticky_timeout)

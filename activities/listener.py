@@ -236,6 +236,9 @@ class ListenerSession:
                 return await self._read_pass(single_reads, DecisionSource.CATCH_UP)
             except (PlatformError, RPCError) as error:
                 logger.warning("catch-up pass failed, will retry: %s", error)
+            except Exception:
+                # A pass that died for good would hide every decision the socket missed.
+                logger.exception("catch-up pass failed unexpectedly, will retry")
             await asyncio.sleep(1.0)
 
     # --- polling -------------------------------------------------------------------
@@ -247,6 +250,8 @@ class ListenerSession:
                 self._count("poll_passes")
             except (PlatformError, RPCError) as error:
                 logger.warning("poll pass failed, will retry: %s", error)
+            except Exception:
+                logger.exception("poll pass failed unexpectedly, will retry")
             remaining = min(until, self._ends) - time.monotonic()
             await asyncio.sleep(max(0.0, min(self._config.poll_interval_seconds, remaining)))
 

@@ -99,7 +99,13 @@ class Settings(BaseSettings):
         description="Regular activity slots: the workspace listener takes one; the short "
         "calls run as local activities.",
     )
-    worker_max_concurrent_local_activities: int = Field(default=200, ge=1)
+    worker_max_concurrent_local_activities: int = Field(default=50, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=20,
+        ge=2,
+        description="Workflow tasks run at once; fewer, shorter tasks under a burst (SDK "
+        "default 100: tasks of 8 s on 2 cores under 1,000 requests, see docs/performance.md).",
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

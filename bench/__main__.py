@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,14 +36,33 @@ class Sizes:
     rate: int
     holding: tuple[int, ...]
     window: float  # seconds of each idle CPU window in holding
+    cache: int | None  # the holding worker's workflow cache (None: the product default)
     burst: int
     recovery: int
     takeover: int
 
 
-FULL = Sizes(1000, 1000, (1000, 5000, 20_000), 60.0, 10_000, 10_000, 1000)
-QUICK = Sizes(100, 300, (1000, 2000), 15.0, 1000, 500, 200)
+FULL = Sizes(1000, 1000, (1000, 5000, 20_000), 60.0, None, 10_000, 10_000, 1000)
+# Quick holding shrinks the worker's workflow cache to 200 so that a level beyond it is cheap.
+QUICK = Sizes(100, 200, (200, 600), 10.0, 200, 1000, 200, 200)
 HEARTBEAT_TIMEOUT = 10.0  # the listener's, for recovery and takeover (production default 30)
+
+
+PRODUCT = ("activities", "approvals", "workflows", "worker.py")
+
+
+def code_state() -> str:
+    """The commit measured, and the product files changed on top of it (read-only git)."""
+
+    def git(*args: str) -> str:
+        reply = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
+        return reply.stdout.rstrip("\n")
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--", *PRODUCT).splitlines()]
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"code: HEAD {head}" + (
+        f" + uncommitted changes in {', '.join(changed)}" if changed else " (product clean)"
+    )
 
 
 async def main(sections: list[str], sizes: Sizes, quick: bool, heartbeat_timeout: float) -> None:
@@ -49,7 +70,7 @@ async def main(sections: list[str], sizes: Sizes, quick: bool, heartbeat_timeout
         f"# durable-approvals benchmarks ({'quick' if quick else 'full'})"
         f" - {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs,"
         f" Python {platform.python_version()}\n\n"
-        f"`{shlex.join(['python', '-m', 'bench', *sys.argv[1:]])}`",
+        f"`{shlex.join(['python', '-m', 'bench', *sys.argv[1:]])}`; {code_state()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -62,7 +83,9 @@ async def main(sections: list[str], sizes: Sizes, quick: bool, heartbeat_timeout
                 elif name == "rate":
                     table = await rate.run(running, sizes.rate)
                 elif name == "holding":
-                    table = await holding.run(running, list(sizes.holding), sizes.window)
+                    table = await holding.run(
+                        running, list(sizes.holding), sizes.window, sizes.cache
+                    )
                 elif name == "burst":
                     table = await burst.run(running, sizes.burst)
                 elif name == "recovery":
@@ -101,16 +124,8 @@ if __name__ == "__main__":
     sizes = QUICK if args.quick else FULL
     if args.n is not None:
         n = args.n
-        sizes = Sizes(n, n, sizes.holding, sizes.window, n, n, n)
+        sizes = dataclasses.replace(sizes, latency=n, rate=n, burst=n, recovery=n, takeover=n)
     if args.holding_counts:
-        sizes = Sizes(
-            sizes.latency,
-            sizes.rate,
-            args.holding_counts,
-            sizes.window,
-            sizes.burst,
-            sizes.recovery,
-            sizes.takeover,
-        )
+        sizes = dataclasses.replace(sizes, holding=args.holding_counts)
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(main(args.sections or list(SECTIONS), sizes, args.quick, args.heartbeat))

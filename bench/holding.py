@@ -61,9 +61,10 @@ async def _pending_activities(stack: Stack, workflow_ids: list[str]) -> int:
     return total
 
 
-async def run(stack: Stack, levels: list[int], window: float) -> str:
-    cache = Settings().worker_max_cached_workflows
-    worker = stack.start_worker()
+async def run(stack: Stack, levels: list[int], window: float, cache: int | None = None) -> str:
+    """``cache``: the worker's WORKER_MAX_CACHED_WORKFLOWS (default: the product's)."""
+    cache = cache or Settings().worker_max_cached_workflows
+    worker = stack.start_worker(WORKER_MAX_CACHED_WORKFLOWS=str(cache))
     await wait_websockets(stack, 1, limit=60)
     await asyncio.sleep(SETTLE)
     idle = await _idle(stack, worker, window)

@@ -37,6 +37,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio import client as temporal_client
+from temporalio.service import RPCError
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -45,7 +46,8 @@ from temporalio.worker import (
 
 import worker
 from activities.listener import ListenerSession
-from approvals.models import DECIDE_SIGNAL, WebSocketMode
+from approvals.connection import connect
+from approvals.models import DECIDE_SIGNAL, ListenerReport, WebSocketMode
 from approvals.settings import Settings
 from worker import configure_logging, serve
 
@@ -117,19 +119,19 @@ def crash_while_listening(jitter: float) -> None:
     """Wrap every listener session with a watcher that kills once it waits with an approval."""
     run = ListenerSession.run
 
-    async def watched(session: ListenerSession) -> Any:
+    async def watched(session: ListenerSession) -> ListenerReport:
         watcher = asyncio.create_task(_watch(session, jitter))
         try:
             return await run(session)
         finally:
             watcher.cancel()
 
-    ListenerSession.run = watched  # type: ignore[method-assign]
+    ListenerSession.run = watched  # type: ignore[method-assign,assignment]
 
 
 async def _watch(session: ListenerSession, jitter: float) -> None:
     # The session's own index and counters: what the listener knows, not a guess from outside.
-    while not await session._index.pending():
+    while not await _pending(session):
         await asyncio.sleep(WATCH_EVERY)
     if session._config.websocket is WebSocketMode.FALSE:
         passes = session._stats["poll_passes"]
@@ -139,6 +141,13 @@ async def _watch(session: ListenerSession, jitter: float) -> None:
         while session._stats["connects"] < 1:
             await asyncio.sleep(WATCH_EVERY / 2)
     _die_after(jitter, f"while the listener waits ({session._config.websocket.value})")
+
+
+async def _pending(session: ListenerSession) -> bool:
+    try:
+        return bool(await session._index.pending())
+    except RPCError:  # a slow visibility answer: ask again
+        return False
 
 
 # --- around the listener's signal --------------------------------------------------
@@ -171,7 +180,6 @@ class _SignalOutbound(temporal_client.OutboundInterceptor):
 
 def crash_around_signals(spec: str) -> None:
     """Give the worker's Temporal client (which the listener signals with) the interceptor."""
-    connect = worker.connect
 
     async def connect_intercepted(settings: Settings) -> temporal_client.Client:
         client = await connect(settings)
@@ -179,7 +187,7 @@ def crash_around_signals(spec: str) -> None:
         config["interceptors"] = [*config["interceptors"], CrashAtSignal(spec)]
         return temporal_client.Client(**config)
 
-    worker.connect = connect_intercepted  # type: ignore[assignment]
+    worker.connect = connect_intercepted  # type: ignore[attr-defined]
 
 
 def main() -> None:

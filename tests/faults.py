@@ -13,17 +13,19 @@ Sections:
   table-driven tests/test_bad_platform_replies.py.) For racing decisions (approve, deny and a repeat
   sent at once) lost = no winner and duplicated = more than one accepted
   decision or a stored status that disagrees with the winner.
-- ``crash``: the worker SIGKILLed at each lifecycle stage and restarted
+- ``crash``: the worker (which runs the workspace listener too) SIGKILLed at
+  each lifecycle stage, from before RBAC through the listener's waiting,
+  polling and signalling to the final audit, and restarted
   (tests/crash_stages.py), on a real dev server.
 - ``restart``: the dev server stopped and started again on its SQLite file
-  while approvals wait (tests/server_restart.py).
+  while approvals wait and the listener holds the socket (tests/server_restart.py).
 - ``websocket``: the platform's socket dropped every 0.5 s, carrying garbage
   frames, or silent (pings answered, nothing delivered) while RUNS approvals
-  go through a real in-process worker (short feed intervals) on a real dev
-  server, each decided once every listener has caught up (tests/ws_faults.py):
-  lost = the workflow finished with another decision, duplicated = more than
-  one ``requested`` or outcome audit record, hung = no result within 20 s (the
-  approval's own timer is 120 s). A run is one approval.
+  go through a real in-process worker (short listener intervals) on a real dev
+  server, each decided once the workspace listener has caught up
+  (tests/ws_faults.py): lost = the workflow finished with another decision,
+  duplicated = more than one ``requested`` or outcome audit record, hung = no
+  result within 20 s (the approval's own timer is 120 s). A run is one approval.
 """
 
 from __future__ import annotations

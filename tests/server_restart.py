@@ -2,33 +2,62 @@
 on the same SQLite file while approvals wait.
 
 A real ``temporal server start-dev --db-filename`` (bench/processes.py), the
-platform and a worker, each its own process. With every approval waiting on the
-platform socket, the server is stopped (SIGTERM); half the approvals are
-decided while it is down (the worker hears them but cannot report them), then
-the server starts again on the same port and file, and the other half are
-decided. Counted per approval, as in tests/crash_stages.py: lost (a result that
-is not the human's decision, a missing audit record), duplicated (more than one
-request, an audit event written twice), hung (no result within the bound).
-Used by ``tests/test_server_restart.py`` and the fault-suite command.
+platform and a worker, each its own process. With every approval waiting (no
+activity of its own) and the worker's workspace listener holding the platform
+socket, the server is stopped (SIGTERM); half the approvals are decided while it
+is down (the listener hears them but can neither find nor signal their
+workflows, and its session can no longer heartbeat), then the server starts
+again on the same port and file, and the other half are decided. Counted per
+approval, as in tests/crash_stages.py: lost (a result that is not the human's
+decision, a missing audit record), duplicated (more than one request, an audit
+event written twice), hung (no result within the bound). Used by
+``tests/test_server_restart.py`` and the fault-suite command.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
+from activities.approval_index import ApprovalIndex
 from approvals.audit_log import AuditLog
-from approvals.models import ApprovalResult, ApprovalStatus
-from bench.driving import Handle, request, start, wait_listening, wait_pending
-from bench.processes import Stack, stack
+from approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+from bench.processes import TASK_QUEUE, WORKSPACE, Stack, platform_websockets, stack
+from tests.helpers import eventually, wait_pending
+from workflows.approval import ApprovalWorkflow
+
+Handle = WorkflowHandle[ApprovalWorkflow, ApprovalResult]
 
 RESULT_BOUND = 120.0
 HEARTBEAT_TIMEOUT = 5.0
+"""APPROVAL_HEARTBEAT_TIMEOUT of the worker (production default 30 s)."""
+
+
+async def _start(running: Stack) -> Handle:
+    request = ApprovalRequest(
+        workspace_id=WORKSPACE, action="outage action", reason="restart", timeout_seconds=600
+    )
+    return await running.client.start_workflow(
+        ApprovalWorkflow.run, request, id=f"restart-{uuid.uuid4()}", task_queue=TASK_QUEUE
+    )
+
+
+async def _listened(running: Stack, approval_ids: list[str]) -> None:
+    """Until the listener holds its socket and can find every waiting workflow."""
+    index = ApprovalIndex(running.client, TASK_QUEUE, WORKSPACE)
+
+    async def all_findable() -> bool:
+        pending: dict[str, Any] = await index.pending()
+        return set(approval_ids) <= set(pending) and await platform_websockets(running) >= 1
+
+    await eventually(all_findable, timeout=60, interval=0.2)
 
 
 async def _decide(stack_: Stack, approval_id: str, approved: bool) -> None:
@@ -68,14 +97,10 @@ async def run_restart(
 ) -> tuple[str, int, int, int, int, list[str]]:
     """One outage with ``approvals`` waiting: ``(fault, runs, lost, dup, hung, details)``."""
     async with stack(work_dir) as running:
-        running.start_worker()
-        handles = [
-            await start(running, request(timeout=600, heartbeat_timeout=HEARTBEAT_TIMEOUT))
-            for _ in range(approvals)
-        ]
+        running.start_worker(APPROVAL_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT))
+        handles = [await _start(running) for _ in range(approvals)]
         approval_ids = [await wait_pending(handle, 60) for handle in handles]
-        for handle in handles:
-            await wait_listening(handle, 60)
+        await _listened(running, approval_ids)
         answers = [random.choice([True, False]) for _ in handles]
         half = approvals // 2
 

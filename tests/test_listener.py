@@ -13,18 +13,11 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from temporalio.api.enums.v1 import (
-    EventType,
-    PendingActivityState,
-    TaskQueueKind,
-    TaskQueueType,
-)
-from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.workflow.v1 import PendingActivityInfo
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -58,6 +51,9 @@ from workflows.approval import ApprovalWorkflow
 from workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
 
 LISTEN = "listen_workspace"
+# The socket, or a reconcile pass of a silent one (FAST_LISTENER: every 2 s) that read
+# the decision before its event was read off the socket.
+LISTENER_PATHS = {DecisionSource.WEBSOCKET.value, DecisionSource.CATCH_UP.value}
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -146,6 +142,10 @@ async def stays(platform: Any, expected: int, seconds: float) -> list[int]:
     return [n for n in samples if n != expected]
 
 
+async def steady(platform: Any, expected: int, seconds: float) -> bool:
+    return await stays(platform, expected, seconds) == []
+
+
 @contextlib.asynccontextmanager
 async def sampling_sockets(platform: Any, every: float = 0.02) -> AsyncIterator[list[int]]:
     """The workspace's socket count, sampled in the background while the block runs."""
@@ -165,48 +165,50 @@ async def sampling_sockets(platform: Any, every: float = 0.02) -> AsyncIterator[
             await sampler
 
 
-async def activity_pollers(client: Client, task_queue: str) -> set[str]:
-    """The identities of the workers polling ``task_queue`` for activities."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        )
-    )
-    return {poller.identity for poller in response.pollers}
-
-
 # --- one socket, one listener ----------------------------------------------------------
 
 
 async def test_two_workers_run_one_listener_workflow_on_one_socket(dev_env, settings, platform):
+    """Both workers start the listener workflow; one run, one session, one socket. When the
+    worker that runs the session stops, the other one runs the next session."""
     client = dev_env.client
-    async with fleet(client, settings) as task_queue:
+    async with contextlib.AsyncExitStack() as first, contextlib.AsyncExitStack() as second:
+        task_queue = await first.enter_async_context(running_worker(client, settings))
+        await second.enter_async_context(worker_on_queue(client, settings, task_queue))
         listener = listener_of(client, task_queue)
-        session = await eventually(lambda: listening(listener))
-        await eventually(lambda: socket_count(platform, 1))
-        pollers = await eventually(
-            lambda: _at_least(activity_pollers(client, task_queue), 2), timeout=10
-        )
-        off = await stays(platform, 1, 1.5)
-        runs = [
-            execution.run_id
-            async for execution in client.list_workflows(
-                f"WorkflowType = 'WorkspaceListenerWorkflow' AND TaskQueue = '{task_queue}'"
-            )
-        ]
-        still = await listening(listener)
+        try:
+            session = await eventually(lambda: listening(listener))
+            await eventually(lambda: socket_count(platform, 1))
+            off = await stays(platform, 1, 1.5)
+            runs = [
+                execution.run_id
+                async for execution in client.list_workflows(
+                    f"WorkflowType = 'WorkspaceListenerWorkflow' AND TaskQueue = '{task_queue}'"
+                )
+            ]
+            still = await listening(listener)
 
-    assert len(pollers) == 2  # both workers could run the listener activity
+            host = session.last_worker_identity
+            await (first if host == client.identity else second).aclose()  # graceful stop
+
+            async def elsewhere() -> PendingActivityInfo | None:
+                now = await listening(listener)
+                return now if now is not None and now.last_worker_identity != host else None
+
+            moved = await eventually(elsewhere, timeout=10)
+            await eventually(lambda: steady(platform, 1, 0.5), timeout=10)
+            handle, approval_id = await start_waiting(client, task_queue)
+            async with platform_client(settings) as api:
+                await api.decide(approval_id, approved=True, decided_by="after-handover")
+            result = await finish(handle, "decided_after_listener_handover")
+        finally:
+            await terminate_quietly(listener)
+
     assert off == [], "the workspace had other than one socket"
     assert len(runs) == 1  # both workers started it; the second found it running
     assert still is not None and (still.activity_id, still.attempt) == (session.activity_id, 1)
-
-
-async def _at_least(found: Awaitable[set[str]], count: int) -> set[str] | None:
-    items = await found
-    return items if len(items) >= count else None
+    assert client.identity in {host, moved.last_worker_identity}  # one worker each
+    assert result.status is ApprovalStatus.GRANTED and result.decided_by == "after-handover"
 
 
 async def test_a_hundred_waiting_approvals_share_the_one_socket_and_each_decision_arrives_once(
@@ -269,7 +271,7 @@ async def test_a_waiting_approval_runs_no_activity(dev_env, settings, platform):
     assert scheduled_while_waiting == []
     assert await scheduled_activities(handle) == []  # every call was a local activity
     assert result.status is ApprovalStatus.GRANTED and result.decided_by == "alice"
-    assert audit_records(settings)[-1]["via"] == DecisionSource.WEBSOCKET.value
+    assert audit_records(settings)[-1]["via"] in LISTENER_PATHS
 
 
 # --- no socket -----------------------------------------------------------------------
@@ -463,11 +465,14 @@ async def test_a_terminated_listener_is_started_again_by_the_workers_keeper(
             running = description.status is WorkflowExecutionStatus.RUNNING
             return description.run_id if running and description.run_id != first_run else None
 
+        terminated_at = time.monotonic()
         second_run = await eventually(restarted, timeout=10)
         await eventually(lambda: listening(listener))
-        heartbeat_timeout = settings.approval_heartbeat_timeout
-        await eventually(lambda: socket_count(platform, 1), timeout=heartbeat_timeout + 2)
-        off = await stays(platform, 1, 1.0)  # the terminated run's session left the platform
+        # The terminated run's session leaves at its next heartbeat; one socket is left.
+        await eventually(
+            lambda: steady(platform, 1, 1.0), timeout=settings.approval_heartbeat_timeout + 4
+        )
+        settled_after = time.monotonic() - terminated_at
         async with platform_client(settings) as api:
             await api.decide(approval_id, approved=True, decided_by="after-restart")
         result = await finish(handle, "decided_after_listener_restart")
@@ -480,11 +485,10 @@ async def test_a_terminated_listener_is_started_again_by_the_workers_keeper(
         first_run: WorkflowExecutionStatus.TERMINATED,
         second_run: WorkflowExecutionStatus.RUNNING,
     }  # the keepers of both workers, every 0.3 s, started it once
-    assert off == []
+    assert settled_after <= settings.approval_heartbeat_timeout + 4
     assert result.status is ApprovalStatus.GRANTED and result.decided_by == "after-restart"
-    assert [r["via"] for r in audit_records(settings) if r["outcome"] == "granted"] == [
-        DecisionSource.WEBSOCKET.value
-    ]
+    [granted] = [r for r in audit_records(settings) if r["outcome"] == "granted"]
+    assert granted["via"] in LISTENER_PATHS
 
 
 # --- a killed worker ----------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Promise 1: SIGKILL the worker process mid-wait, decide while it is down, start a
-new one: the workflow completes with that decision, audited once."""
+"""Promise 1: SIGKILL the worker process mid-wait (it runs the workspace listener too),
+decide while it is down, start a new one: the new worker's listener takes over after
+the heartbeat timeout, its catch-up finds the decision, and the workflow completes with
+it, audited once."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from approvals.models import ApprovalStatus
+from activities.approval_index import ApprovalIndex
+from approvals.models import ApprovalStatus, DecisionSource
 from tests.helpers import (
+    WORKSPACE,
     audit_records,
     eventually,
     finish,
@@ -27,14 +31,19 @@ ROOT = Path(__file__).resolve().parent.parent
 async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_path):
     task_queue = f"tq-crash-{os.getpid()}-{id(settings)}"
     log = tmp_path / "worker.log"
-    first = spawn_worker(dev_env.client, settings, task_queue, log)
+    # The listener's heartbeat timeout: how soon the new worker takes the listener over.
+    env = {"APPROVAL_HEARTBEAT_TIMEOUT": str(settings.approval_heartbeat_timeout)}
+    first = spawn_worker(dev_env.client, settings, task_queue, log, **env)
     second = None
     try:
         handle = await start(dev_env.client, task_queue)
         approval_id = await wait_pending(handle, timeout=30)
+        index = ApprovalIndex(dev_env.client, task_queue, WORKSPACE)
 
         async def listening() -> bool:
-            return platform.hub.connection_count() >= 1
+            # The listener holds the socket and can find the waiting workflow.
+            connected = platform.hub.connection_count(WORKSPACE) >= 1
+            return connected and await index.owner(approval_id) is not None
 
         await eventually(listening, timeout=30)
         first.send_signal(signal.SIGKILL)
@@ -43,7 +52,7 @@ async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_p
         async with platform_client(settings) as api:
             await api.decide(approval_id, approved=True, decided_by="night-shift")
 
-        second = spawn_worker(dev_env.client, settings, task_queue, log)
+        second = spawn_worker(dev_env.client, settings, task_queue, log, **env)
         result = await finish(handle, "decided_while_worker_down", timeout=60)
     finally:
         for process in (first, second):
@@ -55,6 +64,7 @@ async def test_sigkilled_worker_loses_nothing(dev_env, settings, platform, tmp_p
     assert result.decided_by == "night-shift" and result.approval_id == approval_id
     records = audit_records(settings)
     assert [r["outcome"] for r in records] == ["requested", "granted"]
+    assert records[1]["via"] == DecisionSource.CATCH_UP.value  # the new listener's catch-up
     async with platform_client(settings) as api:
         assert len(await api.list_approvals()) == 1
 

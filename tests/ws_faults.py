@@ -1,11 +1,14 @@
 """Approvals decided through a real worker while the platform's WebSocket misbehaves.
 
 One job: run N approvals on a real Temporal server, a real in-process worker
-and the real reference platform with one WebSocket fault on, decide each on the
-platform once every listener has caught up (so only the socket, or the feed's
-own reconciliation, can bring the decision), and report per approval what the
-workflow returned and what the audit trail holds. ``tests/test_websocket_faults.py``
-asserts on it; ``python -m tests.faults`` counts it into its table.
+(whose workspace listener holds the one socket) and the real reference platform
+with one WebSocket fault on, decide each on the platform once the listener has
+caught up (every approval waits and is findable, each read its state once, the
+socket is open and the listener's catch-up passes are over: only the socket,
+a catch-up after a reconnect or the reconciliation of a silent socket can bring
+the decision), and report per approval what the workflow returned and what the
+audit trail holds. ``tests/test_websocket_faults.py`` asserts on it;
+``python -m tests.faults`` counts it into its table.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowHandle
 
-from activities.decision_feed import DecisionFeeds, FeedOptions
+from activities.approval_index import ApprovalIndex
+from activities.listener import ListenerTuning
 from approvals.models import ApprovalResult, ApprovalStatus
 from approvals.platform import Faults, PlatformServer
 from approvals.settings import Settings
@@ -36,9 +40,11 @@ from workflows.approval import ApprovalWorkflow
 DROP_AFTER_SECONDS = 0.5
 # Short versions of the production intervals, so a run takes seconds: a
 # reconciliation after half a second of silence instead of a minute.
-FEED_OPTIONS = FeedOptions(
-    backoff=(0.05, 0.1, 0.2), catch_up_retry=0.2, reconcile_interval=0.5, linger=0.5
+LISTENER_TUNING = ListenerTuning(
+    backoff=(0.05, 0.1, 0.2), socket_retry=2.0, settle=0.2, reconcile_interval=0.5
 )
+CATCH_UP_MARGIN = 0.5
+"""Waited beyond the listener's ``settle`` before deciding: its catch-up passes are over."""
 # Far beyond what a decision needs on loopback, and far below the approval's
 # own timeout: a decision still missing then is "hung", not found by the timer.
 RESULT_BOUND_SECONDS = 20.0
@@ -73,6 +79,7 @@ class ApprovalRun:
     decided_by: str
     result: ApprovalResult | None  # None: no result within RESULT_BOUND_SECONDS
     audited: tuple[str, ...]  # outcomes of this approval's audit records, in order
+    via: tuple[str, ...]  # the decision's path, per outcome record (``DecisionSource``)
 
     @property
     def hung(self) -> bool:
@@ -99,24 +106,29 @@ async def run_under_fault(
     inject: Callable[[Faults], None],
     count: int,
 ) -> list[ApprovalRun]:
-    """Start ``count`` approvals with the fault on, decide each once all listen, collect.
+    """Start ``count`` approvals with the fault on, decide each once the listener has
+    caught up, collect.
 
-    A fresh worker (and so a fresh shared socket, opened under the fault) per
-    call; the fault is reset on the way out.
+    A fresh worker (and so a fresh listener and socket, opened under the fault)
+    per call; the fault is reset on the way out.
     """
-    feeds = DecisionFeeds(FEED_OPTIONS)
     inject(platform.faults)
     try:
-        async with running_worker(client, settings, feeds=feeds) as task_queue:
+        async with running_worker(client, settings, tuning=LISTENER_TUNING) as task_queue:
             request = approval_request(timeout_seconds=APPROVAL_TIMEOUT_SECONDS)
             handles = [await start(client, task_queue, request) for _ in range(count)]
             approval_ids = [await wait_pending(handle) for handle in handles]
+            index = ApprovalIndex(client, task_queue, settings.workspace_id)
 
-            async def all_caught_up() -> bool:
-                return sum(feed.caught_up_count() for feed in feeds.feeds()) == count
+            async def caught_up() -> bool:
+                # Findable: the workflow task that upserted the search attributes also
+                # ran the workflow's read once.
+                owners = [await index.owner(approval_id) for approval_id in approval_ids]
+                return all(owners) and platform.hub.connection_count(settings.workspace_id) > 0
 
-            # From here on a decision can only come from the socket or a later read.
-            await eventually(all_caught_up)
+            await eventually(caught_up)
+            await asyncio.sleep(LISTENER_TUNING.settle + CATCH_UP_MARGIN)
+            # From here on a decision can only come from the socket or a later read pass.
             decisions = [(n % 2 == 0, f"reviewer-{n}-{uuid.uuid4().hex[:6]}") for n in range(count)]
             async with platform_client(settings) as api:
                 for approval_id, (approved, decided_by) in zip(
@@ -130,18 +142,22 @@ async def run_under_fault(
     finally:
         platform.faults.reset()
     records = audit_records(settings)
-    return [
-        ApprovalRun(
-            approval_id=approval_id,
-            approved=approved,
-            decided_by=decided_by,
-            result=result,
-            audited=tuple(r["outcome"] for r in records if r.get("approval_id") == approval_id),
+    runs = []
+    for approval_id, (approved, decided_by), result in zip(
+        approval_ids, decisions, results, strict=True
+    ):
+        mine = [r for r in records if r.get("approval_id") == approval_id]
+        runs.append(
+            ApprovalRun(
+                approval_id=approval_id,
+                approved=approved,
+                decided_by=decided_by,
+                result=result,
+                audited=tuple(r["outcome"] for r in mine),
+                via=tuple(r["via"] for r in mine if "via" in r),
+            )
         )
-        for approval_id, (approved, decided_by), result in zip(
-            approval_ids, decisions, results, strict=True
-        )
-    ]
+    return runs
 
 
 async def _bounded_result(

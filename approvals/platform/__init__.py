@@ -2,7 +2,9 @@
 
 Every test, and every deployment without the Molecule platform, talks to this
 server; ``docs/platform-contract.md`` is what it implements, plus the **[ext]**
-routes (single item, expire, ``Idempotency-Key``, decision comments).
+routes (single item, expire, ``Idempotency-Key``, decision comments). Strict mode
+(``strict=True``, ``--strict``) serves the upstream contract alone;
+``docs/platform-modes.md`` compares the two.
 """
 
 from approvals.platform.app import Faults, create_app

@@ -4,6 +4,9 @@ The bearer token comes only from the environment variable named by
 ``--token-env``: a token on the command line would show in ``ps`` and shell
 history. It is never printed. SIGINT and SIGTERM stop the server cleanly
 (exit status 0), which is how ``approvals.stack`` stops its children.
+
+``--strict`` serves the upstream contract alone (``docs/platform-modes.md``);
+it refuses to start (exit status 2) without a token or with ``--fault-control``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
+from approvals.platform.app import check_strict_config
 from approvals.platform.server import PlatformServer
 
 
@@ -36,7 +40,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="expose POST /_faults and POST /_faults/drop-sockets (tests only)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="serve the upstream contract alone, every extension off (needs the token)",
+    )
+    args = parser.parse_args(argv)
+    if args.strict:
+        try:
+            check_strict_config(os.environ.get(args.token_env), args.fault_control)
+        except ValueError as error:
+            parser.error(f"{error} (token from ${args.token_env})")
+    return args
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -51,11 +66,13 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         host=args.host,
         fault_control=args.fault_control,
+        strict=args.strict,
     ) as server:
         # The URL line lets a parent process learn the port chosen for --port 0.
         print(
             f"approvals platform listening on {server.url} "
-            f"(db {args.db}, auth {'on' if token else 'off'})",
+            f"(db {args.db}, auth {'on' if token else 'off'}"
+            f"{', strict' if args.strict else ''})",
             flush=True,
         )
         await stop.wait()

@@ -1,5 +1,11 @@
 """WebSocket fan-out: each workspace's events go to that workspace's sockets.
 
+In strict mode (``broadcast_to_all``) every event goes to every socket instead:
+the upstream platform also sends a socket the events of related workspaces
+(parent, siblings, children), and "every workspace is related" is the widest
+case of that, the one a listener filtering on ``payload.approval_id`` must
+survive.
+
 Like the Molecule platform, every socket has its own bounded outgoing buffer
 (256 messages) drained by its own sender task, and a message that does not fit
 is dropped rather than queued without limit: one slow client must neither
@@ -169,15 +175,24 @@ class Subscriber:
 class Hub:
     """Connected sockets by workspace, and broadcasting to them."""
 
-    def __init__(self, queue_size: int = QUEUE_SIZE, faults: SocketFaults | None = None) -> None:
+    def __init__(
+        self,
+        queue_size: int = QUEUE_SIZE,
+        faults: SocketFaults | None = None,
+        *,
+        broadcast_to_all: bool = False,
+    ) -> None:
         """An empty hub.
 
         Args:
             queue_size: each socket's outgoing buffer, in messages.
             faults: the WebSocket fault switches, read on every message; none if omitted.
+            broadcast_to_all: send every workspace's events to every socket
+                (strict mode), not only to the workspace's own.
         """
         self.queue_size = queue_size
         self.faults = faults
+        self.broadcast_to_all = broadcast_to_all
         self.fault_counts = SocketFaultCounts()
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
 
@@ -201,14 +216,18 @@ class Hub:
     def broadcast(self, workspace_id: str, envelope: Mapping[str, Any]) -> int:
         """Queue ``envelope`` for every socket of ``workspace_id``; returns how many took it.
 
+        With ``broadcast_to_all``, for every connected socket of any workspace.
         The JSON text is made once and shared. Never blocks: a full queue
         drops this message for that socket only.
         """
-        members = self._subscribers.get(workspace_id)
+        if self.broadcast_to_all:
+            members = [s for group in self._subscribers.values() for s in group]
+        else:
+            members = list(self._subscribers.get(workspace_id, ()))
         if not members:
             return 0
         text = json.dumps(envelope, ensure_ascii=False)
-        return sum(subscriber.offer(text) for subscriber in list(members))
+        return sum(subscriber.offer(text) for subscriber in members)
 
     async def drop_all(self, code: int = DROP_CLOSE_CODE) -> int:
         """Close every connected socket from the server side; returns how many.

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from approvals.platform.app import Faults, create_app
+from approvals.platform.app import Faults, check_strict_config, create_app
 from approvals.platform.hub import Hub
 from approvals.platform.store import Store
 
@@ -72,6 +72,10 @@ class PlatformServer:
     actually bound the first time, when ``port`` was 0) and the same database:
     that is how tests simulate an outage. Each run gets a fresh app (store and
     hub); ``faults`` is one object for the server's whole life.
+
+    ``strict=True`` serves the upstream contract alone (``app.create_app``);
+    it needs ``token`` and excludes ``fault_control``, and says so at once
+    (``ValueError`` from the constructor) rather than at ``start()``.
     """
 
     def __init__(
@@ -82,19 +86,26 @@ class PlatformServer:
         port: int = 0,
         host: str = "127.0.0.1",
         fault_control: bool = False,
+        strict: bool = False,
     ) -> None:
+        if strict:
+            check_strict_config(token, fault_control)
         self.db_path = db_path
         self.host = host
         self._token = token
         self._port = port
         self._fault_control = fault_control
+        self._strict = strict
         self._faults = Faults()
         self._app: FastAPI | None = None
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:  # never shows the token
-        return f"PlatformServer(db_path={self.db_path!r}, host={self.host!r}, port={self._port})"
+        mode = ", strict=True" if self._strict else ""
+        return (
+            f"PlatformServer(db_path={self.db_path!r}, host={self.host!r}, port={self._port}{mode})"
+        )
 
     async def __aenter__(self) -> PlatformServer:
         await self.start()
@@ -120,6 +131,11 @@ class PlatformServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self._port}"
+
+    @property
+    def strict(self) -> bool:
+        """Whether this server serves the upstream contract alone."""
+        return self._strict
 
     @property
     def faults(self) -> Faults:
@@ -151,7 +167,13 @@ class PlatformServer:
         if self.running:
             return
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        app = create_app(self.db_path, self._token, self._faults, fault_control=self._fault_control)
+        app = create_app(
+            self.db_path,
+            self._token,
+            self._faults,
+            fault_control=self._fault_control,
+            strict=self._strict,
+        )
         config = uvicorn.Config(
             app,
             host=self.host,

@@ -135,8 +135,8 @@ class Approval:
             expires_at=row["expires_at"],
         )
 
-    def item(self) -> dict[str, Any]:
-        """The shape of the workspace list and single-item routes."""
+    def contract_item(self) -> dict[str, Any]:
+        """The upstream contract's list item: no [ext] field (strict mode)."""
         return {
             "id": self.id,
             "task_id": self.task_id,
@@ -146,13 +146,19 @@ class Approval:
             "decided_by": self.decided_by,
             "decided_at": self.decided_at,
             "created_at": self.created_at,
+        }
+
+    def item(self) -> dict[str, Any]:
+        """The shape of the workspace list and single-item routes, with the [ext] fields."""
+        return {
+            **self.contract_item(),
             "comment": self.comment,
             "requester": self.requester,
             "expires_at": self.expires_at,
         }
 
-    def pending_item(self) -> dict[str, Any]:
-        """The shape of the cross-workspace ``/approvals/pending`` route.
+    def contract_pending_item(self) -> dict[str, Any]:
+        """The upstream contract's ``/approvals/pending`` item: no [ext] field (strict mode).
 
         There is no workspace registry here, so the workspace's name is its id.
         """
@@ -164,6 +170,12 @@ class Approval:
             "reason": self.reason,
             "status": self.status.value,
             "created_at": self.created_at,
+        }
+
+    def pending_item(self) -> dict[str, Any]:
+        """The shape of the cross-workspace ``/approvals/pending`` route, with the [ext] fields."""
+        return {
+            **self.contract_pending_item(),
             "requester": self.requester,
             "expires_at": self.expires_at,
         }
@@ -375,6 +387,28 @@ class Store:
         if approval.status is Status.EXPIRED:
             return ExpireOutcome.ALREADY_EXPIRED, approval
         return ExpireOutcome.DECIDED, approval
+
+    def deny_stale(self, created_before: datetime, *, decided_by: str) -> int:
+        """Deny every pending approval created before ``created_before``; returns how many.
+
+        The upstream platform's lazy auto-deny (strict mode runs it when the
+        admin pending list is read): status ``denied``, ``decided_by`` as given,
+        ``decided_at`` now. Timestamps are RFC 3339 UTC of one fixed format, so
+        comparing them as text is comparing them as times.
+        """
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? "
+                "WHERE status = ? AND created_at < ?",
+                (
+                    Status.DENIED.value,
+                    decided_by,
+                    utc_now(),
+                    Status.PENDING.value,
+                    _rfc3339(created_before.astimezone(UTC)),
+                ),
+            )
+        return int(cursor.rowcount)
 
     def count(self) -> int:
         """How many approvals exist in all workspaces (for tests and diagnostics)."""
