@@ -329,18 +329,17 @@ class ListenerSession:
                 workflow_id = workflow_id or await self._index.owner(approval_id)
             except RPCError as error:
                 logger.warning("look-up of %s failed, will retry: %s", approval_id, error)
-                workflow_id = None
+                self._keep_for_retry(decision, temporal_failed=True)
+                return
             if workflow_id is None:
-                if approval_id not in self._unowned:
-                    self._unowned[approval_id] = (decision, time.monotonic())
-                    self._new_unowned.set()
+                self._keep_for_retry(decision, temporal_failed=False)
                 return
             try:
                 await self._client.get_workflow_handle(workflow_id).signal(DECIDE_SIGNAL, decision)
             except RPCError as error:
                 if error.status is not RPCStatusCode.NOT_FOUND:
                     logger.warning("signal to %s failed, will retry: %s", workflow_id, error)
-                    self._unowned.setdefault(approval_id, (decision, time.monotonic()))
+                    self._keep_for_retry(decision, temporal_failed=True)
                     return
                 self._index.forget(approval_id)  # its workflow has just finished
                 logger.debug("approval %s: its workflow has finished", approval_id)
@@ -348,6 +347,19 @@ class ListenerSession:
                 self._remember_signal(decision)
                 self._count("signalled")
         self._unowned.pop(approval_id, None)
+
+    def _keep_for_retry(self, decision: Decision, *, temporal_failed: bool) -> None:
+        """Keep an undelivered decision for ``_retry_unowned``.
+
+        The grace period counts "no running workflow owns it" answers only: while
+        Temporal itself fails, the decision is kept (its clock restarts).
+        """
+        approval_id = decision.approval_id
+        known = approval_id in self._unowned
+        if temporal_failed or not known:
+            self._unowned[approval_id] = (decision, time.monotonic())
+        if not known:
+            self._new_unowned.set()
 
     def _remember_signal(self, decision: Decision) -> None:
         self._signalled[(decision.approval_id, decision.approved, decision.decided_by)] = None

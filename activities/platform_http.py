@@ -93,8 +93,8 @@ class PlatformHttpActivities:
         """Write a decision taken from a ``decide`` signal to the platform, so its inbox
         does not show as pending a request the agent already has an answer for.
 
-        Returns False when the platform no longer takes decisions for it (404:
-        decided there first, or expired): the workflow's first decision stands
+        Returns whether the platform holds this decision: False when it had
+        another one first, or expired it; the workflow's first decision stands
         either way, and the audit record says whether the platform has it.
         """
         platform = self._access.client(request.workspace_id)
@@ -107,7 +107,14 @@ class PlatformHttpActivities:
                 comment=decision.comment,
             )
         except PlatformError as error:
-            if error.status_code == 404:
-                return False
-            raise as_application_error(error) from error
+            if error.status_code != 404:
+                raise as_application_error(error) from error
+            # Decided already: by an earlier attempt of this very write (its reply
+            # lost, or its workflow task redone), or by someone else first.
+            try:
+                item = await platform.get_approval(decision.approval_id)
+            except PlatformError as read_error:
+                raise as_application_error(read_error) from read_error
+            held = decision_from_item(item, decision.approval_id, DecisionSource.CLIENT)
+            return held is not None and held.same_answer(decision)
         return True

@@ -9,8 +9,9 @@ waiting, "granted" once decided), in the audit trail's format, so the benchmark
 watches both shapes the same way (:mod:`bench.audit_watch`).
 
 Its worker (``python -m bench.floor --marks PATH``) runs in its own process on its
-own task queue, with the product worker's settings (cache size, slot counts,
-sticky timeout), against the same dev server.
+own task queue, with the product worker's settings (``Settings``: cache size,
+activity, local-activity and workflow-task slots, sticky timeout), against the
+same dev server.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ async def serve(marks: Path) -> None:
         activities=[activities.step, activities.mark],
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout),
     )

@@ -229,7 +229,8 @@ class ApprovalWorkflow:
                 )
             except TimeoutError:
                 return
-            await self._audit_refusals()
+            if self._rules.decision is None:
+                await self._audit_refusals()  # the outcome's record comes first otherwise
 
     def _adopt_platform_decision(self, outcome: ExpireOutcome | None) -> None:
         """A decision the platform recorded before the expiry wins over the timer."""
