@@ -12,8 +12,8 @@ Nothing is missed:
   for approvals that became findable meanwhile;
 - an event whose approval no running workflow owns yet is retried for
   ``unowned_grace`` seconds (a workflow becomes findable just after its create);
-- a socket silent for ``reconcile_interval`` seconds is reconciled by a pass
-  with at most ``reconcile_batch`` single reads, oldest-read first;
+- every ``reconcile_interval`` seconds a pass with at most ``reconcile_batch``
+  single reads, oldest-read first, finds what the socket dropped or never sent;
 - when the socket cannot be had, the listener polls: one pass per poll interval,
   at most ``poll_batch`` single reads each, and tries the socket again every
   ``socket_retry`` seconds (``websocket=auto``; ``false`` only polls, ``true``
@@ -148,6 +148,12 @@ class ListenerSession:
             for task in [*background, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
+            if self._unowned:
+                # The next session's catch-up reads every pending approval again.
+                logger.warning(
+                    "session ends with %d undelivered decision(s); the next catch-up reads them",
+                    len(self._unowned),
+                )
         return ListenerReport(**self._stats)
 
     def _over(self) -> bool:
@@ -210,23 +216,24 @@ class ListenerSession:
                 await catching_up
 
     async def _catch_up_and_reconcile(self) -> None:
-        """Catch up now and once more after ``settle``; then reconcile a silent socket."""
+        """Catch up now and once more after ``settle``; then reconcile every interval.
+
+        Periodic, not only on silence: the platform drops events for a slow client
+        and keeps its socket open, so a lost decision can hide on a busy socket too.
+        """
         await self._pass_until_done(single_reads=None)
         await asyncio.sleep(self._tuning.settle)
         await self._pass_until_done(single_reads=None)
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(self._tuning.reconcile_interval)
             silent_for = time.monotonic() - self._quiet_since
-            if silent_for < self._tuning.reconcile_interval:
-                continue
-            self._quiet_since = time.monotonic()  # at most one pass per interval
             found = await self._pass_until_done(single_reads=self._tuning.reconcile_batch)
             if found:
                 logger.warning(
-                    "the platform socket was silent for %.0f s; reconciliation found %d"
-                    " decision(s) it did not deliver",
-                    silent_for,
+                    "reconciliation found %d decision(s) the socket did not deliver "
+                    "(last frame %.0f s ago)",
                     found,
+                    silent_for,
                 )
 
     async def _pass_until_done(self, single_reads: int | None) -> int:

@@ -237,17 +237,17 @@ def test_different_refused_answers_are_each_recorded():
     assert reasons(state) == [CONFLICTING] * 3
 
 
-def test_the_same_answer_refused_for_another_reason_is_recorded_again():
-    """Dedup is per (approval, answer, reason): a conflicting decision seen again after the
-    wait ended is a second refusal, "late" this time (two audit records for one human act)."""
+def test_the_same_answer_refused_again_for_another_reason_is_one_refusal():
+    """Dedup is per (approval, answer): a conflicting decision seen again after the wait
+    ended is the same human act, audited once (as conflicting, what it was first)."""
     state = rules()
     state.offer(decision(approved=True))
     conflicting = decision(approved=False)
     state.offer(conflicting)
     state.close()
 
-    assert state.offer(conflicting) is Verdict.REFUSED
-    assert reasons(state) == [CONFLICTING, LATE]
+    assert state.offer(conflicting) is Verdict.REPEATED
+    assert reasons(state) == [CONFLICTING]
 
 
 def test_refusals_of_other_approvals_do_not_hide_one_of_this_approval():
@@ -273,7 +273,7 @@ def test_a_platform_decision_made_in_time_is_taken_after_the_wait():
 
 def test_made_in_time_after_a_late_refusal_of_the_same_decision_still_takes_it():
     """The socket brought it just after close (refused: late); the expiry then says the
-    platform had it in time: it is taken, and the earlier refusal stays on record."""
+    platform had it in time: it is taken, and the late refusal is withdrawn."""
     state = rules()
     state.close()
     seen_late = decision(source=DecisionSource.WEBSOCKET)
@@ -281,7 +281,7 @@ def test_made_in_time_after_a_late_refusal_of_the_same_decision_still_takes_it()
 
     assert state.offer(decision(source=DecisionSource.EXPIRY), made_in_time=True) is Verdict.TAKEN
     assert state.decision is not None and state.decision.source is DecisionSource.EXPIRY
-    assert reasons(state) == [LATE]
+    assert reasons(state) == []
 
 
 def test_made_in_time_does_not_override_the_other_rules():

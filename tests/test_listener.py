@@ -332,6 +332,50 @@ async def test_decision_made_while_the_socket_is_refused_arrives_by_catch_up_whe
     assert audit_records(settings)[-1]["via"] == DecisionSource.CATCH_UP.value
 
 
+# --- a socket that loses an event ----------------------------------------------------------
+
+
+async def test_a_decision_event_lost_on_a_busy_socket_is_reconciled(
+    dev_env, settings, platform, monkeypatch
+):
+    """The hub drops a message for a socket whose queue is full and keeps the socket open;
+    here the decision's event is the one dropped, while requests made meanwhile keep the
+    socket busy. FAST_LISTENER reconciles every 2 s: 5 s is plenty for a pass to find it."""
+    hub = platform.hub
+    deliver = hub.broadcast
+
+    def lose_decisions(workspace_id: str, envelope: dict[str, Any]) -> int:
+        if envelope.get("event") in ("APPROVAL_APPROVED", "APPROVAL_DENIED"):
+            return 0  # as Subscriber.offer does when the socket's queue is full
+        return deliver(workspace_id, envelope)
+
+    client = dev_env.client
+    async with running_worker(client, settings) as task_queue, platform_client(settings) as api:
+        try:
+            handle, approval_id = await start_waiting(client, task_queue)
+            await eventually(lambda: socket_count(platform, 1))
+            await asyncio.sleep(FAST_LISTENER.settle + 0.5)  # past the connect's catch-up
+            monkeypatch.setattr(hub, "broadcast", lose_decisions)
+            await api.decide(approval_id, approved=True, decided_by="lost-event")
+
+            async def chatter() -> None:
+                while True:  # other approvals are requested: the socket is not silent
+                    await api.create_approval("other", "", idempotency_key=str(uuid.uuid4()))
+                    await asyncio.sleep(0.5)
+
+            busy = asyncio.create_task(chatter())
+            try:
+                result = await finish(handle, "decided_event_lost_on_busy_socket", timeout=5)
+            finally:
+                busy.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await busy
+        finally:
+            await terminate_quietly(listener_of(client, task_queue))
+
+    assert result.status is ApprovalStatus.GRANTED and result.decided_by == "lost-event"
+
+
 # --- events nobody owns ------------------------------------------------------------------
 
 

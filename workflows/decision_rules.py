@@ -9,7 +9,9 @@ The rules, in the order they are applied to each decision offered:
 5. a different decision after the first is refused: ``conflicting`` (first decision wins);
 6. otherwise it is taken.
 
-A refusal seen again with the same answer is one refusal, audited once.
+A refused decision seen again (same approval, same answer) is one refusal, audited
+once. A decision refused as late and then found by the expiry to have been made
+before the deadline (``made_in_time``) is taken, and its late refusal withdrawn.
 """
 
 from __future__ import annotations
@@ -64,6 +66,15 @@ class DecisionRules:
         if self.decision is not None:
             return self._refuse(decision, CONFLICTING)
         self.decision = decision
+        if made_in_time:
+            # A copy that arrived after the wait ended was refused as late; the platform
+            # says it was made in time: that refusal is withdrawn.
+            self.refusals = [
+                r
+                for r in self.refusals
+                if not (r.because == LATE and r.decision.approval_id == decision.approval_id)
+                or not r.decision.same_answer(decision)
+            ]
         return Verdict.TAKEN
 
     def close(self) -> None:
@@ -72,10 +83,9 @@ class DecisionRules:
 
     def _refuse(self, decision: Decision, because: str) -> Verdict:
         for earlier in self.refusals:
-            same = earlier.decision.approval_id == decision.approval_id and (
+            if earlier.decision.approval_id == decision.approval_id and (
                 earlier.decision.same_answer(decision)
-            )
-            if same and earlier.because == because:
-                return Verdict.REPEATED
+            ):
+                return Verdict.REPEATED  # one human act, one refusal, whatever the reason now
         self.refusals.append(Refusal(decision, because))
         return Verdict.REFUSED
