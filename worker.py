@@ -30,7 +30,8 @@ from approvals import search_attributes
 from approvals.audit_log import AuditLog, AuditUnwritableError
 from approvals.connection import connect
 from approvals.models import require_identifier
-from approvals.redaction import RedactingFilter
+from approvals.platform_client import PlatformClient, PlatformError
+from approvals.redaction import RedactingFilter, register_secret
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
 from workflows.listener import WorkspaceListenerWorkflow
@@ -58,12 +59,47 @@ def check_settings(settings: Settings) -> AuditLog:
         require_identifier(settings.workspace_id, "WORKSPACE_ID")
     except ValueError as error:
         raise StartupError(str(error)) from None
+    if settings.temporal_api_key is not None:
+        register_secret(settings.temporal_api_key.get_secret_value())
     audit_log = AuditLog(settings.audit_log_path)
     try:
         audit_log.ensure_writable()
     except AuditUnwritableError as error:
         raise StartupError(f"AUDIT_LOG_PATH unusable: {error.strerror}") from error
     return audit_log
+
+
+async def check_platform_token(settings: Settings) -> None:
+    """Probe the platform once with the configured token: refuse to start on a 401.
+
+    An unreachable platform is only a warning (it may come up after the worker);
+    a platform that answers without a token is served with a loud warning.
+    """
+    token = settings.bearer_token()
+    register_secret(token)
+    async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
+        platform = PlatformClient(http, settings.platform_url, settings.workspace_id, token)
+        try:
+            await platform.list_approvals()
+        except PlatformError as error:
+            if error.status_code == 401 and token is None:
+                raise StartupError(
+                    f"the platform at {settings.platform_url} requires a token (401): set "
+                    "WORKSPACE_TOKEN or ${CONFIGS_DIR}/.auth_token"
+                ) from None
+            if error.status_code in (401, 403):
+                raise StartupError(
+                    f"the platform at {settings.platform_url} refused WORKSPACE_TOKEN "
+                    f"({error.status_code})"
+                ) from None
+            logger.warning("platform not usable yet (%s); starting anyway", error.message)
+            return
+    if token is None:
+        logger.warning(
+            "no WORKSPACE_TOKEN: the platform at %s answers without one; production "
+            "platforms do not",
+            settings.platform_url,
+        )
 
 
 async def check_search_attributes(client: Client) -> None:
@@ -153,6 +189,7 @@ def configure_logging() -> None:
 async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ()) -> None:
     """Run until SIGINT/SIGTERM; ``interceptors`` let crash tests stop it at a chosen stage."""
     audit_log = check_settings(settings)
+    await check_platform_token(settings)
     client = await connect(settings)
     await check_search_attributes(client)
     stop = asyncio.Event()

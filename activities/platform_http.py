@@ -3,6 +3,7 @@ record on it a decision that came from elsewhere."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from temporalio import activity
@@ -30,24 +31,42 @@ def as_application_error(error: PlatformError) -> ApplicationError:
     return ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable)
 
 
+MARKER_CHARS = 24
+
+
+def marked_task_id(task_id: str | None, idempotency_key: str) -> str:
+    """The ``task_id`` sent to the platform: the agent's own, then ``#`` and a marker
+    derived from the workflow run, so a retried create can find what it made."""
+    marker = hashlib.sha256(idempotency_key.encode()).hexdigest()[:MARKER_CHARS]
+    return f"{task_id}#{marker}" if task_id else marker
+
+
 class PlatformHttpActivities:
     def __init__(self, access: PlatformAccess) -> None:
         self._access = access
 
     @activity.defn
     async def create_approval(self, request: CreateApprovalInput) -> CreatedApproval:
-        """POST the request once, however often Temporal retries this activity.
+        """POST the request once, however often it is retried or re-run after a crash.
 
-        The ``Idempotency-Key`` makes the platform hand back the first request
-        when a retry follows a POST whose reply was lost.
+        Two guards, for the two kinds of platform: the ``Idempotency-Key`` [ext]
+        makes the reference platform hand back the first request; on the upstream
+        contract, which has no such header, the request carries a marker in its
+        ``task_id`` and the newest 50 are searched for it before every POST
+        (docs/platform-modes.md says what that leaves open).
         """
         platform = self._access.client(request.workspace_id)
+        task_id = marked_task_id(request.task_id, request.idempotency_key)
         try:
+            existing = await platform.find_by_task_id(task_id)
+            if existing is not None:
+                logger.info("approval already requested: id=%s", existing)
+                return CreatedApproval(approval_id=existing)
             approval_id = await platform.create_approval(
                 request.action,
                 request.reason,
                 idempotency_key=request.idempotency_key,
-                task_id=request.task_id,
+                task_id=task_id,
                 requester=request.requester or None,
                 timeout_seconds=request.timeout_seconds,
             )

@@ -215,6 +215,15 @@ class PlatformClient:
             )
         return [item for item in data if isinstance(item, dict)]
 
+    async def find_by_task_id(self, task_id: str) -> str | None:
+        """The id of the newest approval whose ``task_id`` is ``task_id``, if the newest 50
+        hold one."""
+        for item in await self.list_approvals():
+            found = item.get("id")
+            if item.get("task_id") == task_id and isinstance(found, str) and _valid_id(found):
+                return found
+        return None
+
     async def get_approval(self, approval_id: str) -> dict[str, Any] | None:
         """One approval by id: the single-item route where the platform has it, else the list.
 

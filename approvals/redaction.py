@@ -54,8 +54,24 @@ def _looks_random(run: str) -> bool:
     return has_upper and has_lower and has_digit
 
 
+MIN_KNOWN_SECRET_CHARS = 4
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Redact ``value`` verbatim from now on, whatever its shape (the worker's own token).
+
+    Values shorter than ``MIN_KNOWN_SECRET_CHARS`` are not registered: they would
+    blank out ordinary text; such a token is weak anyway.
+    """
+    if value and len(value) >= MIN_KNOWN_SECRET_CHARS:
+        _known_secrets.add(value)
+
+
 def redact_text(text: str) -> str:
     """Replace every secret-looking span of ``text`` with ``***REDACTED***``."""
+    for known in sorted(_known_secrets, key=len, reverse=True):
+        text = text.replace(known, REDACTED)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(REDACTED, text)
     text = _LABELLED_SECRETS.sub(lambda m: m.group(1) + REDACTED, text)

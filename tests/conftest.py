@@ -1,5 +1,14 @@
 """Shared fixtures: real Temporal servers (dev server and time-skipping), the real
-reference platform on 127.0.0.1, and settings pointing the worker at both."""
+reference platform on 127.0.0.1, and settings pointing the worker at both.
+
+The platform runs in one of two modes (docs/platform-modes.md): ``reference`` (the
+default: contract plus extensions, open) or ``strict`` (the upstream contract alone,
+token required). A test or module runs in both with
+``@pytest.mark.platform_modes("reference", "strict")`` (or
+``@pytest.mark.parametrize("platform", ["reference", "strict"], indirect=True)``);
+``@pytest.mark.reference_only("why")`` takes one test of such a module out of strict
+mode, saying why. ``settings`` then carries the platform's token.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +17,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.platform import PlatformServer
 from approvals.settings import Settings
-from tests.helpers import WORKSPACE
+from tests import helpers
+from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -44,20 +55,57 @@ async def skipping_env():
     await env.shutdown()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "platform_modes(*modes): run the test once per platform mode "
+        f"(of {', '.join(PLATFORM_MODES)}) through the platform_mode fixture",
+    )
+    config.addinivalue_line(
+        "markers",
+        "reference_only(reason): reference mode only, though its module runs in both modes",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    modes = metafunc.definition.get_closest_marker("platform_modes")
+    if modes is None or "platform_mode" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("reference_only") is not None:
+        return  # the default mode, and the test id stays as it was
+    unknown = set(modes.args) - set(PLATFORM_MODES)
+    if unknown:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown mode(s) {unknown}")
+    metafunc.parametrize("platform_mode", list(modes.args), indirect=True)
+
+
 @pytest.fixture
-async def platform(tmp_path):
-    server = PlatformServer(tmp_path / "platform.db", fault_control=True)
-    await server.start()
+def platform_mode(request: pytest.FixtureRequest) -> str:
+    """``reference`` unless ``platform_modes`` parametrizes the test (a test that
+    parametrizes ``platform`` itself asks ``platform.strict`` instead)."""
+    mode: str = getattr(request, "param", "reference")
+    return mode
+
+
+@pytest.fixture
+async def platform(request, tmp_path, platform_mode, monkeypatch):
+    """The platform on 127.0.0.1 in ``platform_mode`` (or ``request.param`` when
+    parametrized indirectly): reference with fault routes, or strict with its token.
+    Tests ask ``platform.strict`` which one they got."""
+    mode = getattr(request, "param", platform_mode)
+    monkeypatch.setattr(helpers, "HISTORY_SUFFIX", "_strict" if mode == "strict" else "")
+    server = await start_platform(tmp_path / f"platform-{mode}.db", mode)
     yield server
     await server.stop()
 
 
 @pytest.fixture
 def settings(platform, tmp_path) -> Settings:
+    """The worker's settings for ``platform``: its URL and, for a strict one, its token."""
     return Settings(
         platform_url=platform.url,
         workspace_id=WORKSPACE,
-        workspace_token=None,
+        workspace_token=SecretStr(PLATFORM_TOKEN) if platform.strict else None,
         audit_log_path=tmp_path / "audit" / "audit.jsonl",
         rbac_config_path=tmp_path / "config.yaml",
         platform_http_timeout=5.0,

@@ -22,6 +22,11 @@ on the dead worker's sticky queue after ``WORKER_STICKY_TIMEOUT``), but for the
 listener's heartbeat timeout: ``APPROVAL_HEARTBEAT_TIMEOUT`` is a worker
 setting, 30 s by default, and the runs set it to ``HEARTBEAT_TIMEOUT``. Used by
 ``tests/test_crash_stages.py`` and by the fault-suite command (``python -m tests.faults``).
+
+The platform's mode is the caller's: the runs use ``settings.platform_url`` and,
+against a strict platform (the upstream contract alone: no Idempotency-Key, no
+single-item read, no expire route), ``settings.workspace_token``, which the worker
+processes get as ``WORKSPACE_TOKEN``.
 """
 
 from __future__ import annotations
@@ -218,10 +223,20 @@ def _judge(
     return outcome
 
 
+def stage_named(name: str) -> Stage:
+    [stage] = [stage for stage in STAGES if stage.name == name]
+    return stage
+
+
 async def run_stages(
-    client: Client, settings: Settings, log_dir: Path, runs: int
+    client: Client,
+    settings: Settings,
+    log_dir: Path,
+    runs: int,
+    stages: tuple[Stage, ...] = STAGES,
 ) -> list[tuple[str, int, int, int, int, list[str]]]:
-    """Every stage ``runs`` times (stages side by side, runs of a stage one after another).
+    """Every stage (of ``stages``) ``runs`` times (stages side by side, runs of a stage
+    one after another).
 
     Returns rows ``(fault, runs, lost, duplicated, hung, details)``.
     """
@@ -239,4 +254,4 @@ async def run_stages(
                 details.append(f"{stage.name} run {run}: {outcome.detail} (log {log})")
         return f"worker SIGKILL {stage.name}", runs, lost, duplicated, hung, details
 
-    return list(await asyncio.gather(*(one_stage(stage) for stage in STAGES)))
+    return list(await asyncio.gather(*(one_stage(stage) for stage in stages)))

@@ -22,14 +22,24 @@ from temporalio.client import Client, WorkflowHandle
 from activities.listener import ListenerTuning
 from approvals.audit_log import AuditLog
 from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, ApprovalStatusView
+from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
 from worker import build_worker
 from workflows.approval import ApprovalWorkflow
 
 WORKSPACE = "ws-test"
+PLATFORM_MODES = ("reference", "strict")
+"""The reference platform's modes (docs/platform-modes.md)."""
+PLATFORM_TOKEN = "strict-" + "platform-token-4711"
+"""The bearer token of a strict platform in tests. No secret pattern matches it (no
+``sk-``, no long mixed-case run, no ``token=`` label): only the worker's registering
+its own token (``approvals.redaction.register_secret``) keeps it out of the audit."""
 UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 HISTORIES_DIR = Path(__file__).parent / "histories"
+HISTORY_SUFFIX = ""
+"""Appended to recorded history names: ``_strict`` while the platform runs strict (set by
+the ``platform`` fixture), so one test's two modes do not overwrite each other."""
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_KEYS = {
     "granted": {"approved", "approval_id", "decided_by"},
@@ -44,6 +54,19 @@ FAST_LISTENER = ListenerTuning(
     backoff=(0.1, 0.2, 0.4), socket_retry=2.0, settle=0.5, reconcile_interval=2.0
 )
 """Listener patience for tests: seconds instead of minutes."""
+
+
+async def start_platform(db_path: Path, mode: str) -> PlatformServer:
+    """A started platform in ``mode``: reference (open, with fault routes) or strict
+    (``PLATFORM_TOKEN`` required, no fault routes; the in-process ``faults`` work in both)."""
+    if mode not in PLATFORM_MODES:
+        raise ValueError(f"unknown platform mode {mode!r}")
+    if mode == "strict":
+        server = PlatformServer(db_path, token=PLATFORM_TOKEN, strict=True)
+    else:
+        server = PlatformServer(db_path, fault_control=True)
+    await server.start()
+    return server
 
 
 @contextlib.asynccontextmanager
@@ -133,7 +156,8 @@ async def finish(
             history = await handle.fetch_history()
             folder = HISTORIES_DIR / history_set
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+            path = folder / f"{name}{HISTORY_SUFFIX}.json"
+            path.write_text(history.to_json(), encoding="utf-8")
 
 
 def audit_records(settings: Settings) -> list[dict[str, Any]]:
@@ -164,9 +188,12 @@ def assert_reference_shape(result: ApprovalResult) -> dict[str, Any]:
 
 
 def settings_env(client: Client, settings: Settings, task_queue: str) -> dict[str, str]:
-    """The environment that gives a child process (worker, CLI, example) these settings."""
+    """The environment that gives a child process (worker, CLI, example) these settings,
+    the platform token included when they have one."""
+    token = settings.workspace_token.get_secret_value() if settings.workspace_token else None
     return {
         **os.environ,
+        **({"WORKSPACE_TOKEN": token} if token else {}),
         "PLATFORM_URL": settings.platform_url,
         "WORKSPACE_ID": settings.workspace_id,
         "AUDIT_LOG_PATH": str(settings.audit_log_path),

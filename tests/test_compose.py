@@ -83,3 +83,11 @@ def test_the_dev_server_registers_every_search_attribute_the_listener_needs():
     command = compose()["services"]["temporal"]["command"]
     registered = {arg.split("=", 1)[1] for arg in command if arg.startswith("--search-attribute=")}
     assert registered == {f"{key.name}=Keyword" for key in search_attributes.KEYS}
+
+
+def test_readme_gives_the_operator_command_for_the_search_attributes():
+    from approvals import search_attributes
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    command = search_attributes.operator_command("default")
+    assert command.replace("\\", "") in readme.replace(" \\ ", " ")

@@ -18,7 +18,6 @@ from approvals.settings import Settings
 from tests.helpers import (
     WORKSPACE,
     approval_request,
-    audit_records,
     eventually,
     platform_client,
     spawn_worker,
@@ -148,11 +147,53 @@ async def test_the_worker_sends_the_token_everywhere_and_never_logs_it(
 async def test_a_wrong_token_is_refused_and_changes_nothing(
     dev_env, settings, guarded_platform, tmp_path
 ):
+    """The worker probes the platform at start: a refused token stops it with one line."""
     log = tmp_path / "worker.log"
     wrong = "ws-token-" + "WRONG0wrong1WRONG"
-    result = await run_one(dev_env, settings, guarded_platform, log, wrong)
+    worker = spawn_worker(
+        dev_env.client,
+        settings_for(settings, guarded_platform, None),
+        f"tq-token-{uuid.uuid4()}",
+        log,
+        WORKSPACE_TOKEN=wrong,
+    )
+    status = await asyncio.to_thread(worker.wait, 60)
+    output = log.read_text(encoding="utf-8", errors="replace")
 
-    assert result.status is ApprovalStatus.FAILURE and "401" in (result.error or "")
+    assert status == 2
+    assert "refused WORKSPACE_TOKEN (401)" in output
+    assert wrong not in output
     assert guarded_platform.store.count() == 0
-    assert [r["outcome"] for r in audit_records(settings)] == ["failure"]
-    assert wrong not in log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("token", [None, "open-platform-token"])
+async def test_a_worker_without_a_token_refuses_a_platform_that_requires_one(
+    dev_env, settings, guarded_platform, platform, tmp_path, token
+):
+    """No token against a guarded platform: exit 2, one line naming the setting. No token
+    against an open one: the worker starts, with a warning."""
+    log = tmp_path / "worker.log"
+    target = guarded_platform if token is None else platform
+    env = {"WORKSPACE_TOKEN": ""}
+    worker = spawn_worker(
+        dev_env.client,
+        settings_for(settings, target, None),
+        f"tq-token-{uuid.uuid4()}",
+        log,
+        **env,
+    )
+    try:
+        if token is None:
+            status = await asyncio.to_thread(worker.wait, 60)
+            output = log.read_text(encoding="utf-8", errors="replace")
+            assert status == 2
+            assert "requires a token (401): set WORKSPACE_TOKEN" in output
+        else:
+            await eventually(
+                lambda: _true("no WORKSPACE_TOKEN" in log.read_text(encoding="utf-8")),
+                timeout=60,
+            )
+            assert worker.poll() is None
+    finally:
+        worker.terminate()
+        await asyncio.to_thread(worker.wait, 20)
