@@ -117,6 +117,7 @@ class ListenerSession:
         self._new_unowned = asyncio.Event()
         self._unowned: dict[str, tuple[Decision, float]] = {}
         self._read_at: dict[str, float] = {}
+        self._unreadable: set[str] = set()
         self._signals = asyncio.Semaphore(tuning.signal_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._quiet_since = time.monotonic()
@@ -286,6 +287,8 @@ class ListenerSession:
             missing = missing[:single_reads]
         if missing and self._platform.has_single_item_route is not False:
             listed.update(await self._read_each(missing))
+        if self._platform.has_single_item_route is False:
+            self._warn_unreadable([a for a in missing if a not in listed])
         now = time.monotonic()
         found = 0
         for approval_id, item in listed.items():
@@ -297,6 +300,22 @@ class ListenerSession:
         for gone in set(self._read_at) - set(pending):
             del self._read_at[gone]
         return found
+
+    def _warn_unreadable(self, approval_ids: list[str]) -> None:
+        """Approvals beyond the newest 50 on a platform without the single-item route
+        (the upstream contract) cannot be read: a decision the socket missed for them
+        is seen by nobody, and their timer ends them as ``timeout``."""
+        new = [a for a in approval_ids if a not in self._unreadable]
+        if new:
+            self._unreadable.update(new)
+            self._count("unreadable", len(new))
+            logger.warning(
+                "%d pending approval(s) fell out of the platform's newest 50 and cannot be read"
+                " (no single-item route): a decision the socket missed for them will not be"
+                " seen, e.g. %s",
+                len(new),
+                new[0],
+            )
 
     async def _read_each(self, approval_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         limit = asyncio.Semaphore(self._tuning.read_concurrency)

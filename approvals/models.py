@@ -219,6 +219,7 @@ class ListenerReport(_Model):
     catch_up_reads: int = 0
     poll_passes: int = 0
     unowned_events: int = 0
+    unreadable: int = 0  # pending approvals beyond the newest 50 with no single-item route
 
 
 class ExpireApprovalInput(_Model):

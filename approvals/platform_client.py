@@ -238,7 +238,11 @@ class PlatformClient:
                 return data if isinstance(data, dict) else None
             if response.status_code not in (404, 405):
                 raise _status_error("Failed to read approval", response)
-            if self._single_item_route:
+            if response.status_code == 405 or _error_text(response) is None:
+                # No route (a router's bare 404 or 405), not an unknown approval, which
+                # the contract answers with a JSON error: stop asking this route.
+                self._single_item_route = False
+            elif self._single_item_route:
                 return None  # the route exists; the approval does not
         for item in await self.list_approvals():
             if item.get("id") == approval_id:

@@ -1,12 +1,18 @@
-"""The fault suite as one command: ``python -m tests.faults [RUNS] [--only SECTION,...]``.
+"""The fault suite as one command:
+``python -m tests.faults [RUNS] [--only SECTION,...] [--platforms MODE,...]``.
 
-Prints one table (fault, runs, lost, duplicated, hung) over real processes on
-loopback, and exits non-zero if anything was lost, duplicated or hung.
+Prints one table over real processes on loopback: per fault, the runs and, for
+each platform mode (docs/platform-modes.md: ``reference``, and ``strict``, the
+upstream contract alone), lost, duplicated and hung; exits non-zero if anything
+was lost, duplicated or hung in any mode. Every section runs once per mode, on a
+platform of that mode (a strict one with its token, which the workers get too).
 Sections:
 
-- ``platform``: the reference platform misbehaves (fault mode) while a client
-  creates approvals with the worker's retry rule (retry only retryable errors,
-  same Idempotency-Key). Counts come from the platform's own list: lost = no
+- ``platform``: the platform misbehaves (in-process faults) while a client
+  creates approvals as the worker does (its create activity: the ``task_id``
+  marker looked up in the newest 50 before every POST, the same Idempotency-Key,
+  which only the reference platform honours; retry only retryable errors).
+  Counts come from the platform's own list: lost = no
   request stored, duplicated = more than one, hung = a create that did not
   finish within its bound. (Replies that are invalid, truncated, HTML or
   oversized are not faults to ride out but errors to report: see the
@@ -18,7 +24,8 @@ Sections:
   polling and signalling to the final audit, and restarted
   (tests/crash_stages.py), on a real dev server.
 - ``restart``: the dev server stopped and started again on its SQLite file
-  while approvals wait and the listener holds the socket (tests/server_restart.py).
+  while approvals wait and the listener holds the socket (tests/server_restart.py;
+  the strict platform runs in this process, the reference one as its own).
 - ``websocket``: the platform's socket dropped every 0.5 s, carrying garbage
   frames, or silent (pings answered, nothing delivered) while RUNS approvals
   go through a real in-process worker (short listener intervals) on a real dev
@@ -41,15 +48,20 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.platform_http import PlatformHttpActivities
+from activities.workspace import PlatformAccess
 from approvals import search_attributes
 from approvals.converter import data_converter
+from approvals.models import CreateApprovalInput
 from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
 from tests.crash_stages import run_stages
-from tests.helpers import WORKSPACE
+from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
 from tests.server_restart import run_restart
 from tests.ws_faults import WS_FAULTS, run_under_fault
 
@@ -84,34 +96,62 @@ FAULTS: dict[str, Callable[[PlatformServer], Awaitable[None]]] = {
 }
 
 
+def _token(server: PlatformServer) -> str | None:
+    return PLATFORM_TOKEN if server.strict else None
+
+
+def _settings(server: PlatformServer, workspace: str, folder: Path) -> Settings:
+    """The worker's settings for ``server``: its URL and, for a strict one, its token."""
+    token = _token(server)
+    return Settings(
+        platform_url=server.url,
+        workspace_id=workspace,
+        workspace_token=SecretStr(token) if token else None,
+        audit_log_path=folder / "audit.jsonl",
+        rbac_config_path=folder / "config.yaml",
+        platform_http_timeout=5.0,
+    )
+
+
 async def _one_run(
-    server: PlatformServer, inject: Callable[[PlatformServer], Awaitable[None]]
+    server: PlatformServer, inject: Callable[[PlatformServer], Awaitable[None]], folder: Path
 ) -> tuple[int, bool]:
     workspace = f"ws-{uuid.uuid4()}"
-    key = str(uuid.uuid4())
+    request = CreateApprovalInput(
+        workspace_id=workspace,
+        action="deploy",
+        reason="fault run",
+        task_id=f"task-{uuid.uuid4()}",
+        idempotency_key=str(uuid.uuid4()),
+    )
     await inject(server)
     heal_after = random.randint(1, 3)
     attempts = 0
     hung = False
     try:
         async with asyncio.timeout(BOUND_SECONDS), httpx.AsyncClient(timeout=0.5) as http:
-            client = PlatformClient(http=http, base_url=server.url, workspace_id=workspace)
+            # The worker's own create activity: what a retry finds is the product's logic.
+            worker = PlatformHttpActivities(
+                PlatformAccess(_settings(server, workspace, folder), http)
+            )
             while True:
                 attempts += 1
                 if attempts > heal_after:
                     await _heal(server)
                 try:
-                    await client.create_approval("deploy", "fault run", idempotency_key=key)
+                    await worker.create_approval(request)
                     break
-                except PlatformError as error:
-                    if not error.retryable:
+                except ApplicationError as error:
+                    if error.non_retryable:
                         break
                     await asyncio.sleep(0.05)
     except TimeoutError:
         hung = True
     await _heal(server)
     async with httpx.AsyncClient(timeout=10.0) as http:
-        client = PlatformClient(http=http, base_url=server.url, workspace_id=workspace)
+        client = PlatformClient(
+            http=http, base_url=server.url, workspace_id=workspace, token=_token(server)
+        )
         stored = len(await client.list_approvals())
     return stored, hung
 
@@ -120,7 +160,9 @@ async def _racing_decisions(server: PlatformServer) -> tuple[int, bool]:
     """Two different decisions (and a repeat) race; returns (winners, hung)."""
     workspace = f"ws-{uuid.uuid4()}"
     async with httpx.AsyncClient(timeout=10.0) as http:
-        client = PlatformClient(http=http, base_url=server.url, workspace_id=workspace)
+        client = PlatformClient(
+            http=http, base_url=server.url, workspace_id=workspace, token=_token(server)
+        )
         approval_id = await client.create_approval("deploy", "race", idempotency_key="k")
 
         async def decide(approved: bool) -> bool:
@@ -144,7 +186,21 @@ async def _racing_decisions(server: PlatformServer) -> tuple[int, bool]:
     return winners, False
 
 
-Row = tuple[str, int, int, int, int]
+Counts = tuple[int, int, int]
+"""lost, duplicated, hung."""
+ModeRow = tuple[str, int, int, int, int]
+"""(fault, runs, lost, duplicated, hung) in one platform mode."""
+Row = tuple[str, int, dict[str, Counts]]
+"""(fault, runs, counts per platform mode)."""
+
+
+def _merge(per_mode: dict[str, list[ModeRow]]) -> list[Row]:
+    """One row per fault, with each mode's counts, in the order the faults ran."""
+    rows: dict[str, tuple[int, dict[str, Counts]]] = {}
+    for mode, mode_rows in per_mode.items():
+        for name, runs, lost, duplicated, hung in mode_rows:
+            rows.setdefault(name, (runs, {}))[1][mode] = (lost, duplicated, hung)
+    return [(name, runs, counts) for name, (runs, counts) in rows.items()]
 
 
 async def _dev_server() -> WorkflowEnvironment:
@@ -164,130 +220,167 @@ async def _dev_server() -> WorkflowEnvironment:
         os.close(saved)
 
 
-async def platform_rows(runs: int) -> list[Row]:
-    rows: list[Row] = []
+async def platform_rows(runs: int, modes: Iterable[str]) -> list[Row]:
+    per_mode: dict[str, list[ModeRow]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        server = PlatformServer(Path(tmp) / "platform.db", fault_control=True)
-        await server.start()
-        try:
-            for name, inject in FAULTS.items():
-                lost = duplicated = hung = 0
-                for _ in range(runs):
-                    stored, did_hang = await _one_run(server, inject)
-                    lost += stored == 0
-                    duplicated += stored > 1
-                    hung += did_hang
-                rows.append((name, runs, lost, duplicated, hung))
-            lost = duplicated = hung = 0
-            for _ in range(runs):
-                winners, did_hang = await _racing_decisions(server)
-                lost += winners == 0 and not did_hang
-                duplicated += winners > 1
-                hung += did_hang
-            rows.append(("two different decisions race", runs, lost, duplicated, hung))
-        finally:
-            await server.stop()
+        for mode in modes:
+            server = await start_platform(Path(tmp) / f"platform-{mode}.db", mode)
+            try:
+                per_mode[mode] = await _platform_rows(server, runs, Path(tmp))
+            finally:
+                await server.stop()
+    return _merge(per_mode)
+
+
+async def _platform_rows(server: PlatformServer, runs: int, folder: Path) -> list[ModeRow]:
+    rows: list[ModeRow] = []
+    for name, inject in FAULTS.items():
+        lost = duplicated = hung = 0
+        for _ in range(runs):
+            stored, did_hang = await _one_run(server, inject, folder)
+            lost += stored == 0
+            duplicated += stored > 1
+            hung += did_hang
+        rows.append((name, runs, lost, duplicated, hung))
+    lost = duplicated = hung = 0
+    for _ in range(runs):
+        winners, did_hang = await _racing_decisions(server)
+        lost += winners == 0 and not did_hang
+        duplicated += winners > 1
+        hung += did_hang
+    rows.append(("two different decisions race", runs, lost, duplicated, hung))
     return rows
 
 
-async def crash_rows(runs: int) -> list[Row]:
-    rows: list[Row] = []
+async def crash_rows(runs: int, modes: Iterable[str]) -> list[Row]:
+    per_mode: dict[str, list[ModeRow]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        server = PlatformServer(Path(tmp) / "platform.db")
-        await server.start()
         env = await _dev_server()
         try:
-            settings = Settings(
-                platform_url=server.url,
-                workspace_id="faults",
-                workspace_token=None,
-                audit_log_path=Path(tmp) / "audit.jsonl",
-                rbac_config_path=Path(tmp) / "config.yaml",
-            )
-            for name, n, lost, dup, hung, details in await run_stages(
-                env.client, settings, Path(tmp), runs
-            ):
-                rows.append((name, n, lost, dup, hung))
-                for detail in details:
-                    print(detail, file=sys.stderr)
+            for mode in modes:
+                folder = Path(tmp) / mode
+                server = await start_platform(folder / "platform.db", mode)
+                try:
+                    settings = _settings(server, "faults", folder)
+                    per_mode[mode] = []
+                    for name, n, lost, dup, hung, details in await run_stages(
+                        env.client, settings, folder, runs
+                    ):
+                        per_mode[mode].append((name, n, lost, dup, hung))
+                        for detail in details:
+                            print(f"[{mode}] {detail}", file=sys.stderr)
+                finally:
+                    await server.stop()
         finally:
             await env.shutdown()
-            await server.stop()
-    return rows
+    return _merge(per_mode)
 
 
-async def restart_rows(runs: int) -> list[Row]:
+async def restart_rows(runs: int, modes: Iterable[str]) -> list[Row]:
+    per_mode: dict[str, list[ModeRow]] = {}
+    for mode in modes:
+        with tempfile.TemporaryDirectory() as tmp:
+            name, n, lost, dup, hung, details = await run_restart(
+                Path(tmp), approvals=2 * runs, platform_mode=mode
+            )
+        for detail in details:
+            print(f"[{mode}] {detail}", file=sys.stderr)
+        per_mode[mode] = [(name, n, lost, dup, hung)]
+    return _merge(per_mode)
+
+
+async def websocket_rows(runs: int, modes: Iterable[str]) -> list[Row]:
+    """One row per WebSocket fault: ``runs`` approvals through a real worker each, per mode."""
+    per_mode: dict[str, list[ModeRow]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        name, n, lost, dup, hung, details = await run_restart(Path(tmp), approvals=2 * runs)
-    for detail in details:
-        print(detail, file=sys.stderr)
-    return [(name, n, lost, dup, hung)]
-
-
-async def websocket_rows(runs: int) -> list[Row]:
-    """One row per WebSocket fault: ``runs`` approvals through a real worker each."""
-    rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        server = PlatformServer(Path(tmp) / "platform.db", fault_control=True)
-        await server.start()
         env = await _dev_server()
         try:
-            settings = Settings(
-                platform_url=server.url,
-                workspace_id=WORKSPACE,
-                workspace_token=None,
-                audit_log_path=Path(tmp) / "audit.jsonl",
-                rbac_config_path=Path(tmp) / "config.yaml",
-                platform_http_timeout=5.0,
-            )
-            for name, inject in WS_FAULTS.items():
-                approvals = await run_under_fault(env.client, settings, server, inject, runs)
-                lost = sum(a.lost for a in approvals)
-                duplicated = sum(a.duplicated for a in approvals)
-                rows.append((name, runs, lost, duplicated, sum(a.hung for a in approvals)))
+            for mode in modes:
+                folder = Path(tmp) / mode
+                server = await start_platform(folder / "platform.db", mode)
+                try:
+                    settings = _settings(server, WORKSPACE, folder)
+                    per_mode[mode] = []
+                    for name, inject in WS_FAULTS.items():
+                        approvals = await run_under_fault(
+                            env.client, settings, server, inject, runs
+                        )
+                        lost = sum(a.lost for a in approvals)
+                        duplicated = sum(a.duplicated for a in approvals)
+                        hung = sum(a.hung for a in approvals)
+                        per_mode[mode].append((name, runs, lost, duplicated, hung))
+                finally:
+                    await server.stop()
         finally:
             await env.shutdown()
-            await server.stop()
-    return rows
+    return _merge(per_mode)
 
 
-SECTIONS: dict[str, Callable[[int], Awaitable[list[Row]]]] = {
+SECTIONS: dict[str, Callable[[int, Iterable[str]], Awaitable[list[Row]]]] = {
     "platform": platform_rows,
     "crash": crash_rows,
     "restart": restart_rows,
     "websocket": websocket_rows,
 }
+COUNTS = ("lost", "duplicated", "hung")
 
 
-def print_table(rows: list[Row]) -> None:
-    header = ("fault", "runs", "lost", "duplicated", "hung")
-    width = max(len(row[0]) for row in rows)
-    print(f"| {header[0]:<{width}} | " + " | ".join(header[1:]) + " |")
-    print(f"|{'-' * (width + 2)}|------|------|------------|------|")
-    for name, n, lost, dup, hung in rows:
-        print(f"| {name:<{width}} | {n:>4} | {lost:>4} | {dup:>10} | {hung:>4} |")
+def header(modes: Iterable[str]) -> list[str]:
+    """The table's column names: fault, runs, then ``<mode> <count>`` for each mode."""
+    return ["fault", "runs", *(f"{mode} {count}" for mode in modes for count in COUNTS)]
 
 
-async def main(runs: int, sections: Iterable[str] = tuple(SECTIONS)) -> int:
+def print_table(rows: list[Row], modes: Iterable[str] = PLATFORM_MODES) -> None:
+    modes = list(modes)
+    names = header(modes)
+    width = max(len(names[0]), *(len(row[0]) for row in rows))
+    print(f"| {names[0]:<{width}} | " + " | ".join(names[1:]) + " |")
+    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(name) + 2) for name in names[1:]) + "|")
+    for name, n, counts in rows:
+        cells = [f"{n:>{len(names[1])}}"]
+        for mode in modes:
+            values = counts.get(mode)
+            for count, value in zip(COUNTS, values or (None,) * 3, strict=True):
+                cells.append(f"{'n/a' if value is None else value:>{len(mode) + 1 + len(count)}}")
+        print(f"| {name:<{width}} | " + " | ".join(cells) + " |")
+
+
+def _failed(rows: list[Row]) -> bool:
+    return any(any(values) for _, _, counts in rows for values in counts.values())
+
+
+async def main(
+    runs: int, sections: Iterable[str] = tuple(SECTIONS), modes: Iterable[str] = PLATFORM_MODES
+) -> int:
+    modes = list(modes)
     rows: list[Row] = []
     for section in sections:
-        rows += await SECTIONS[section](runs)
-    print_table(rows)
-    return 1 if any(row[2] or row[3] or row[4] for row in rows) else 0
+        rows += await SECTIONS[section](runs, modes)
+    print_table(rows, modes)
+    return 1 if _failed(rows) else 0
 
 
-def _arguments(argv: list[str]) -> tuple[int, list[str]]:
+def _arguments(argv: list[str]) -> tuple[int, list[str], list[str]]:
     parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__)
     parser.add_argument("runs", nargs="?", type=int, default=3, help="runs per fault")
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help=f"sections, of {', '.join(SECTIONS)}"
     )
+    parser.add_argument(
+        "--platforms",
+        default=",".join(PLATFORM_MODES),
+        help=f"platform modes, of {', '.join(PLATFORM_MODES)} (one set of columns each)",
+    )
     args = parser.parse_args(argv)
     sections = [name for name in args.only.split(",") if name]
+    modes = [mode for mode in args.platforms.split(",") if mode]
     unknown = set(sections) - set(SECTIONS)
+    unknown_modes = set(modes) - set(PLATFORM_MODES)
     if unknown or args.runs < 1:
         parser.error(f"unknown section(s) {sorted(unknown)}" if unknown else "RUNS must be >= 1")
-    return args.runs, sections
+    if unknown_modes or not modes:
+        parser.error(f"unknown platform mode(s) {sorted(unknown_modes)}")
+    return args.runs, sections, modes
 
 
 if __name__ == "__main__":

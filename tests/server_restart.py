@@ -12,14 +12,21 @@ approval, as in tests/crash_stages.py: lost (a result that is not the human's
 decision, a missing audit record), duplicated (more than one request, an audit
 event written twice), hung (no result within the bound). Used by
 ``tests/test_server_restart.py`` and the fault-suite command.
+
+``platform_mode="strict"`` runs the same outage against a strict platform (the
+upstream contract alone, docs/platform-modes.md) served in this process, with its
+token; the stack's own (reference) platform process then stands idle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +36,9 @@ from temporalio.service import RPCError
 from activities.approval_index import ApprovalIndex
 from approvals.audit_log import AuditLog
 from approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+from approvals.platform_client import PlatformClient
 from bench.processes import TASK_QUEUE, WORKSPACE, Stack, platform_websockets, stack
-from tests.helpers import eventually, wait_pending
+from tests.helpers import PLATFORM_TOKEN, eventually, start_platform, wait_pending
 from workflows.approval import ApprovalWorkflow
 
 Handle = WorkflowHandle[ApprovalWorkflow, ApprovalResult]
@@ -49,19 +57,51 @@ async def _start(running: Stack) -> Handle:
     )
 
 
-async def _listened(running: Stack, approval_ids: list[str]) -> None:
+@dataclass
+class Platform:
+    """The platform the worker uses: its API, its open sockets, the worker's env for it."""
+
+    api: Callable[[], PlatformClient]
+    websockets: Callable[[], Awaitable[int]]
+    worker_env: dict[str, str]
+
+
+@contextlib.asynccontextmanager
+async def _platform(running: Stack, mode: str, work_dir: Path) -> AsyncIterator[Platform]:
+    if mode == "reference":  # the stack's own platform process
+        yield Platform(running.api, lambda: platform_websockets(running), {})
+        return
+    server = await start_platform(work_dir / f"platform-{mode}.db", mode)
+
+    def api() -> PlatformClient:
+        return PlatformClient(
+            http=running.http, base_url=server.url, workspace_id=WORKSPACE, token=PLATFORM_TOKEN
+        )
+
+    async def websockets() -> int:
+        return server.hub.connection_count()
+
+    try:
+        yield Platform(
+            api, websockets, {"PLATFORM_URL": server.url, "WORKSPACE_TOKEN": PLATFORM_TOKEN}
+        )
+    finally:
+        await server.stop()
+
+
+async def _listened(running: Stack, platform: Platform, approval_ids: list[str]) -> None:
     """Until the listener holds its socket and can find every waiting workflow."""
     index = ApprovalIndex(running.client, TASK_QUEUE, WORKSPACE)
 
     async def all_findable() -> bool:
         pending: dict[str, Any] = await index.pending()
-        return set(approval_ids) <= set(pending) and await platform_websockets(running) >= 1
+        return set(approval_ids) <= set(pending) and await platform.websockets() >= 1
 
     await eventually(all_findable, timeout=60, interval=0.2)
 
 
-async def _decide(stack_: Stack, approval_id: str, approved: bool) -> None:
-    await stack_.api().decide(approval_id, approved=approved, decided_by="outage-reviewer")
+async def _decide(platform: Platform, approval_id: str, approved: bool) -> None:
+    await platform.api().decide(approval_id, approved=approved, decided_by="outage-reviewer")
 
 
 def _judge(
@@ -93,24 +133,26 @@ def _judge(
 
 
 async def run_restart(
-    work_dir: Path, approvals: int = 6, down_seconds: float = 3.0
+    work_dir: Path, approvals: int = 6, down_seconds: float = 3.0, platform_mode: str = "reference"
 ) -> tuple[str, int, int, int, int, list[str]]:
     """One outage with ``approvals`` waiting: ``(fault, runs, lost, dup, hung, details)``."""
-    async with stack(work_dir) as running:
-        running.start_worker(APPROVAL_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT))
+    async with stack(work_dir) as running, _platform(running, platform_mode, work_dir) as platform:
+        running.start_worker(
+            APPROVAL_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT), **platform.worker_env
+        )
         handles = [await _start(running) for _ in range(approvals)]
         approval_ids = [await wait_pending(handle, 60) for handle in handles]
-        await _listened(running, approval_ids)
+        await _listened(running, platform, approval_ids)
         answers = [random.choice([True, False]) for _ in handles]
         half = approvals // 2
 
         await asyncio.to_thread(running.stop_temporal)
         for approval_id, approved in zip(approval_ids[:half], answers[:half], strict=True):
-            await _decide(running, approval_id, approved)
+            await _decide(platform, approval_id, approved)
         await asyncio.sleep(down_seconds)
         await asyncio.to_thread(running.start_temporal)
         for approval_id, approved in zip(approval_ids[half:], answers[half:], strict=True):
-            await _decide(running, approval_id, approved)
+            await _decide(platform, approval_id, approved)
 
         async def result_of(handle: Handle) -> ApprovalResult | str | None:
             try:
@@ -121,7 +163,7 @@ async def run_restart(
                 return f"no result: {error}"  # e.g. the server forgot the workflow
 
         results = await asyncio.gather(*(result_of(handle) for handle in handles))
-        requests = len(await running.api().list_approvals())
+        requests = len(await platform.api().list_approvals())
         judged = [
             _judge(running, *case)
             for case in zip(handles, approval_ids, answers, results, strict=True)

@@ -1,11 +1,18 @@
 """Promise 1 at every lifecycle stage (see tests/crash_stages.py): SIGKILL, restart,
-and the human's decision still comes back once, audited once, with one request."""
+and the human's decision still comes back once, audited once, with one request.
+
+Against both platform modes: on the strict one (the upstream contract) a re-run
+create can count on no Idempotency-Key, only on its ``task_id`` marker.
+"""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.crash_stages import run_stages
 
 
+@pytest.mark.platform_modes("reference", "strict")
 async def test_sigkill_at_every_stage_loses_and_duplicates_nothing(dev_env, settings, tmp_path):
     rows = await run_stages(dev_env.client, settings, tmp_path, runs=2)
     problems = [detail for row in rows for detail in row[5]]
