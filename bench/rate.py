@@ -20,12 +20,14 @@ TARGET = 0.9
 async def _to_waiting(
     stack: Stack, starter: Starter, tail: AuditTail, prefix: str, count: int
 ) -> tuple[float, float, int]:
-    """Seconds the starts took, seconds until all wait, starts that failed."""
+    """Seconds the starts took, seconds until all wait, start calls retried."""
     workflow_ids = ids(prefix, count)
     began = time.perf_counter()
-    starts, errors = await start_all(stack, starter, workflow_ids)
+    starts = await start_all(stack, starter, workflow_ids)
+    if starts.failed:
+        raise RuntimeError(f"starts failed: {dict(starts.failed)}")
     await tail.wait(requested_of(workflow_ids), limit=1800)
-    return starts, time.perf_counter() - began, len(errors)
+    return starts.seconds, time.perf_counter() - began, starts.retried.total()
 
 
 async def run(stack: Stack, count: int) -> str:
@@ -44,7 +46,7 @@ async def run(stack: Stack, count: int) -> str:
         [
             "shape",
             "starts s",
-            "failed starts",
+            "starts retried",
             "all waiting s",
             "waiting/s",
             "x floor",
@@ -61,7 +63,7 @@ async def run(stack: Stack, count: int) -> str:
                 o_rate,
                 ratio(o_rate, f_rate),
                 f"≥ {TARGET}x floor",
-                verdict(o_rate >= TARGET * f_rate and o_errors == 0),
+                verdict(o_rate >= TARGET * f_rate),
             ],
         ],
     )

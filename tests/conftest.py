@@ -100,7 +100,7 @@ async def platform(request, tmp_path, platform_mode, monkeypatch):
 
 
 @pytest.fixture
-def settings(platform, tmp_path) -> Settings:
+def settings(platform: PlatformServer, tmp_path: Path) -> Settings:
     """The worker's settings for ``platform``: its URL and, for a strict one, its token."""
     return Settings(
         platform_url=platform.url,
