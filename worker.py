@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker
 
 from activities.audit import AuditActivities
+from activities.late_decisions import LateDecisionAudit
 from activities.listener import ListenerActivities, ListenerTuning
 from activities.platform_http import PlatformHttpActivities
 from activities.rbac import RbacActivities
@@ -145,11 +146,12 @@ async def build_worker(
     worker_options.setdefault(
         "sticky_queue_schedule_to_start_timeout", timedelta(seconds=settings.worker_sticky_timeout)
     )
+    register_secret(settings.bearer_token())  # also for workers embedded without serve()
     limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:
         access = PlatformAccess(settings, http)
         http_activities = PlatformHttpActivities(access)
-        listener = ListenerActivities(client, access, tuning)
+        listener = ListenerActivities(client, access, tuning, LateDecisionAudit(client, audit_log))
         rbac = RbacActivities(settings)
         audit = AuditActivities(audit_log)
         worker = Worker(

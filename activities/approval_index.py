@@ -38,6 +38,13 @@ class ApprovalIndex:
             return execution.id
         return None
 
+    async def closed_owner(self, approval_id: str) -> tuple[str, str] | None:
+        """(workflow id, run id) of the finished workflow that owned ``approval_id``, if any."""
+        query = attributes.closed_owner_query(self._task_queue, self._workspace_id, approval_id)
+        async for execution in self._client.list_workflows(query, limit=1):
+            return execution.id, execution.run_id
+        return None
+
     async def pending(self) -> dict[str, str]:
         """Every approval id of the workspace whose workflow is waiting → its workflow id."""
         found: dict[str, str] = {}

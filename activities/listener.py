@@ -42,6 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from activities.approval_index import ApprovalIndex
+from activities.late_decisions import LateDecisionAudit
 from activities.workspace import PlatformAccess
 from approvals.events import MAX_FRAME_BYTES, decision_from_item, decision_in_frame
 from approvals.models import (
@@ -79,11 +80,16 @@ class ListenerTuning:
 
 class ListenerActivities:
     def __init__(
-        self, client: Client, access: PlatformAccess, tuning: ListenerTuning | None = None
+        self,
+        client: Client,
+        access: PlatformAccess,
+        tuning: ListenerTuning | None = None,
+        late: LateDecisionAudit | None = None,
     ) -> None:
         self._client = client
         self._access = access
         self._tuning = tuning or ListenerTuning()
+        self._late = late
 
     @activity.defn
     async def listen_workspace(self, config: ListenerConfig) -> ListenerReport:
@@ -91,7 +97,7 @@ class ListenerActivities:
         info = activity.info()
         platform = self._access.client(config.workspace_id)
         index = ApprovalIndex(self._client, info.task_queue, config.workspace_id)
-        session = ListenerSession(self._client, platform, index, config, self._tuning)
+        session = ListenerSession(self._client, platform, index, config, self._tuning, self._late)
         return await session.run()
 
 
@@ -105,8 +111,10 @@ class ListenerSession:
         index: ApprovalIndex,
         config: ListenerConfig,
         tuning: ListenerTuning,
+        late: LateDecisionAudit | None = None,
     ) -> None:
         self._client = client
+        self._late = late
         self._platform = platform
         self._index = index
         self._config = config
@@ -358,7 +366,10 @@ class ListenerSession:
                 self._keep_for_retry(decision, temporal_failed=True)
                 return
             if workflow_id is None:
-                self._keep_for_retry(decision, temporal_failed=False)
+                if await self._audit_if_late(decision):
+                    self._unowned.pop(approval_id, None)
+                else:
+                    self._keep_for_retry(decision, temporal_failed=False)
                 return
             try:
                 await self._client.get_workflow_handle(workflow_id).signal(DECIDE_SIGNAL, decision)
@@ -368,11 +379,29 @@ class ListenerSession:
                     self._keep_for_retry(decision, temporal_failed=True)
                     return
                 self._index.forget(approval_id)  # its workflow has just finished
-                logger.debug("approval %s: its workflow has finished", approval_id)
+                if not await self._audit_if_late(decision):
+                    self._keep_for_retry(decision, temporal_failed=False)
+                    return
             else:
                 self._remember_signal(decision)
                 self._count("signalled")
         self._unowned.pop(approval_id, None)
+
+    async def _audit_if_late(self, decision: Decision) -> bool:
+        """True when the approval's workflow has finished: the decision is then audited
+        as late (unless it is the workflow's own outcome) and needs no signal."""
+        if self._late is None:
+            return False
+        try:
+            closed = await self._index.closed_owner(decision.approval_id)
+            if closed is None:
+                return False
+            await self._late.record(decision, *closed)
+        except (RPCError, LookupError) as error:
+            logger.warning("late decision for %s not audited yet: %s", decision.approval_id, error)
+            return False
+        self._remember_signal(decision)
+        return True
 
     def _keep_for_retry(self, decision: Decision, *, temporal_failed: bool) -> None:
         """Keep an undelivered decision for ``_retry_unowned``.

@@ -25,17 +25,25 @@ def require_served_workspace(settings: Settings, workspace_id: str) -> None:
 
 
 class PlatformAccess:
-    """Builds platform clients for the served workspace over one shared HTTP pool."""
+    """One platform client for the served workspace over one shared HTTP pool.
+
+    The client is kept (it learns which routes the platform has) and rebuilt only
+    when the token changes (the token file may be rotated).
+    """
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
         self.settings = settings
         self.http = http
+        self._client: PlatformClient | None = None
 
     def client(self, workspace_id: str) -> PlatformClient:
         require_served_workspace(self.settings, workspace_id)
-        return PlatformClient(
-            http=self.http,
-            base_url=self.settings.platform_url,
-            workspace_id=workspace_id,
-            token=self.settings.bearer_token(),
-        )
+        token = self.settings.bearer_token()
+        if self._client is None or self._client.token != token:
+            self._client = PlatformClient(
+                http=self.http,
+                base_url=self.settings.platform_url,
+                workspace_id=workspace_id,
+                token=token,
+            )
+        return self._client

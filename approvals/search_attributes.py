@@ -50,6 +50,15 @@ def owner_query(task_queue: str, workspace_id: str, approval_id: str) -> str:
     )
 
 
+def closed_owner_query(task_queue: str, workspace_id: str, approval_id: str) -> str:
+    """The finished workflow that waited for ``approval_id`` in ``workspace_id``."""
+    return (
+        f"TaskQueue = {_quoted(task_queue)} AND "
+        f"{APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)} AND "
+        f"{APPROVAL_ID.name} = {_quoted(approval_id)} AND ExecutionStatus != 'Running'"
+    )
+
+
 def pending_query(task_queue: str, workspace_id: str) -> str:
     """Every running workflow of ``workspace_id`` that waits for a decision."""
     return (

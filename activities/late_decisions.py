@@ -1,0 +1,95 @@
+"""Decisions that reach the listener after their approval's workflow has finished.
+
+Where the platform cannot expire a request (the upstream contract), a human can
+still decide it after the timeout; the platform then shows a decision the agent
+never got. Such a decision is written to the audit trail as ``rejected``,
+``rejected_because: "late"``, once (its ``event_id`` derives from the run and
+the decision), unless the finished workflow's result is that very decision (the
+echo of a decision the workflow itself wrote to the platform).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from approvals.audit_log import AuditLog
+from approvals.models import ApprovalRequest, ApprovalResult, AuditEntry, AuditOutcome, Decision
+
+logger = logging.getLogger(__name__)
+
+
+class LateDecisionAudit:
+    def __init__(self, client: Client, audit_log: AuditLog) -> None:
+        self._client = client
+        self._audit_log = audit_log
+
+    async def record(self, decision: Decision, workflow_id: str, run_id: str) -> bool:
+        """Audit ``decision`` as late for the finished run; True if a record was written."""
+        handle = self._client.get_workflow_handle(
+            workflow_id, run_id=run_id, result_type=ApprovalResult
+        )
+        request = await self._request_of(workflow_id, run_id)
+        try:
+            result: ApprovalResult | None = await handle.result()
+        except (WorkflowFailureError, RPCError):
+            result = None  # cancelled or failed: whatever it decided, this one is late
+        if result is not None and _is_its_outcome(result, decision):
+            return False
+        answer = "approved" if decision.approved else "denied"
+        entry = AuditEntry(
+            event_id=f"{workflow_id}/{run_id}/late-{answer}-{decision.decided_by}",
+            timestamp=decision.decided_at or _now(),
+            event_type="approval",
+            workspace_id=request.workspace_id,
+            actor=decision.decided_by,
+            action="approve",
+            resource=request.action,
+            outcome=AuditOutcome.REJECTED,
+            trace_id=(result.trace_id if result else None) or request.trace_id or workflow_id,
+            extra={
+                "approval_id": decision.approval_id,
+                "decided_by": decision.decided_by,
+                "decision": answer,
+                "rejected_because": "late",
+                "via": decision.source.value,
+            },
+        )
+        written = await asyncio.to_thread(self._audit_log.append, entry)
+        if written:
+            logger.warning(
+                "approval %s was decided (%s by %s) after its workflow ended: audited as late",
+                decision.approval_id,
+                answer,
+                decision.decided_by,
+            )
+        return written
+
+    async def _request_of(self, workflow_id: str, run_id: str) -> ApprovalRequest:
+        handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
+        async for event in handle.fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            [request] = await self._client.data_converter.decode(
+                started.input.payloads, [ApprovalRequest]
+            )
+            if not isinstance(request, ApprovalRequest):
+                break
+            return request
+        raise LookupError(f"no input in the history of {workflow_id}/{run_id}")
+
+
+def _is_its_outcome(result: ApprovalResult, decision: Decision) -> bool:
+    return (
+        result.approval_id == decision.approval_id
+        and result.decided_by == decision.decided_by
+        and result.approved == decision.approved
+        and result.status.value in ("granted", "denied")
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
