@@ -208,3 +208,26 @@ async def test_no_token_against_a_strict_platform_exits_2_with_one_line(
     assert lines[0].startswith("worker: ") and "requires a token (401)" in lines[0]
     assert "WORKSPACE_TOKEN" in lines[0]
     assert platform.store.count() == 0
+
+
+async def test_a_timed_out_approval_leaves_no_traceback_in_the_worker_log(
+    dev_env, settings, platform, tmp_path
+):
+    """Every timed-out approval used to log a 19-line ``CancelledError`` traceback (its
+    listener activity cancelled at the end of the wait); now nothing waits but a timer."""
+    log = tmp_path / "worker.log"
+    task_queue = f"tq-{uuid.uuid4()}"
+    worker = spawn_worker(dev_env.client, settings, task_queue, log)
+    try:
+        handles = [
+            await start(dev_env.client, task_queue, approval_request(timeout_seconds=2))
+            for _ in range(3)
+        ]
+        results = [await asyncio.wait_for(handle.result(), 60) for handle in handles]
+    finally:
+        worker.terminate()
+        await asyncio.to_thread(worker.wait, 20)
+    text = log.read_text(encoding="utf-8", errors="replace")
+
+    assert [r.status for r in results] == [ApprovalStatus.TIMEOUT] * 3
+    assert "Traceback" not in text and "CancelledError" not in text, text[-2000:]
