@@ -118,6 +118,7 @@ async def test_a_decision_sent_by_signal_is_written_to_the_platform(dev_env, set
             item = await api.get_approval(approval_id)
 
     assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "henry")
+    assert result.decided_at is not None  # dated on arrival: the client did not say
     assert item is not None
     assert (item["status"], item["decided_by"]) == ("approved", "henry")
     assert item.get("comment") == (None if platform.strict else "via CLI")  # comment is [ext]

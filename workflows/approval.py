@@ -109,7 +109,12 @@ class ApprovalWorkflow:
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decision: Decision) -> None:
-        """Offer a decision; the first one for this approval wins, refusals are audited."""
+        """Offer a decision; the first one for this approval wins, refusals are audited.
+
+        One that does not say when it was made (a client's) is dated on arrival.
+        """
+        if decision.decided_at is None:
+            decision = decision.model_copy(update={"decided_at": workflow.now()})
         self._rules.offer(decision)
 
     @workflow.query
