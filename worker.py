@@ -170,7 +170,7 @@ async def build_worker(
             **worker_options,  # type: ignore[arg-type]
         )
         config = settings.listener_config()
-        await ensure_listener(client, config, task_queue)
+        await ensure_listener(client, config, task_queue, reconfigure=True)
         keeper = asyncio.create_task(keep_listener(client, config, task_queue))
         try:
             yield worker

@@ -590,3 +590,29 @@ async def test_a_sigkilled_listener_worker_is_taken_over_by_the_other(
     records = audit_records(settings)
     assert [r["outcome"] for r in records] == ["requested", "granted"]
     assert records[-1]["via"] == DecisionSource.CATCH_UP.value  # the new session's catch-up
+
+
+async def test_a_worker_started_with_other_listener_settings_reconfigures_the_listener(
+    dev_env, settings, platform
+):
+    """The listener was started with a socket; a worker started later with
+    APPROVAL_USE_WEBSOCKET=false sends its settings: the session is cancelled, the
+    workflow continues as new with them, the socket closes and decisions come by polling."""
+    polling = settings.model_copy(update={"approval_use_websocket": WebSocketMode.FALSE})
+    async with running_worker(dev_env.client, settings) as task_queue:
+        listener = dev_env.client.get_workflow_handle(listener_workflow_id(WORKSPACE, task_queue))
+        await eventually(lambda: socket_count(platform, 1))
+        first_run = (await listener.describe()).run_id
+        async with worker_on_queue(dev_env.client, polling, task_queue):
+            config = await listener.query(WorkspaceListenerWorkflow.config)
+            await eventually(lambda: socket_count(platform, 0))
+            handle = await start(dev_env.client, task_queue)
+            approval_id = await wait_pending(handle)
+            async with platform_client(settings) as api:
+                await api.decide(approval_id, approved=True, decided_by="ops")
+            result = await finish(handle, "decided_after_reconfigure")
+            new_run = (await listener.describe()).run_id
+
+    assert config.websocket is WebSocketMode.FALSE
+    assert new_run != first_run
+    assert result.approved and audit_records(settings)[-1]["via"] in {"polling", "read"}

@@ -15,13 +15,16 @@ from workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
 logger = logging.getLogger(__name__)
 
 
-async def ensure_listener(client: Client, config: ListenerConfig, task_queue: str) -> str:
+async def ensure_listener(
+    client: Client, config: ListenerConfig, task_queue: str, *, reconfigure: bool = False
+) -> str:
     """Start the workspace's listener workflow unless one runs; returns its workflow id.
 
-    A running listener keeps the configuration it was started with.
+    With ``reconfigure``, a running listener is told to take ``config`` (it ignores
+    the one it already runs with): the settings of the worker started last apply.
     """
     workflow_id = listener_workflow_id(config.workspace_id, task_queue)
-    await client.start_workflow(
+    handle = await client.start_workflow(
         WorkspaceListenerWorkflow.run,
         config,
         id=workflow_id,
@@ -29,6 +32,8 @@ async def ensure_listener(client: Client, config: ListenerConfig, task_queue: st
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
+    if reconfigure:
+        await handle.signal(WorkspaceListenerWorkflow.reconfigure, config)
     return workflow_id
 
 
