@@ -16,6 +16,7 @@ approval no longer among the workspace's newest 50.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import uuid
 from datetime import UTC, datetime
@@ -25,9 +26,11 @@ import pytest
 from approvals.models import ApprovalStatus
 from tests.crash_stages import run_once, stage_named
 from tests.helpers import (
+    FAST_LISTENER,
     PLATFORM_TOKEN,
     approval_request,
     audit_records,
+    eventually,
     finish,
     local_activity_attempts,
     outcomes,
@@ -231,3 +234,32 @@ async def test_a_timed_out_approval_leaves_no_traceback_in_the_worker_log(
 
     assert [r.status for r in results] == [ApprovalStatus.TIMEOUT] * 3
     assert "Traceback" not in text and "CancelledError" not in text, text[-2000:]
+
+
+async def test_the_listener_warns_when_a_pending_approval_falls_out_of_the_newest_50(
+    dev_env, settings, platform, caplog
+):
+    """The contract cannot read such an approval: the limit is stated where it bites, in
+    the worker's log, once per approval (and counted in the session's ``unreadable``)."""
+    caplog.set_level(logging.WARNING, logger="activities.listener")
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, approval_request(timeout_seconds=60))
+        approval_id = await wait_pending(handle)
+        async with platform_client(settings) as api:
+            for n in range(50):
+                await api.create_approval(f"newer {n}", "filler", idempotency_key=f"filler-{n}")
+
+        async def warned() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if "fell out of the platform's newest 50" in r.getMessage()
+            ]
+
+        first = await eventually(warned, timeout=30)
+        await asyncio.sleep(2 * FAST_LISTENER.reconcile_interval)  # more passes read it again
+        messages = await warned()
+        await handle.cancel()
+
+    assert approval_id in first[0]
+    assert len(messages) == 1  # once per approval, not once per pass
