@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -25,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from approvals.platform import Faults, PlatformServer, create_app
@@ -34,6 +33,7 @@ from approvals.platform.app import (
     STRICT_AUTO_DENY_SECONDS,
     STRICT_NOT_FOUND_BODY,
 )
+from tests.test_platform import create, decide, next_event
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 10.0  # seconds any one test may take
@@ -93,26 +93,6 @@ def websocket(
     return connect(
         f"ws://127.0.0.1:{server.port}/ws{query}", additional_headers=headers, open_timeout=5
     )
-
-
-async def next_event(socket: ClientConnection) -> dict[str, Any]:
-    async with asyncio.timeout(3):
-        event: dict[str, Any] = json.loads(await socket.recv())
-    return event
-
-
-async def create(http: httpx.AsyncClient, workspace: str, **body: Any) -> str:
-    body.setdefault("action", "drop table users")
-    response = await http.post(f"/workspaces/{workspace}/approvals", json=body)
-    assert response.status_code == 201, response.text
-    approval_id: str = response.json()["approval_id"]
-    return approval_id
-
-
-async def decide(
-    http: httpx.AsyncClient, workspace: str, approval_id: str, **body: Any
-) -> httpx.Response:
-    return await http.post(f"/workspaces/{workspace}/approvals/{approval_id}/decide", json=body)
 
 
 async def listed(http: httpx.AsyncClient, workspace: str) -> list[dict[str, Any]]:
