@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
 from approvals.audit_log import AuditLog
@@ -33,7 +35,7 @@ class LateDecisionAudit:
         handle = self._client.get_workflow_handle(
             workflow_id, run_id=run_id, result_type=ApprovalResult
         )
-        request = await self._request_of(workflow_id, run_id)
+        request = await _request_of(handle, self._client.data_converter)
         try:
             result: ApprovalResult | None = await handle.result()
         except (WorkflowFailureError, RPCError):
@@ -69,17 +71,18 @@ class LateDecisionAudit:
             )
         return written
 
-    async def _request_of(self, workflow_id: str, run_id: str) -> ApprovalRequest:
-        handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
-        async for event in handle.fetch_history_events():
-            started = event.workflow_execution_started_event_attributes
-            [request] = await self._client.data_converter.decode(
-                started.input.payloads, [ApprovalRequest]
-            )
-            if not isinstance(request, ApprovalRequest):
-                break
+
+async def _request_of(
+    handle: WorkflowHandle[Any, ApprovalResult], converter: DataConverter
+) -> ApprovalRequest:
+    """The run's input, from the first event of its history."""
+    async for event in handle.fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        [request] = await converter.decode(started.input.payloads, [ApprovalRequest])
+        if isinstance(request, ApprovalRequest):
             return request
-        raise LookupError(f"no input in the history of {workflow_id}/{run_id}")
+        break
+    raise LookupError(f"no input in the history of {handle.id}/{handle.run_id}")
 
 
 def _is_its_outcome(result: ApprovalResult, decision: Decision) -> bool:

@@ -41,11 +41,16 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _in_workspace(task_queue: str, workspace_id: str) -> str:
+    return (
+        f"TaskQueue = {_quoted(task_queue)} AND {APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)}"
+    )
+
+
 def owner_query(task_queue: str, workspace_id: str, approval_id: str) -> str:
     """The running workflow that waits for ``approval_id`` in ``workspace_id``."""
     return (
-        f"TaskQueue = {_quoted(task_queue)} AND "
-        f"{APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)} AND "
+        f"{_in_workspace(task_queue, workspace_id)} AND "
         f"{APPROVAL_ID.name} = {_quoted(approval_id)} AND ExecutionStatus = 'Running'"
     )
 
@@ -53,8 +58,7 @@ def owner_query(task_queue: str, workspace_id: str, approval_id: str) -> str:
 def closed_owner_query(task_queue: str, workspace_id: str, approval_id: str) -> str:
     """The finished workflow that waited for ``approval_id`` in ``workspace_id``."""
     return (
-        f"TaskQueue = {_quoted(task_queue)} AND "
-        f"{APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)} AND "
+        f"{_in_workspace(task_queue, workspace_id)} AND "
         f"{APPROVAL_ID.name} = {_quoted(approval_id)} AND ExecutionStatus != 'Running'"
     )
 
@@ -62,8 +66,7 @@ def closed_owner_query(task_queue: str, workspace_id: str, approval_id: str) -> 
 def pending_query(task_queue: str, workspace_id: str) -> str:
     """Every running workflow of ``workspace_id`` that waits for a decision."""
     return (
-        f"TaskQueue = {_quoted(task_queue)} AND "
-        f"{APPROVAL_WORKSPACE.name} = {_quoted(workspace_id)} AND "
+        f"{_in_workspace(task_queue, workspace_id)} AND "
         f"{APPROVAL_STATE.name} = {_quoted(PENDING)} AND ExecutionStatus = 'Running'"
     )
 

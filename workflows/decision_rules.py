@@ -69,12 +69,7 @@ class DecisionRules:
         if made_in_time:
             # A copy that arrived after the wait ended was refused as late; the platform
             # says it was made in time: that refusal is withdrawn.
-            self.refusals = [
-                r
-                for r in self.refusals
-                if not (r.because == LATE and r.decision.approval_id == decision.approval_id)
-                or not r.decision.same_answer(decision)
-            ]
+            self.refusals = [r for r in self.refusals if not _late_copy_of(r, decision)]
         return Verdict.TAKEN
 
     def close(self) -> None:
@@ -89,3 +84,11 @@ class DecisionRules:
                 return Verdict.REPEATED  # one human act, one refusal, whatever the reason now
         self.refusals.append(Refusal(decision, because))
         return Verdict.REFUSED
+
+
+def _late_copy_of(refusal: Refusal, decision: Decision) -> bool:
+    return (
+        refusal.because == LATE
+        and refusal.decision.approval_id == decision.approval_id
+        and refusal.decision.same_answer(decision)
+    )
