@@ -7,8 +7,9 @@ COPY pyproject.toml README.md ./
 COPY approvals ./approvals
 COPY activities ./activities
 COPY workflows ./workflows
+COPY devstack ./devstack
 COPY worker.py ./
-RUN pip install --no-cache-dir . && useradd --create-home approvals \
+RUN pip install --no-cache-dir ".[platform]" && useradd --create-home approvals \
     && mkdir -p /data && chown approvals /data
 USER approvals
 ENV PYTHONUNBUFFERED=1

@@ -36,7 +36,7 @@ from approvals.redaction import RedactingFilter, register_secret
 from approvals.settings import Settings
 from workflows.approval import ApprovalWorkflow
 from workflows.listener import WorkspaceListenerWorkflow
-from workflows.listener_start import ensure_listener, keep_listener
+from workflows.listener_start import ensure_listener, keep_listener, listener_config
 
 logger = logging.getLogger("approvals.worker")
 
@@ -169,7 +169,7 @@ async def build_worker(
             ],
             **worker_options,  # type: ignore[arg-type]
         )
-        config = settings.listener_config()
+        config = listener_config(settings)
         await ensure_listener(client, config, task_queue, reconfigure=True)
         keeper = asyncio.create_task(keep_listener(client, config, task_queue))
         try:

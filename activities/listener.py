@@ -42,17 +42,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from activities.approval_index import ApprovalIndex
+from activities.events import MAX_FRAME_BYTES, decision_from_item, decision_in_frame
 from activities.late_decisions import LateDecisionAudit
+from activities.messages import ListenerConfig, ListenerReport
 from activities.workspace import PlatformAccess
-from approvals.events import MAX_FRAME_BYTES, decision_from_item, decision_in_frame
-from approvals.models import (
-    DECIDE_SIGNAL,
-    Decision,
-    DecisionSource,
-    ListenerConfig,
-    ListenerReport,
-    WebSocketMode,
-)
+from approvals.models import DECIDE_SIGNAL, Decision, DecisionSource, WebSocketMode
 from approvals.platform_client import PlatformClient, PlatformError
 
 logger = logging.getLogger(__name__)

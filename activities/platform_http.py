@@ -9,18 +9,17 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.workspace import PlatformAccess
-from approvals.events import decision_from_item
-from approvals.models import (
+from activities.events import decision_from_item
+from activities.messages import (
     CreateApprovalInput,
     CreatedApproval,
-    Decision,
-    DecisionSource,
     ExpireApprovalInput,
     ExpireOutcome,
     ReadApprovalInput,
     RecordDecisionInput,
 )
+from activities.workspace import PlatformAccess
+from approvals.models import Decision, DecisionSource
 from approvals.platform_client import ExpireResult, PlatformError
 
 logger = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ import asyncio
 
 from temporalio import activity
 
+from activities.messages import PermissionCheck, PermissionVerdict
+from activities.rbac_policy import load_policy
 from activities.workspace import require_served_workspace
-from approvals.models import PermissionCheck, PermissionVerdict
-from approvals.rbac import load_policy
 from approvals.settings import Settings
 
 

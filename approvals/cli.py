@@ -1,6 +1,6 @@
 """``approvals``: the operator's command line (console script, Typer).
 
-``dev`` runs the stack; ``request`` asks and waits with a live line; ``decide``
+``request`` asks and waits with a live line; ``decide``
 answers through the platform's HTTP route (the platform stays the single source
 of decisions, and its WebSocket event reaches the worker's listener);
 ``list``/``show`` inspect workflows through Temporal visibility and queries.
@@ -16,21 +16,21 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import click
 import httpx
 import typer
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from approvals import stack
 from approvals.audit_log import AuditLog
-from approvals.client import build_request, start_approval
+from approvals.client import ApprovalHandle, build_request, start_approval
 from approvals.connection import connect
 from approvals.converter import validation_message
 from approvals.models import (
+    APPROVAL_WORKFLOW,
+    STATUS_QUERY,
     ApprovalResult,
     ApprovalState,
     ApprovalStatus,
@@ -39,7 +39,6 @@ from approvals.models import (
 )
 from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
-from workflows.approval import ApprovalWorkflow
 
 APPROVED, DENIED, FAILED = 0, 1, 2
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -90,27 +89,6 @@ def _platform(settings: Settings, http: httpx.AsyncClient) -> PlatformClient:
     )
 
 
-@app.command()
-def dev(
-    data_dir: Annotated[Path, typer.Option(help="State kept between runs.")] = stack.ROOT / "data",
-    workspace_id: Annotated[str, typer.Option(envvar="WORKSPACE_ID")] = "demo-workspace",
-    temporal_port: int = 7233,
-    ui_port: int = 8233,
-    platform_port: int = 8080,
-) -> None:
-    """The whole stack on embedded defaults (Temporal dev server, platform, worker)."""
-    code = stack.main(
-        [
-            f"--data-dir={data_dir}",
-            f"--workspace-id={workspace_id}",
-            f"--temporal-port={temporal_port}",
-            f"--ui-port={ui_port}",
-            f"--platform-port={platform_port}",
-        ]
-    )
-    raise typer.Exit(code)
-
-
 def _waiting_line(view: ApprovalStatusView, started: float) -> str:
     elapsed = time.monotonic() - started
     left = ""
@@ -120,7 +98,7 @@ def _waiting_line(view: ApprovalStatusView, started: float) -> str:
     return f"waiting for approval {view.approval_id}: elapsed {elapsed:.0f}s{left}"
 
 
-async def _watch(handle: WorkflowHandle[ApprovalWorkflow, ApprovalResult]) -> ApprovalResult:
+async def _watch(handle: ApprovalHandle) -> ApprovalResult:
     """Wait for the result, showing a line updated in place (a new line each 10 s off a tty)."""
     started = time.monotonic()
     result = asyncio.create_task(handle.result())
@@ -128,7 +106,9 @@ async def _watch(handle: WorkflowHandle[ApprovalWorkflow, ApprovalResult]) -> Ap
     last_printed = -1e9
     while not result.done():
         try:
-            view = await handle.query(ApprovalWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+            view = await handle.query(
+                STATUS_QUERY, result_type=ApprovalStatusView, rpc_timeout=QUERY_TIMEOUT
+            )
         except Exception:  # not picked up by a worker yet: keep waiting for the result
             view = None
         if view is not None and view.state is ApprovalState.PENDING:
@@ -200,7 +180,7 @@ async def _view(client: Client, execution: WorkflowExecution) -> ApprovalStatusV
     handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
     try:
         view: ApprovalStatusView = await handle.query(
-            ApprovalWorkflow.status, rpc_timeout=QUERY_TIMEOUT
+            STATUS_QUERY, result_type=ApprovalStatusView, rpc_timeout=QUERY_TIMEOUT
         )
     except Exception:  # no worker to answer, or not started yet
         return None
@@ -218,7 +198,7 @@ def _visibility_query(settings: Settings, pending: bool) -> str:
     """This deployment's approval workflows: its task queue is served by its worker,
     so their status queries are answered (other queues' may have no worker)."""
     query = (
-        "WorkflowType = 'ApprovalWorkflow' "
+        f"WorkflowType = '{APPROVAL_WORKFLOW}' "
         f"AND TaskQueue = '{settings.temporal_task_queue.replace(chr(39), '')}'"
     )
     return query + (" AND ExecutionStatus = 'Running'" if pending else "")

@@ -17,9 +17,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from approvals.connection import connect
-from approvals.models import ApprovalRequest, ApprovalResult
+from approvals.models import APPROVAL_WORKFLOW, ApprovalRequest, ApprovalResult
 from approvals.settings import Settings
-from workflows.approval import ApprovalWorkflow
+
+ApprovalHandle = WorkflowHandle[Any, ApprovalResult]
+"""A handle on an approval workflow: ``await handle.result()`` is the answer."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
 
@@ -57,7 +59,7 @@ async def start_approval(
     key: str | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 - the approval deadline, not a call timeout
     **overrides: Any,
-) -> WorkflowHandle[ApprovalWorkflow, ApprovalResult]:
+) -> ApprovalHandle:
     """Start (or attach to) the approval workflow and return its handle without waiting.
 
     Open run with the same id: ``USE_EXISTING`` attaches to it. Closed run with
@@ -68,15 +70,16 @@ async def start_approval(
     workflow_id = workflow_id_for(request.workspace_id, key)
     try:
         return await client.start_workflow(
-            ApprovalWorkflow.run,
+            APPROVAL_WORKFLOW,
             request,
+            result_type=ApprovalResult,
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle_for(ApprovalWorkflow.run, workflow_id)
+        return client.get_workflow_handle(workflow_id, result_type=ApprovalResult)
 
 
 async def request_approval(

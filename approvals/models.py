@@ -119,8 +119,12 @@ class ApprovalRequest(_Model):
     task_id: Identifier | None = None
 
 
+APPROVAL_WORKFLOW = "ApprovalWorkflow"
+"""The approval workflow's type name: input ``ApprovalRequest``, result ``ApprovalResult``."""
 DECIDE_SIGNAL = "decide"
-"""The ApprovalWorkflow's signal that offers a ``Decision``."""
+"""The approval workflow's signal that offers a ``Decision``."""
+STATUS_QUERY = "status"
+"""The approval workflow's query that returns an ``ApprovalStatusView``."""
 
 
 class Decision(_Model):
@@ -159,87 +163,6 @@ class ApprovalResult(_Model):
     def as_tool_result(self) -> dict[str, Any]:
         """The dict the reference tool returned, plus ``status``; absent keys stay absent."""
         return self.model_dump(mode="json", exclude_none=True)
-
-
-# --- activity inputs and outputs --------------------------------------------
-
-
-class PermissionCheck(_Model):
-    workspace_id: Identifier
-    permission: str = "approve"
-
-
-class PermissionVerdict(_Model):
-    allowed: bool
-    roles: list[str]
-
-
-class CreateApprovalInput(_Model):
-    workspace_id: Identifier
-    action: ActionText
-    reason: ReasonText = ""
-    task_id: str | None = None
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=300)]
-    # Shown in the approvers' inbox; optional so histories recorded before they existed replay.
-    requester: str = ""
-    timeout_seconds: float | None = None
-
-
-class CreatedApproval(_Model):
-    approval_id: Identifier
-
-
-class ReadApprovalInput(_Model):
-    workspace_id: Identifier
-    approval_id: Identifier
-
-
-class ListenerConfig(_Model):
-    """The workspace listener's input: which workspace, which transport, how patient.
-
-    ``session_seconds``: the activity returns after this long so that its
-    workflow can continue-as-new (bounded history) and pick up a new worker build.
-    """
-
-    workspace_id: Identifier
-    websocket: WebSocketMode = WebSocketMode.AUTO
-    poll_interval_seconds: float = Field(
-        default=5.0, ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS
-    )
-    heartbeat_timeout_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
-    session_seconds: float = Field(default=3_600.0, ge=1.0, le=86_400.0)
-
-
-class ListenerReport(_Model):
-    """What one listener session did; kept in the listener workflow's history."""
-
-    connects: int = 0
-    frames: int = 0
-    signalled: int = 0
-    catch_up_reads: int = 0
-    poll_passes: int = 0
-    unowned_events: int = 0
-    unreadable: int = 0  # pending approvals beyond the newest 50 with no single-item route
-
-
-class ExpireApprovalInput(_Model):
-    workspace_id: Identifier
-    approval_id: Identifier
-    reason: str
-
-
-class RecordDecisionInput(_Model):
-    """A decision the workflow took from a client, to be written to the platform too."""
-
-    workspace_id: Identifier
-    decision: Decision
-
-
-class ExpireOutcome(_Model):
-    """``decision`` is set when the platform had recorded a decision before the expiry."""
-
-    expired: bool
-    decision: Decision | None = None
 
 
 class AuditOutcome(StrEnum):

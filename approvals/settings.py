@@ -18,7 +18,6 @@ from approvals.models import (
     MAX_TIMEOUT_SECONDS,
     MIN_POLL_INTERVAL_SECONDS,
     ApprovalRequest,
-    ListenerConfig,
     WebSocketMode,
 )
 
@@ -146,16 +145,6 @@ class Settings(BaseSettings):
         }
         fields.update(overrides)
         return ApprovalRequest(**fields)
-
-    def listener_config(self) -> ListenerConfig:
-        """The workspace listener's input, from APPROVAL_USE_WEBSOCKET and co."""
-        return ListenerConfig(
-            workspace_id=self.workspace_id,
-            websocket=self.approval_use_websocket,
-            poll_interval_seconds=self.approval_poll_interval,
-            heartbeat_timeout_seconds=self.approval_heartbeat_timeout,
-            session_seconds=self.listener_session_seconds,
-        )
 
     def bearer_token(self) -> str | None:
         """The workspace token: the env var wins, else the runtime's token file."""

@@ -194,7 +194,7 @@ async def stack(
     platform_argv = [
         sys.executable,
         "-m",
-        "approvals.platform",
+        "devstack.platform",
         "--port",
         str(platform_port),
         "--db",

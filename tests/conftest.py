@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from approvals import search_attributes
 from approvals.converter import data_converter
-from approvals.platform import PlatformServer
 from approvals.settings import Settings
+from devstack.platform import PlatformServer
 from tests import helpers
 from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
 

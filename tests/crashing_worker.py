@@ -46,8 +46,9 @@ from temporalio.worker import (
 
 import worker
 from activities.listener import ListenerSession
+from activities.messages import ListenerReport
 from approvals.connection import connect
-from approvals.models import DECIDE_SIGNAL, ListenerReport, WebSocketMode
+from approvals.models import DECIDE_SIGNAL, WebSocketMode
 from approvals.settings import Settings
 from worker import configure_logging, serve
 

@@ -52,14 +52,14 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.messages import CreateApprovalInput
 from activities.platform_http import PlatformHttpActivities
 from activities.workspace import PlatformAccess
 from approvals import search_attributes
 from approvals.converter import data_converter
-from approvals.models import CreateApprovalInput
-from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
+from devstack.platform import PlatformServer
 from tests.crash_stages import run_stages
 from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
 from tests.server_restart import run_restart

@@ -22,9 +22,9 @@ from temporalio.client import Client, WorkflowHandle
 from activities.listener import ListenerTuning
 from approvals.audit_log import AuditLog
 from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, ApprovalStatusView
-from approvals.platform import PlatformServer
 from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
+from devstack.platform import PlatformServer
 from worker import build_worker
 from workflows.approval import ApprovalWorkflow
 

@@ -40,8 +40,8 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from activities.events import decision_from_item
 from approvals import errors
-from approvals.events import decision_from_item
 from approvals.models import ApprovalRequest, ApprovalStatus, Decision, DecisionSource
 from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
 from tests.helpers import (
@@ -317,7 +317,7 @@ def test_a_platform_decision_beyond_the_models_limits_is_skipped_with_a_log_line
     """A platform without the reference platform's 400 (Molecule) may store such a
     decision; the listener and poller then skip it (logged) rather than crash."""
     item = {"id": "a1", "status": "approved", "decided_by": "b" * 201}
-    with caplog.at_level(logging.WARNING, logger="approvals.events"):
+    with caplog.at_level(logging.WARNING, logger="activities.events"):
         assert decision_from_item(item, "a1", DecisionSource.POLLING) is None
     assert "skipping malformed decision for a1 (bad decided_by)" in caplog.text
     # one short line per frame: a hostile peer cannot flood the log with long values

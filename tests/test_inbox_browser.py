@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from approvals.models import ApprovalStatus
-from approvals.platform.server import PlatformServer
+from devstack.platform.server import PlatformServer
 from tests.helpers import (
     WORKSPACE,
     approval_request,

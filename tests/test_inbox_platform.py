@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from approvals.platform.server import PlatformServer
+from devstack.platform.server import PlatformServer
 
 LIMIT = 30
 TOKEN = "inbox-token-123"

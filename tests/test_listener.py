@@ -23,13 +23,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import worker as worker_module
 from activities.approval_index import ApprovalIndex
-from approvals.models import (
-    ApprovalState,
-    ApprovalStatus,
-    DecisionSource,
-    ListenerReport,
-    WebSocketMode,
-)
+from activities.messages import ListenerReport
+from approvals.models import ApprovalState, ApprovalStatus, DecisionSource, WebSocketMode
 from approvals.settings import Settings
 from tests.helpers import (
     FAST_LISTENER,

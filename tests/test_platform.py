@@ -27,8 +27,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from approvals.platform import Faults, PlatformServer, create_app
-from approvals.platform.hub import QUEUE_SIZE, Hub
+from devstack.platform import Faults, PlatformServer, create_app
+from devstack.platform.hub import QUEUE_SIZE, Hub
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 10.0  # seconds any one test may take
@@ -647,7 +647,7 @@ async def test_cli_serves_with_a_token_from_the_environment_and_exits_cleanly(tm
         [
             sys.executable,
             "-m",
-            "approvals.platform",
+            "devstack.platform",
             "--port",
             "0",
             "--db",

@@ -12,9 +12,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from approvals.platform import PlatformServer
-from approvals.platform.hub import DROP_CLOSE_CODE
-from approvals.platform.socket_faults import GARBAGE_FRAMES, OVERSIZED_EVERY, OVERSIZED_FRAME_BYTES
+from devstack.platform import PlatformServer
+from devstack.platform.hub import DROP_CLOSE_CODE
+from devstack.platform.socket_faults import GARBAGE_FRAMES, OVERSIZED_EVERY, OVERSIZED_FRAME_BYTES
 
 LIMIT = 10.0  # seconds any one test may take
 

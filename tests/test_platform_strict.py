@@ -27,8 +27,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from approvals.platform import Faults, PlatformServer, create_app
-from approvals.platform.app import (
+from devstack.platform import Faults, PlatformServer, create_app
+from devstack.platform.app import (
     STRICT_AUTO_DENIED_BY,
     STRICT_AUTO_DENY_SECONDS,
     STRICT_NOT_FOUND_BODY,
@@ -419,7 +419,7 @@ async def test_reading_the_pending_list_denies_requests_older_than_ten_minutes_s
 
 def _run_cli(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "approvals.platform", "--port", "0", "--db", str(db), *extra],
+        [sys.executable, "-m", "devstack.platform", "--port", "0", "--db", str(db), *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from approvals.rbac import RbacPolicy, load_policy, policy_from_config
+from activities.rbac_policy import RbacPolicy, load_policy, policy_from_config
 
 
 @pytest.mark.parametrize(

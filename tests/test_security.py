@@ -13,8 +13,8 @@ import pytest
 from pydantic import SecretStr
 
 from approvals.models import ApprovalState, ApprovalStatus
-from approvals.platform import PlatformServer
 from approvals.settings import Settings
+from devstack.platform import PlatformServer
 from tests.helpers import (
     WORKSPACE,
     approval_request,

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from approvals import settings as settings_module
 from approvals.models import WebSocketMode
 from approvals.settings import Settings
+from workflows.listener_start import listener_config
 
 NAMES = (
     "PLATFORM_URL",
@@ -87,7 +88,7 @@ def test_the_listener_takes_its_transport_from_the_environment(clean_env):
     clean_env.setenv("APPROVAL_USE_WEBSOCKET", "false")
     clean_env.setenv("APPROVAL_POLL_INTERVAL", "2.5")
     clean_env.setenv("APPROVAL_HEARTBEAT_TIMEOUT", "12")
-    config = Settings().listener_config()
+    config = listener_config(Settings())
     assert config.workspace_id == "ws-9"
     assert config.websocket is WebSocketMode.FALSE
     assert (config.poll_interval_seconds, config.heartbeat_timeout_seconds) == (2.5, 12)

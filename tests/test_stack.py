@@ -1,4 +1,4 @@
-"""README's first command: ``python -m approvals.stack`` brings up a Temporal dev server
+"""README's first command: ``python -m devstack`` brings up a Temporal dev server
 on a SQLite file, the platform and a worker; an approval goes through it; Ctrl-C stops
 every child; a second run finds the earlier workflow and approval."""
 
@@ -62,8 +62,9 @@ class Stack:
 
     async def __aenter__(self) -> Stack:
         self.process = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "approvals"),  # the CLI's dev command
-            "dev",
+            sys.executable,
+            "-m",
+            "devstack",
             "--data-dir",
             str(self.data_dir),
             "--workspace-id",

@@ -24,8 +24,8 @@ from temporalio.client import Client, WorkflowHandle
 from activities.approval_index import ApprovalIndex
 from activities.listener import ListenerTuning
 from approvals.models import ApprovalResult, ApprovalStatus
-from approvals.platform import Faults, PlatformServer
 from approvals.settings import Settings
+from devstack.platform import Faults, PlatformServer
 from tests.helpers import (
     approval_request,
     audit_records,

@@ -24,11 +24,23 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
+    from activities.messages import (
+        CreateApprovalInput,
+        CreatedApproval,
+        ExpireApprovalInput,
+        ExpireOutcome,
+        PermissionCheck,
+        PermissionVerdict,
+        ReadApprovalInput,
+        RecordDecisionInput,
+    )
     from activities.platform_http import PlatformHttpActivities
     from activities.rbac import RbacActivities
     from approvals import search_attributes as attributes
     from approvals.models import (
+        APPROVAL_WORKFLOW,
         DECIDE_SIGNAL,
+        STATUS_QUERY,
         ApprovalRequest,
         ApprovalResult,
         ApprovalState,
@@ -36,16 +48,8 @@ with workflow.unsafe.imports_passed_through():
         ApprovalStatusView,
         AuditEntry,
         AuditOutcome,
-        CreateApprovalInput,
-        CreatedApproval,
         Decision,
         DecisionSource,
-        ExpireApprovalInput,
-        ExpireOutcome,
-        PermissionCheck,
-        PermissionVerdict,
-        ReadApprovalInput,
-        RecordDecisionInput,
     )
     from workflows import activity_options as options
     from workflows.decision_rules import DecisionRules
@@ -67,7 +71,7 @@ def _failure_message(error: ActivityError | ApplicationError) -> str:
     return str(cause or error)
 
 
-@workflow.defn
+@workflow.defn(name=APPROVAL_WORKFLOW)
 class ApprovalWorkflow:
     @workflow.init
     def __init__(self, request: ApprovalRequest) -> None:
@@ -117,7 +121,7 @@ class ApprovalWorkflow:
             decision = decision.model_copy(update={"decided_at": workflow.now()})
         self._rules.offer(decision)
 
-    @workflow.query
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> ApprovalStatusView:
         return ApprovalStatusView(
             state=self._state,

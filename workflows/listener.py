@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.listener import ListenerActivities
-    from approvals.models import ListenerConfig, ListenerReport
+    from activities.messages import ListenerConfig, ListenerReport
     from workflows import activity_options as options
 
 SESSIONS_PER_RUN = 50

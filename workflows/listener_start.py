@@ -9,10 +9,22 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from approvals.models import ListenerConfig
+from activities.messages import ListenerConfig
+from approvals.settings import Settings
 from workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
 
 logger = logging.getLogger(__name__)
+
+
+def listener_config(settings: Settings) -> ListenerConfig:
+    """The workspace listener's input, from APPROVAL_USE_WEBSOCKET and co."""
+    return ListenerConfig(
+        workspace_id=settings.workspace_id,
+        websocket=settings.approval_use_websocket,
+        poll_interval_seconds=settings.approval_poll_interval,
+        heartbeat_timeout_seconds=settings.approval_heartbeat_timeout,
+        session_seconds=settings.listener_session_seconds,
+    )
 
 
 async def ensure_listener(

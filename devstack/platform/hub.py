@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from approvals.platform.socket_faults import SocketFaultCounts, SocketFaults, garbage_before
+from devstack.platform.socket_faults import SocketFaultCounts, SocketFaults, garbage_before
 
 logger = logging.getLogger(__name__)
 

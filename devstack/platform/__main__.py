@@ -1,9 +1,9 @@
-"""Run the reference platform in the foreground: ``python -m approvals.platform``.
+"""Run the reference platform in the foreground: ``python -m devstack.platform``.
 
 The bearer token comes only from the environment variable named by
 ``--token-env``: a token on the command line would show in ``ps`` and shell
 history. It is never printed. SIGINT and SIGTERM stop the server cleanly
-(exit status 0), which is how ``approvals.stack`` stops its children.
+(exit status 0), which is how ``devstack.stack`` stops its children.
 
 ``--strict`` serves the upstream contract alone (``docs/platform-modes.md``);
 it refuses to start (exit status 2) without a token or with ``--fault-control``.
@@ -19,13 +19,13 @@ import signal
 import sys
 from pathlib import Path
 
-from approvals.platform.app import check_strict_config
-from approvals.platform.server import PlatformServer
+from devstack.platform.app import check_strict_config
+from devstack.platform.server import PlatformServer
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m approvals.platform", description="The reference approvals platform."
+        prog="python -m devstack.platform", description="The reference approvals platform."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")

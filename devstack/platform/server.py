@@ -1,6 +1,6 @@
 """Run the platform with uvicorn inside the caller's event loop.
 
-Tests (and ``python -m approvals.platform``) need a real server on a real port,
+Tests (and ``python -m devstack.platform``) need a real server on a real port,
 started and stopped in milliseconds, restartable on the same port and the same
 database to play an outage. Running ``uvicorn.Server.serve()`` as a task of the
 current loop gives exactly that without threads or child processes.
@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from approvals.platform.app import Faults, check_strict_config, create_app
-from approvals.platform.hub import Hub
-from approvals.platform.store import Store
+from devstack.platform.app import Faults, check_strict_config, create_app
+from devstack.platform.hub import Hub
+from devstack.platform.store import Store
 
 logger = logging.getLogger(__name__)
 

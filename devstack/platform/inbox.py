@@ -19,7 +19,7 @@ PAGE_RESOURCE = "inbox.html"
 def inbox_html() -> str:
     """The page's text, read from the package data (works from a wheel too)."""
     return (
-        resources.files("approvals.platform")
+        resources.files("devstack.platform")
         .joinpath("static", PAGE_RESOURCE)
         .read_text(encoding="utf-8")
     )

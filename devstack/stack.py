@@ -1,4 +1,4 @@
-"""The whole stack on embedded defaults, in the foreground: ``python -m approvals.stack``.
+"""The whole stack on embedded defaults, in the foreground: ``python -m devstack.stack``.
 
 Starts a Temporal dev server persisting to a SQLite file, the reference
 platform, and one worker, each as a child process with its own log file under
@@ -145,7 +145,7 @@ def run_stack(config: StackConfig) -> None:
     platform_argv = [
         sys.executable,
         "-m",
-        "approvals.platform",
+        "devstack.platform",
         "--port",
         str(config.platform_port),
         "--db",

@@ -7,7 +7,7 @@ routes (single item, expire, ``Idempotency-Key``, decision comments). Strict mod
 ``docs/platform-modes.md`` compares the two.
 """
 
-from approvals.platform.app import Faults, create_app
-from approvals.platform.server import PlatformServer
+from devstack.platform.app import Faults, create_app
+from devstack.platform.server import PlatformServer
 
 __all__ = ["Faults", "PlatformServer", "create_app"]

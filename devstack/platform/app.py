@@ -47,9 +47,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from approvals.identity import SELF_APPROVAL
 from approvals.models import CONTROL_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS
-from approvals.platform.hub import Hub
-from approvals.platform.inbox import add_inbox_routes
-from approvals.platform.store import (
+from devstack.platform.hub import Hub
+from devstack.platform.inbox import add_inbox_routes
+from devstack.platform.store import (
     Approval,
     ExpireOutcome,
     SelfDecisionRefused,
