@@ -64,6 +64,9 @@ ActionText = Annotated[
     AfterValidator(_no_control_chars),
 ]
 ReasonText = Annotated[str, Field(max_length=MAX_REASON_CHARS), AfterValidator(_no_control_chars)]
+"""A reason or a decision comment."""
+NameText = Annotated[str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_no_control_chars)]
+"""Who asks or decides, as typed by a person."""
 
 
 class _Model(BaseModel):
@@ -111,9 +114,7 @@ class ApprovalRequest(_Model):
     action: ActionText
     reason: ReasonText = ""
     timeout_seconds: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
-    requester: Annotated[
-        str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_no_control_chars)
-    ] = ""
+    requester: NameText = ""
     idempotency_key: Identifier | None = None
     trace_id: Identifier | None = None
     task_id: Identifier | None = None
