@@ -1,26 +1,26 @@
-"""``approvals``: the operator's command line (console script, Typer).
+"""``approvals``: the operator's command line (console script, standard-library argparse).
 
-``request`` asks and waits with a live line; ``decide``
-answers through the platform's HTTP route (the platform stays the single source
-of decisions, and its WebSocket event reaches the worker's listener);
-``list``/``show`` inspect workflows through Temporal visibility and queries.
-Every failure is one line on stderr and a non-zero exit status.
+``request`` asks and waits with a live line; ``decide`` answers through the
+platform's HTTP route; ``list``/``show`` inspect workflows through Temporal
+visibility and status queries. Exit status: 0 done or approved, 1 denied,
+2 timeout or any error, which is one line ``approvals: ...`` on stderr. Output
+to a reader that has gone away (``approvals list | head -1``) is dropped
+quietly; the exit status stays the command's.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
-import click
 import httpx
-import typer
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
@@ -41,17 +41,29 @@ from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
 
 APPROVED, DENIED, FAILED = 0, 1, 2
+INTERRUPTED = 130
 QUERY_TIMEOUT = timedelta(seconds=10)
 SHOW_SCAN_LIMIT = 200
 
-app = typer.Typer(help="Durable human approval for AI agents.", no_args_is_help=True)
 T = TypeVar("T")
 Row = tuple[str, WorkflowExecutionStatus | None, ApprovalStatusView | None]
 
 
-def fail(message: str, code: int = FAILED) -> NoReturn:
-    typer.echo(f"approvals: {message}", err=True)
-    raise typer.Exit(code)
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at the null device: later writes go nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
+def echo(text: str, *, err: bool = False, end: str = "\n") -> None:
+    """Write ``text`` to stdout (stderr with ``err``) now; a closed pipe silences the stream."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        stream.write(text + end)
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
 
 
 def one_line(error: Exception) -> str:
@@ -63,14 +75,8 @@ def one_line(error: Exception) -> str:
 
 
 def run(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
-    """Run an async command; any error becomes one line and exit status 2."""
-    try:
-        settings = Settings()
-        return asyncio.run(main(settings))
-    except typer.Exit:
-        raise
-    except Exception as error:
-        fail(one_line(error))
+    """Run an async command with the environment's settings."""
+    return asyncio.run(main(Settings()))
 
 
 async def _client(settings: Settings) -> Client:
@@ -114,53 +120,38 @@ async def _watch(handle: ApprovalHandle) -> ApprovalResult:
         if view is not None and view.state is ApprovalState.PENDING:
             line = _waiting_line(view, started)
             if tty:
-                sys.stdout.write(f"\r\033[K{line}")
-                sys.stdout.flush()
+                echo(f"\r\033[K{line}", end="")
             elif time.monotonic() - last_printed >= 10:
-                print(line, flush=True)
+                echo(line)
                 last_printed = time.monotonic()
         await asyncio.wait({result}, timeout=0.5)
     if tty:
-        sys.stdout.write("\n")
+        echo("")
     return await result
 
 
-@app.command()
-def request(
-    action: str,
-    reason: Annotated[str, typer.Option(help="Why the action is needed.")] = "",
-    key: Annotated[str | None, typer.Option(help="Idempotency key: same key, same answer.")] = None,
-    timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait (APPROVAL_TIMEOUT).")
-    ] = None,
-) -> None:
-    """Ask for approval and wait: exit 0 approved, 1 denied, 2 timeout or error."""
+def request(action: str, reason: str, key: str | None, timeout: float | None) -> int:
+    """Ask for approval and wait: 0 approved, 1 denied; a timeout or error raises."""
 
     async def main(settings: Settings) -> ApprovalResult:
         build_request(settings, action, reason, timeout=timeout)  # bad input: before connecting
         client = await _client(settings)
         handle = await start_approval(client, settings, action, reason, key=key, timeout=timeout)
-        typer.echo(f"workflow {handle.id}")
+        echo(f"workflow {handle.id}")
         return await _watch(handle)
 
     result = run(main)
     if result.status is ApprovalStatus.GRANTED:
-        typer.echo(f"approved by {result.decided_by} ({result.approval_id})")
-        raise typer.Exit(APPROVED)
+        echo(f"approved by {result.decided_by} ({result.approval_id})")
+        return APPROVED
     if result.status is ApprovalStatus.DENIED:
-        typer.echo(f"denied by {result.decided_by} ({result.approval_id})")
-        raise typer.Exit(DENIED)
-    fail(f"{result.status.value}: {result.error or result.message}")
+        echo(f"denied by {result.decided_by} ({result.approval_id})")
+        return DENIED
+    raise RuntimeError(f"{result.status.value}: {result.error or result.message}")
 
 
-@app.command()
-def decide(
-    approval_id: str,
-    approve: Annotated[bool, typer.Option("--approve/--deny", help="The decision.")],
-    by: Annotated[str, typer.Option("--by", help="Who decides.")],
-    comment: Annotated[str | None, typer.Option(help="Shown to the agent.")] = None,
-) -> None:
-    """Approve or deny a pending request through the platform."""
+def decide(approval_id: str, approve: bool, by: str, comment: str | None) -> int:
+    """Approve or deny a pending request through the platform; unknown ids raise."""
 
     async def main(settings: Settings) -> None:
         require_identifier(approval_id, "approval id")
@@ -173,7 +164,8 @@ def decide(
             await platform.decide(approval_id, approved=approve, decided_by=by, comment=comment)
 
     run(main)
-    typer.echo(f"{'approved' if approve else 'denied'} {approval_id}")
+    echo(f"{'approved' if approve else 'denied'} {approval_id}")
+    return APPROVED
 
 
 async def _view(client: Client, execution: WorkflowExecution) -> ApprovalStatusView | None:
@@ -195,8 +187,7 @@ async def _views(client: Client, query: str, limit: int) -> list[Row]:
 
 
 def _visibility_query(settings: Settings, pending: bool) -> str:
-    """This deployment's approval workflows: its task queue is served by its worker,
-    so their status queries are answered (other queues' may have no worker)."""
+    """This deployment's approval workflows: its task queue's worker answers their queries."""
     query = (
         f"WorkflowType = '{APPROVAL_WORKFLOW}' "
         f"AND TaskQueue = '{settings.temporal_task_queue.replace(chr(39), '')}'"
@@ -204,12 +195,8 @@ def _visibility_query(settings: Settings, pending: bool) -> str:
     return query + (" AND ExecutionStatus = 'Running'" if pending else "")
 
 
-@app.command("list")
-def list_(
-    pending: Annotated[bool, typer.Option(help="Only workflows still running.")] = False,
-    limit: int = 50,
-) -> None:
-    """Approval workflows, newest first: workflow id, status, state, approval id."""
+def list_(pending: bool, limit: int) -> int:
+    """Print one tab-separated line per approval workflow, newest first."""
 
     async def main(settings: Settings) -> None:
         client = await _client(settings)
@@ -218,22 +205,17 @@ def list_(
         ):
             state = view.state.value if view else "?"
             approval = (view.approval_id if view else None) or "-"
-            typer.echo(f"{workflow_id}\t{status.name if status else '?'}\t{state}\t{approval}")
+            echo(f"{workflow_id}\t{status.name if status else '?'}\t{state}\t{approval}")
 
     run(main)
+    return APPROVED
 
 
-@app.command()
-def show(approval_id: str) -> None:
-    """One approval: workflow status (query), platform state, audit records for its trace.
+def show(approval_id: str) -> int:
+    """Print one approval as JSON: workflow status, platform item, its audit records.
 
-    The approval id is only known after the workflow created the request, so it
-    is not in the workflow id and is not a search attribute (adding one would be
-    a new workflow command and a search-attribute registration on every
-    cluster). We scan the newest ApprovalWorkflow executions of this task queue
-    (SHOW_SCAN_LIMIT) through visibility and query each for its status,
-    concurrently: no schema change on the cluster, running and closed workflows
-    alike, answered by this deployment's worker.
+    The approval id is not a search attribute, so the workflow is found among
+    the newest ``SHOW_SCAN_LIMIT`` approval workflows of this task queue.
     """
 
     async def main(settings: Settings) -> dict[str, Any]:
@@ -264,29 +246,125 @@ def show(approval_id: str) -> None:
             ]
         return out
 
-    typer.echo(json.dumps(run(main), indent=2, default=str))
+    echo(json.dumps(run(main), indent=2, default=str))
+    return APPROVED
 
 
-def main() -> None:
-    """Console-script entry point: run the command, then leave without finalization.
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line ``approvals: ...``, exit status 2."""
 
-    temporalio's Rust runtime keeps threads that can call into Python while the
-    interpreter finalizes and abort it (``PyGILState_Release``, exit status -6)
-    after the command already finished. Every command has closed its resources
-    by the time it returns (``asyncio.run`` has ended), so we flush and
-    ``os._exit`` with the command's status instead of finalizing.
+    def error(self, message: str) -> NoReturn:
+        self.exit(FAILED, f"approvals: {message} (see '{self.prog} --help')\n")
+
+
+def _positive(text: str) -> int:
+    """``text`` as an integer of at least 1, else argparse's usage error."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text[:20]!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``approvals request|decide|list|show``."""
+    parser = _Parser(prog="approvals", description="Durable human approval for AI agents.")
+    commands = parser.add_subparsers(dest="command", title="commands")
+
+    ask = commands.add_parser(
+        "request",
+        help="ask for approval and wait",
+        description="Ask for approval and wait: exit 0 approved, 1 denied, 2 timeout or error.",
+    )
+    ask.add_argument("action", help="The action to approve.")
+    ask.add_argument("--reason", default="", help="Why the action is needed.")
+    ask.add_argument("--key", help="Idempotency key: same key, same answer.")
+    ask.add_argument("--timeout", type=float, help="Seconds to wait (default: APPROVAL_TIMEOUT).")
+
+    answer = commands.add_parser(
+        "decide",
+        help="approve or deny a pending request",
+        description="Approve or deny a pending request through the platform.",
+    )
+    answer.add_argument("approval_id", help="The platform's approval id.")
+    decision = answer.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", dest="approve", action="store_true", help="Approve.")
+    decision.add_argument("--deny", dest="approve", action="store_false", help="Deny.")
+    answer.add_argument("--by", required=True, help="Who decides.")
+    answer.add_argument("--comment", help="Shown to the agent.")
+
+    listing = commands.add_parser(
+        "list",
+        help="list approval workflows",
+        description="Approval workflows, newest first: workflow id, status, state, approval id.",
+    )
+    listing.add_argument(
+        "--pending",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Only workflows still running (default: all).",
+    )
+    listing.add_argument(
+        "--limit", type=_positive, default=50, help="At most this many (default: 50)."
+    )
+
+    one = commands.add_parser(
+        "show",
+        help="show one approval as JSON",
+        description=(
+            "One approval: workflow status (query), platform state, audit records for its "
+            f"trace. Searched among the newest {SHOW_SCAN_LIMIT} approval workflows."
+        ),
+    )
+    one.add_argument("approval_id", help="The platform's approval id.")
+    return parser
+
+
+def run_command(argv: Sequence[str]) -> int:
+    """Parse ``argv`` and run its command; returns the exit status.
+
+    A usage error or ``--help`` raises ``SystemExit`` (argparse); any other
+    error is one line on stderr and ``FAILED``.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return FAILED
+    try:
+        if args.command == "request":
+            return request(args.action, args.reason, args.key, args.timeout)
+        if args.command == "decide":
+            return decide(args.approval_id, args.approve, args.by, args.comment)
+        if args.command == "list":
+            return list_(args.pending, args.limit)
+        return show(args.approval_id)
+    except Exception as error:
+        echo(f"approvals: {one_line(error)}", err=True)
+        return FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point: run the command, then ``os._exit`` with its status.
+
+    temporalio's Rust runtime keeps threads that can abort an interpreter that
+    finalizes (exit status -6); every command has closed its resources when it
+    returns, so the streams are flushed and the process leaves without finalizing.
     """
     try:
-        result = app(standalone_mode=False)
-        code = result if isinstance(result, int) else 0
-    except click.exceptions.Abort:
-        typer.echo("Aborted!", err=True)
-        code = 130
-    except click.ClickException as error:
-        error.show()
-        code = error.exit_code
-    sys.stdout.flush()
-    sys.stderr.flush()
+        code = run_command(sys.argv[1:] if argv is None else argv)
+    except SystemExit as done:  # --help, or a usage error already on stderr
+        code = done.code if isinstance(done.code, int) else FAILED
+    except KeyboardInterrupt:
+        echo("approvals: interrupted", err=True)
+        code = INTERRUPTED
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            _silence(stream)
     os._exit(code)
 
 

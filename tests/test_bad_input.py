@@ -119,6 +119,11 @@ CLI_ROWS: list[tuple[str, list[str | bytes], str]] = [
     ("decide-blank-by", ["decide", "a1", "--approve", "--by", "  "], "--by"),
     ("show-traversal-id", ["show", "../../etc/passwd"], "invalid approval id"),
     ("show-oversized-id", ["show", "a" * 200], "invalid approval id"),
+    ("unknown-command", ["approve", "a1"], "invalid choice"),
+    ("request-missing-action", ["request"], "action"),
+    ("request-timeout-not-a-number", ["request", "x", "--timeout", "soon"], "--timeout"),
+    ("decide-no-decision", ["decide", "a1", "--by", "a"], "--approve"),
+    ("list-zero-limit", ["list", "--limit", "0"], "--limit"),
 ]
 
 

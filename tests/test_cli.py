@@ -1,5 +1,6 @@
 """The ``approvals`` console script as a real subprocess against the real dev server,
-platform and a worker: exit codes, the live waiting line, decide, list and show."""
+platform and a worker: exit codes, the live waiting line, decide, list and show, and
+output to a reader that has already gone away."""
 
 from __future__ import annotations
 
@@ -26,6 +27,21 @@ async def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def cli_into_closed_pipe(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run the CLI with stdout a pipe whose reader has gone (``approvals list | head -0``)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            CLI, *args, env=env, stdout=writer, stderr=asyncio.subprocess.PIPE
+        )
+    finally:
+        os.close(writer)
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, err.decode()
 
 
 async def pending_id(settings: Settings) -> str | None:
@@ -68,6 +84,7 @@ async def test_request_exits_by_outcome_and_show_lists_the_trail(dev_env, settin
         assert missing[0] != 0 and "unknown approval id" in missing[2]
         listed = await cli(env, "list")
         assert listed[0] == 0 and len(listed[1].splitlines()) >= 3
+        assert await cli_into_closed_pipe(env, "list") == (0, "")  # no "Broken pipe", no traceback
 
 
 async def test_errors_are_one_line(settings, tmp_path):
@@ -80,3 +97,8 @@ async def test_errors_are_one_line(settings, tmp_path):
     for args in (("list",), ("request", "x"), ("decide", "a1", "--approve", "--by", "x")):
         status, _, err = await cli(env, *args)
         assert status == 2 and len(err.strip().splitlines()) == 1, err
+
+
+async def test_help_into_a_closed_pipe_exits_quietly():
+    for args in (("--help",), ("request", "--help"), ("list", "--help")):
+        assert await cli_into_closed_pipe(dict(os.environ), *args) == (0, ""), args
