@@ -1,1 +1,1 @@
-"""Benchmarks: ``python -m bench`` (see README, "Performance"). Figures, never assertions."""
+"""Benchmarks: ``python -m bench`` (see docs/performance.md). Figures, never assertions."""

@@ -32,7 +32,7 @@ WORKSPACE = "bench"
 TASK_QUEUE = "bench"
 FLOOR_TASK_QUEUE = "bench-floor"
 
-# Chosen from the figures (README, "Performance"): WAL with synchronous=NORMAL
+# docs/performance.md, "The benchmark stack": WAL with synchronous=NORMAL
 # keeps every commit off fsync's critical path; the dev server's default is a
 # rollback journal that syncs on each of thousands of small commits.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")

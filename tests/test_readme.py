@@ -4,7 +4,8 @@ Python blocks carry ``title="examples/..."`` and must equal that file, which
 tests/test_examples.py runs; ``approvals`` lines must parse under the real CLI
 (tests/test_cli.py runs the same commands); ``temporal workflow`` lines run
 against the dev server on a workflow started with the README's key; the cluster
-exports must build the TLS config they promise.
+exports must build the TLS config they promise (the search-attribute command beside them
+is tests/test_compose.py's). Quick start's two commands are the ones CI and the stack run.
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"```(\w+)([^\n]*)\n(.*?)```", re.DOTALL)
 
 
-def section_blocks() -> list[tuple[str, str, str]]:
+def section_blocks(title: str = "Asking and deciding") -> list[tuple[str, str, str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Asking and deciding", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
     return [(m[1], m[2].strip(), m[3]) for m in BLOCK.finditer(section)]
+
+
+def test_quick_start_commands_are_what_ci_and_the_stack_run():
+    [(lang, _, body)] = section_blocks("Quick start")
+    commands = [line.split("#", 1)[0].strip() for line in body.splitlines()]
+    assert lang == "bash" and commands == ["bash scripts/stack.sh", "bash scripts/test.sh"]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == "bash scripts/test.sh"
+    assert "python -m devstack" in (ROOT / "scripts" / "stack.sh").read_text(encoding="utf-8")
 
 
 def shell_lines(contains: str) -> list[list[str]]:

@@ -2,7 +2,7 @@
 
 A change that would break workflows already running (a command added, removed
 or reordered) fails here. Until the first release a deliberate change re-records
-the baseline set (README, "Replay histories"); from then on it is guarded with
+the baseline set (docs/testing.md, "Replay histories"); from then on it is guarded with
 ``workflow.patched`` and recorded as a new set beside the old ones.
 """
 
@@ -39,7 +39,7 @@ async def replay_failures(workflow_class: type[Any], pattern: str = "*/*") -> di
 
 async def test_recorded_histories_replay_without_nondeterminism():
     assert len(list(HISTORIES_DIR.glob("*/*.json"))) >= MIN_RECORDED, (
-        "histories are missing: record them (README)"
+        "histories are missing: record them (docs/testing.md)"
     )
     assert await replay_failures(ApprovalWorkflow) == {}
 
