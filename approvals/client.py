@@ -8,7 +8,6 @@ workflow and gets the same answer: the platform only ever sees one request.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -17,18 +16,31 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from approvals.connection import connect
-from approvals.models import APPROVAL_WORKFLOW, ApprovalRequest, ApprovalResult
+from approvals.models import (
+    APPROVAL_WORKFLOW,
+    ApprovalRequest,
+    ApprovalResult,
+    approval_workflow_id,
+    require_identifier,
+)
 from approvals.settings import Settings
 
 ApprovalHandle = WorkflowHandle[Any, ApprovalResult]
 """A handle on an approval workflow: ``await handle.result()`` is the answer."""
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
-
 
 def workflow_id_for(workspace_id: str, key: str | None = None) -> str:
-    """``approval-{workspace}-{key}``; a fresh uuid when there is no key (no attaching)."""
-    return f"approval-{_UNSAFE.sub('_', workspace_id)}-{key or uuid.uuid4()}"
+    """The approval workflow's id: ``approval-{workspace}-{key}``.
+
+    Args:
+        workspace_id: an ``Identifier``.
+        key: the caller's idempotency key; without one a fresh uuid (no attaching).
+
+    Raises:
+        ValueError: ``workspace_id`` is not an ``Identifier``.
+    """
+    require_identifier(workspace_id, "workspace id")
+    return approval_workflow_id(workspace_id, key or str(uuid.uuid4()))
 
 
 def build_request(

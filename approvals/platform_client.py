@@ -7,7 +7,6 @@ the CLI and the tests all talk to the platform through it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 
 from approvals import errors
-from approvals.models import ID_PATTERN, require_identifier
+from approvals.models import is_identifier, require_identifier
 
 MAX_REPLY_BYTES = 2_000_000
 MAX_ERROR_BYTES = 4_096
@@ -191,7 +190,7 @@ class PlatformClient:
             raise _status_error("Failed to create request", response)
         data = _json_body(response)
         approval_id = data.get("approval_id") if isinstance(data, dict) else None
-        if not isinstance(approval_id, str) or not _valid_id(approval_id):
+        if not is_identifier(approval_id):
             raise PlatformError(
                 "Platform reply has no valid approval_id (status 201)",
                 kind=errors.PLATFORM_BAD_REPLY,
@@ -220,7 +219,7 @@ class PlatformClient:
         hold one."""
         for item in await self.list_approvals():
             found = item.get("id")
-            if item.get("task_id") == task_id and isinstance(found, str) and _valid_id(found):
+            if item.get("task_id") == task_id and is_identifier(found):
                 return found
         return None
 
@@ -288,10 +287,6 @@ class PlatformClient:
         if response.status_code in (404, 405):
             return ExpireResult.NOT_SUPPORTED
         raise _status_error("Failed to expire", response)
-
-
-def _valid_id(value: str) -> bool:
-    return re.fullmatch(ID_PATTERN, value) is not None
 
 
 __all__ = ["ExpireResult", "PlatformClient", "PlatformError"]

@@ -14,10 +14,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from approvals.models import (
-    MAX_POLL_INTERVAL_SECONDS,
-    MAX_TIMEOUT_SECONDS,
-    MIN_POLL_INTERVAL_SECONDS,
+    DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_SESSION_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
     ApprovalRequest,
+    HeartbeatSeconds,
+    PollIntervalSeconds,
+    SessionSeconds,
+    TimeoutSeconds,
     WebSocketMode,
 )
 
@@ -55,11 +60,9 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token; when unset, read from ${CONFIGS_DIR}/.auth_token.",
     )
-    approval_timeout: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
-    approval_poll_interval: float = Field(
-        default=5.0,
-        ge=MIN_POLL_INTERVAL_SECONDS,
-        le=MAX_POLL_INTERVAL_SECONDS,
+    approval_timeout: TimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
+    approval_poll_interval: PollIntervalSeconds = Field(
+        default=DEFAULT_POLL_INTERVAL_SECONDS,
         description="Seconds between the workspace listener's poll passes (no socket).",
     )
     approval_use_websocket: WebSocketMode = Field(
@@ -67,14 +70,12 @@ class Settings(BaseSettings):
         description="The workspace listener's transport: auto (socket, polling while it is "
         "down), true (socket only), false (polling only).",
     )
-    approval_heartbeat_timeout: float = Field(
-        default=30.0,
-        ge=1.0,
-        le=600.0,
+    approval_heartbeat_timeout: HeartbeatSeconds = Field(
+        default=DEFAULT_HEARTBEAT_SECONDS,
         description="The listener's heartbeat timeout: how soon another worker takes over "
         "the listener of a worker that died.",
     )
-    listener_session_seconds: float = Field(default=3_600.0, ge=1.0, le=86_400.0)
+    listener_session_seconds: SessionSeconds = DEFAULT_SESSION_SECONDS
     audit_log_path: Path = Path("/var/log/molecule/audit.jsonl")
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.models import ApprovalRequest, ApprovalResult
+    from approvals.models import ApprovalRequest, ApprovalResult, approval_workflow_id
     from workflows.approval import ApprovalWorkflow
 
 
@@ -29,6 +29,6 @@ async def request_approval_child(
     return await workflow.execute_child_workflow(
         ApprovalWorkflow.run,
         request,
-        id=f"approval-{request.workspace_id}-{suffix}",
+        id=approval_workflow_id(request.workspace_id, suffix),
         task_queue=task_queue or workflow.info().task_queue,
     )
