@@ -7,6 +7,7 @@ the CLI and the tests all talk to the platform through it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -111,6 +112,8 @@ class PlatformClient:
     base_url: str
     workspace_id: str
     token: str | None = None
+    token_source: Callable[[], str | None] | None = None
+    """Called for the token of each request when set (a rotated token file); else ``token``."""
     _single_item_route: bool | None = None
 
     @property
@@ -120,8 +123,9 @@ class PlatformClient:
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Workspace-ID": self.workspace_id}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token_source() if self.token_source is not None else self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def websocket_url(self) -> str:

@@ -148,12 +148,47 @@ class Settings(BaseSettings):
         return ApprovalRequest(**fields)
 
     def bearer_token(self) -> str | None:
-        """The workspace token: the env var wins, else the runtime's token file."""
-        if self.workspace_token is not None and self.workspace_token.get_secret_value():
-            return self.workspace_token.get_secret_value()
-        token_file = _configs_dir() / ".auth_token"
+        """The workspace token: WORKSPACE_TOKEN wins, else the runtime's token file."""
+        return TokenSource(self)()
+
+
+def token_file() -> Path:
+    """The runtime's token file, ``${CONFIGS_DIR}/.auth_token``."""
+    return _configs_dir() / ".auth_token"
+
+
+def read_token_file(path: Path) -> str | None:
+    """The token in ``path``, stripped; ``None`` when unreadable or empty."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return token or None
+
+
+class TokenSource:
+    """The workspace token for long-lived holders: the file is re-read only once it changed.
+
+    Call it for the current token. A rotated file (rewritten or replaced) is
+    noticed by its inode, size and modification time.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stamp: tuple[int, int, int, int] | None = None
+        self._token: str | None = None
+
+    def __call__(self) -> str | None:
+        fixed = self._settings.workspace_token
+        if fixed is not None and fixed.get_secret_value():
+            return fixed.get_secret_value()
+        path = token_file()
         try:
-            token = token_file.read_text(encoding="utf-8").strip()
+            info = path.stat()
         except OSError:
+            self._stamp, self._token = None, None
             return None
-        return token or None
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if stamp != self._stamp:
+            self._stamp, self._token = stamp, read_token_file(path)
+        return self._token
