@@ -63,17 +63,10 @@ def is_identifier(value: object) -> TypeGuard[str]:
 
 
 def require_identifier(value: str, what: str) -> str:
-    """Check an id that arrives outside a model before it goes into a URL path.
-
-    Args:
-        value: the id.
-        what: its name in the error message.
-
-    Returns:
-        ``value`` unchanged.
+    """``value``, checked to be an ``Identifier`` before it goes into a URL path.
 
     Raises:
-        ValueError: ``value`` is not an ``Identifier``.
+        ValueError: it is not; the message names ``what``.
     """
     if not is_identifier(value):
         raise ValueError(
@@ -135,11 +128,7 @@ class DecisionSource(StrEnum):
 
 
 class ApprovalRequest(_Model):
-    """The workflow's input: what the agent asks for and how long it will wait.
-
-    How decisions reach the workflow (socket or polling, heartbeat timeout) is
-    the workspace listener's business, set on the worker: see ``ListenerConfig``.
-    """
+    """The workflow's input: what the agent asks for and how long it will wait."""
 
     workspace_id: Identifier
     action: ActionText
@@ -175,12 +164,7 @@ class Decision(_Model):
 
 
 class ApprovalResult(_Model):
-    """What the agent gets back.
-
-    Keeps the reference tool's keys (``approved``, ``approval_id``,
-    ``decided_by``, ``message`` on denial, ``error`` on failure) so its callers
-    keep working; ``status`` says which of the outcomes this is.
-    """
+    """What the agent gets back: the reference tool's keys, plus ``status`` and details."""
 
     approved: bool
     status: ApprovalStatus
@@ -209,11 +193,7 @@ class AuditOutcome(StrEnum):
 
 
 class AuditEntry(_Model):
-    """One lifecycle record; the workflow fills it, the audit activity writes it once.
-
-    ``event_id`` is derived from the workflow run and the record's place in the
-    lifecycle, so a retried activity presents the same id and is written once.
-    """
+    """One lifecycle record, written once per ``event_id`` (run and lifecycle step)."""
 
     event_id: Annotated[str, Field(min_length=1, max_length=1_200)]
     timestamp: datetime

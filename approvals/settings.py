@@ -1,8 +1,4 @@
-"""Settings read from the environment, with the reference tool's names and defaults.
-
-One object, built once at start-up and handed to what needs it, so tests build
-their own instead of patching the environment.
-"""
+"""Settings read from the environment, with the reference tool's names and defaults."""
 
 from __future__ import annotations
 
@@ -83,28 +79,24 @@ class Settings(BaseSettings):
     worker_sticky_timeout: float = Field(
         default=3.0,
         gt=0,
-        description="Seconds a workflow task waits for the worker that has it cached; after a "
-        "worker crash this is added to recovery, so it is short (SDK default: 10).",
+        description="Seconds a workflow task waits for the worker that has it cached "
+        "(added to recovery after a worker crash).",
     )
     worker_max_cached_workflows: int = Field(
         default=1000,
         ge=1,
-        description="Workflows kept in worker memory between tasks. 0 is refused: a workflow "
-        "task that runs the audit local activity would then be dropped and redelivered only "
-        "after the 10 s workflow task timeout.",
+        description="Workflows kept in worker memory between tasks (at least 1).",
     )
     worker_max_concurrent_activities: int = Field(
         default=100,
         ge=1,
-        description="Regular activity slots: the workspace listener takes one; the short "
-        "calls run as local activities.",
+        description="Regular activity slots; the workspace listener takes one.",
     )
     worker_max_concurrent_local_activities: int = Field(default=50, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(
         default=20,
         ge=2,
-        description="Workflow tasks run at once; fewer, shorter tasks under a burst (SDK "
-        "default 100: tasks of 8 s on 2 cores under 1,000 requests, see docs/performance.md).",
+        description="Workflow tasks run at once (docs/internals.md says why 20).",
     )
 
     temporal_address: str = "localhost:7233"
@@ -126,17 +118,15 @@ class Settings(BaseSettings):
     @field_validator("approval_use_websocket", mode="before")
     @classmethod
     def _websocket_mode(cls, value: object) -> object:
-        # The reference tool treated an empty value as auto-detect.
-        if isinstance(value, str):
+        if isinstance(value, str):  # empty means auto, as in the reference tool
             return value.strip().lower() or WebSocketMode.AUTO
         return value
 
     def approval_request(self, action: str, reason: str = "", **overrides: Any) -> ApprovalRequest:
-        """A validated request with this environment's defaults (APPROVAL_TIMEOUT and co.).
+        """A validated request with this environment's defaults, ``overrides`` applied.
 
-        The defaults are resolved here, on the caller's side, and travel in the
-        workflow input: a worker started later with other settings cannot change
-        what an agent already asked for.
+        Raises:
+            pydantic.ValidationError: bad input.
         """
         fields: dict[str, Any] = {
             "workspace_id": self.workspace_id,
@@ -167,11 +157,7 @@ def read_token_file(path: Path) -> str | None:
 
 
 class TokenSource:
-    """The workspace token for long-lived holders: the file is re-read only once it changed.
-
-    Call it for the current token. A rotated file (rewritten or replaced) is
-    noticed by its inode, size and modification time.
-    """
+    """Call it for the current workspace token; the file is read again only once it changed."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
