@@ -55,11 +55,7 @@ class ReadApprovalInput(_Model):
 
 
 class ListenerConfig(_Model):
-    """The workspace listener's input: which workspace, which transport, how patient.
-
-    ``session_seconds``: the activity returns after this long so that its
-    workflow can continue-as-new (bounded history) and pick up a new worker build.
-    """
+    """The workspace listener's input: which workspace, which transport, how patient."""
 
     workspace_id: Identifier
     websocket: WebSocketMode = WebSocketMode.AUTO
