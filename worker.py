@@ -1,9 +1,7 @@
 """Run the approvals worker: ``python worker.py`` (settings from the environment).
 
-It wires settings → Temporal client → worker with every workflow and activity
-registered, checks at start what would otherwise fail later (an empty
-WORKSPACE_ID, an unwritable audit path, unregistered search attributes), makes
-sure the workspace listener runs, and drains cleanly on SIGINT/SIGTERM.
+It refuses to start on settings that would fail later (exit status 2, one line),
+keeps the workspace listener running, and drains on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -52,11 +50,10 @@ class StartupError(SystemExit):
 
 
 def check_settings(settings: Settings) -> AuditLog:
-    """Fail at start, not at the first approval."""
+    """The audit log, once WORKSPACE_ID and AUDIT_LOG_PATH are usable; else ``StartupError``."""
     if not settings.workspace_id.strip():
         raise StartupError("WORKSPACE_ID is empty: set it to the workspace this worker serves")
-    try:
-        # Requests name their workspace as an Identifier: any other id could never match.
+    try:  # requests name their workspace as an Identifier: no other id could match
         require_identifier(settings.workspace_id, "WORKSPACE_ID")
     except ValueError as error:
         raise StartupError(str(error)) from None
@@ -71,11 +68,7 @@ def check_settings(settings: Settings) -> AuditLog:
 
 
 async def check_platform_token(settings: Settings) -> None:
-    """Probe the platform once with the configured token: refuse to start on a 401.
-
-    An unreachable platform is only a warning (it may come up after the worker);
-    a platform that answers without a token is served with a loud warning.
-    """
+    """Probe the platform once: ``StartupError`` on 401/403; unreachable only warns."""
     token = settings.bearer_token()
     register_secret(token)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
@@ -104,7 +97,7 @@ async def check_platform_token(settings: Settings) -> None:
 
 
 async def check_search_attributes(client: Client) -> None:
-    """Register the search attributes where the server lets us (a dev server); else say how."""
+    """Register the search attributes, or ``StartupError`` with the operator command."""
     try:
         added = await search_attributes.register(client)
     except RPCError as error:
@@ -128,9 +121,15 @@ async def build_worker(
     **worker_options: object,
 ) -> AsyncIterator[Worker]:
     """A worker with every workflow and activity, one HTTP pool, and the workspace
-    listener started (idempotently) and kept started while the context is open.
+    listener kept started while the context is open.
 
-    ``tuning`` sets the listener's patience; tests pass short intervals.
+    Args:
+        client: the Temporal client (``approvals.connection.connect``).
+        settings: worker settings; ``worker_options`` override the ``WORKER_*`` ones.
+        audit_log: from ``check_settings``.
+        task_queue: default TEMPORAL_TASK_QUEUE.
+        tuning: the listener's patience; default ``ListenerTuning()``.
+        **worker_options: passed to ``temporalio.worker.Worker``.
     """
     task_queue = task_queue or settings.temporal_task_queue
     worker_options.setdefault(
@@ -189,7 +188,7 @@ def configure_logging() -> None:
 
 
 async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ()) -> None:
-    """Run until SIGINT/SIGTERM; ``interceptors`` let crash tests stop it at a chosen stage."""
+    """Check, connect and run until SIGINT/SIGTERM; ``interceptors`` go to the worker."""
     audit_log = check_settings(settings)
     await check_platform_token(settings)
     client = await connect(settings)

@@ -1,9 +1,4 @@
-"""Which running ApprovalWorkflow owns an approval id: Temporal visibility, cached.
-
-Everything here is read from Temporal (search attributes the workflows upsert),
-never from this process's memory alone, so a listener restarted on another
-worker finds the same workflows.
-"""
+"""Which ApprovalWorkflow owns an approval id: Temporal visibility, with an LRU cache."""
 
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ from approvals.models import AuditEntry
 
 
 class AuditActivities:
+    """The audit activity over the worker's ``AuditLog``."""
+
     def __init__(self, audit_log: AuditLog) -> None:
         self._log = audit_log
 
@@ -20,8 +22,8 @@ class AuditActivities:
     async def write_audit(self, entry: AuditEntry) -> bool:
         """True if written, False if a record with this ``event_id`` was already there.
 
-        An unwritable file is retried (the disk may come back) rather than
-        dropped: the workflow waits for its audit record.
+        Raises:
+            ApplicationError: ``AUDIT_UNWRITABLE``, retryable: a record is never dropped.
         """
         try:
             return await asyncio.to_thread(self._log.append, entry)

@@ -1,8 +1,5 @@
-"""Turning platform data (WebSocket frames, list/get items) into ``Decision`` objects.
-
-Both the socket listener and the poller go through here, so both accept the
-same shapes and skip the same garbage.
-"""
+"""Platform data (WebSocket frames, list/get items) to ``Decision`` objects, for every path:
+each accepts the same shapes and skips the same garbage (with one short log line)."""
 
 from __future__ import annotations
 
@@ -49,9 +46,7 @@ def _decision(
             decided_at=_parse_time(fields.get("decided_at") or fields.get("timestamp")),
             source=source,
         )
-    except ValidationError as error:
-        # One short line: a broken or hostile peer must not be able to flood the log
-        # with pydantic's multi-line report and its own long values.
+    except ValidationError as error:  # one short line: a peer must not flood the log
         bad = ",".join(str(e["loc"][0]) for e in error.errors() if e["loc"])
         logger.warning("skipping malformed decision for %.80s (bad %s)", approval_id, bad)
         return None
@@ -60,10 +55,8 @@ def _decision(
 def decision_in_frame(frame: str | bytes) -> Decision | None:
     """The decision one WebSocket frame carries, for whichever approval it names.
 
-    Accepts the platform's envelope (``APPROVAL_APPROVED``/``APPROVAL_DENIED``
-    with a ``payload``) and the reference tool's flat ``APPROVAL_DECIDED``.
-    Non-JSON, oversized and unrelated frames give ``None``: the socket carries
-    other events, and events of related workspaces too.
+    Accepts the platform's envelope (``APPROVAL_APPROVED``/``APPROVAL_DENIED`` with a
+    ``payload``) and the reference tool's flat ``APPROVAL_DECIDED``; else ``None``.
     """
     if len(frame) > MAX_FRAME_BYTES:
         logger.warning("skipping oversized WebSocket frame (%d bytes)", len(frame))

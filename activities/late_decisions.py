@@ -1,12 +1,5 @@
-"""Decisions that reach the listener after their approval's workflow has finished.
-
-Where the platform cannot expire a request (the upstream contract), a human can
-still decide it after the timeout; the platform then shows a decision the agent
-never got. Such a decision is written to the audit trail as ``rejected``,
-``rejected_because: "late"``, once (its ``event_id`` derives from the run and
-the decision), unless the finished workflow's result is that very decision (the
-echo of a decision the workflow itself wrote to the platform).
-"""
+"""Decisions that reach the listener after their approval's workflow has finished:
+audited once as ``rejected`` (``rejected_because: "late"``), unless they are its outcome."""
 
 from __future__ import annotations
 
@@ -26,12 +19,19 @@ logger = logging.getLogger(__name__)
 
 
 class LateDecisionAudit:
+    """Writes late decisions to the audit trail, looking the finished run up in Temporal."""
+
     def __init__(self, client: Client, audit_log: AuditLog) -> None:
         self._client = client
         self._audit_log = audit_log
 
     async def record(self, decision: Decision, workflow_id: str, run_id: str) -> bool:
-        """Audit ``decision`` as late for the finished run; True if a record was written."""
+        """Audit ``decision`` as late for the finished run; True if a record was written.
+
+        Raises:
+            RPCError: Temporal could not be read.
+            LookupError: the run's history holds no input.
+        """
         handle = self._client.get_workflow_handle(
             workflow_id, run_id=run_id, result_type=ApprovalResult
         )

@@ -1,27 +1,8 @@
 """The workspace listener: one activity per workspace for the whole fleet of workers.
 
-It holds the workspace's one WebSocket to the platform and, for every decision
-event, signals ``decide`` to the ApprovalWorkflow that owns the approval (found
-through search attributes, :mod:`activities.approval_index`). Waiting
-workflows run no activity of their own.
-
-Nothing is missed:
-- after every (re)connect a catch-up pass reads the state of every approval
-  that Temporal lists as pending in the workspace (the list once, then single
-  reads for those the list's newest 50 lack), and again ``settle`` seconds later
-  for approvals that became findable meanwhile;
-- an event whose approval no running workflow owns yet is retried for
-  ``unowned_grace`` seconds (a workflow becomes findable just after its create);
-- every ``reconcile_interval`` seconds a pass with at most ``reconcile_batch``
-  single reads, oldest-read first, finds what the socket dropped or never sent;
-- when the socket cannot be had, the listener polls: one pass per poll interval,
-  at most ``poll_batch`` single reads each, and tries the socket again every
-  ``socket_retry`` seconds (``websocket=auto``; ``false`` only polls, ``true``
-  only retries the socket).
-
-The session returns after ``session_seconds`` so that its workflow can
-continue-as-new; a crashed worker's session is retried elsewhere after the
-heartbeat timeout.
+It signals ``decide`` to the ApprovalWorkflow that owns each decided approval, from
+the platform's socket, catch-up and reconciliation passes, or polling. How it
+misses nothing: docs/waiting-path.md.
 """
 
 from __future__ import annotations
@@ -56,7 +37,7 @@ SOCKET_ERRORS = (OSError, TimeoutError, InvalidHandshake, WebSocketException)
 
 @dataclass(frozen=True)
 class ListenerTuning:
-    """How patient the listener is; the defaults suit production (figures in docs/)."""
+    """How patient the listener is; docs/waiting-path.md explains each field."""
 
     max_connect_failures: int = 3
     connect_timeout: float = 10.0
@@ -219,11 +200,7 @@ class ListenerSession:
                 await catching_up
 
     async def _catch_up_and_reconcile(self) -> None:
-        """Catch up now and once more after ``settle``; then reconcile every interval.
-
-        Periodic, not only on silence: the platform drops events for a slow client
-        and keeps its socket open, so a lost decision can hide on a busy socket too.
-        """
+        """Catch up now and once more after ``settle``; then reconcile every interval."""
         await self._pass_until_done(single_reads=None)
         await asyncio.sleep(self._tuning.settle)
         await self._pass_until_done(single_reads=None)
@@ -246,8 +223,7 @@ class ListenerSession:
                 return await self._read_pass(single_reads, DecisionSource.CATCH_UP)
             except (PlatformError, RPCError) as error:
                 logger.warning("catch-up pass failed, will retry: %s", error)
-            except Exception:
-                # A pass that died for good would hide every decision the socket missed.
+            except Exception:  # a pass that died would hide what the socket missed
                 logger.exception("catch-up pass failed unexpectedly, will retry")
             await asyncio.sleep(1.0)
 
@@ -268,11 +244,8 @@ class ListenerSession:
     # --- reads ---------------------------------------------------------------------
 
     async def _read_pass(self, single_reads: int | None, source: DecisionSource) -> int:
-        """Read the state of every pending approval Temporal knows; deliver the decided ones.
-
-        The list once, then single reads (at most ``single_reads``, longest
-        unread first) for those it does not hold, where the platform has the route.
-        """
+        """Read every pending approval's state (the list, then at most ``single_reads``
+        single reads, longest unread first); deliver the decided ones; return how many."""
         pending = await self._index.pending()
         if not pending:
             return 0
@@ -304,9 +277,7 @@ class ListenerSession:
         return found
 
     def _warn_unreadable(self, approval_ids: list[str]) -> None:
-        """Approvals beyond the newest 50 on a platform without the single-item route
-        (the upstream contract) cannot be read: a decision the socket missed for them
-        is seen by nobody, and their timer ends them as ``timeout``."""
+        """Warn once per approval that cannot be read (beyond the newest 50, no single route)."""
         new = [a for a in approval_ids if a not in self._unreadable]
         if new:
             self._unreadable.update(new)
@@ -382,8 +353,7 @@ class ListenerSession:
         self._unowned.pop(approval_id, None)
 
     async def _audit_if_late(self, decision: Decision) -> bool:
-        """True when the approval's workflow has finished: the decision is then audited
-        as late (unless it is the workflow's own outcome) and needs no signal."""
+        """True when the approval's workflow has finished (the decision is then audited as late)."""
         if self._late is None:
             return False
         try:
@@ -398,11 +368,8 @@ class ListenerSession:
         return True
 
     def _keep_for_retry(self, decision: Decision, *, temporal_failed: bool) -> None:
-        """Keep an undelivered decision for ``_retry_unowned``.
-
-        The grace period counts "no running workflow owns it" answers only: while
-        Temporal itself fails, the decision is kept (its clock restarts).
-        """
+        """Keep an undelivered decision for ``_retry_unowned``; a Temporal failure restarts its
+        grace period."""
         approval_id = decision.approval_id
         known = approval_id in self._unowned
         if temporal_failed or not known:

@@ -7,12 +7,18 @@ from typing import Annotated
 from pydantic import Field
 
 from approvals.models import (
-    MAX_POLL_INTERVAL_SECONDS,
-    MIN_POLL_INTERVAL_SECONDS,
+    DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_SESSION_SECONDS,
     ActionText,
     Decision,
+    HeartbeatSeconds,
     Identifier,
+    NameText,
+    PollIntervalSeconds,
     ReasonText,
+    SessionSeconds,
+    TimeoutSeconds,
     WebSocketMode,
     _Model,
 )
@@ -35,8 +41,8 @@ class CreateApprovalInput(_Model):
     task_id: str | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=300)]
     # Shown in the approvers' inbox; optional so histories recorded before they existed replay.
-    requester: str = ""
-    timeout_seconds: float | None = None
+    requester: NameText = ""
+    timeout_seconds: TimeoutSeconds | None = None
 
 
 class CreatedApproval(_Model):
@@ -49,19 +55,13 @@ class ReadApprovalInput(_Model):
 
 
 class ListenerConfig(_Model):
-    """The workspace listener's input: which workspace, which transport, how patient.
-
-    ``session_seconds``: the activity returns after this long so that its
-    workflow can continue-as-new (bounded history) and pick up a new worker build.
-    """
+    """The workspace listener's input: which workspace, which transport, how patient."""
 
     workspace_id: Identifier
     websocket: WebSocketMode = WebSocketMode.AUTO
-    poll_interval_seconds: float = Field(
-        default=5.0, ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS
-    )
-    heartbeat_timeout_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
-    session_seconds: float = Field(default=3_600.0, ge=1.0, le=86_400.0)
+    poll_interval_seconds: PollIntervalSeconds = DEFAULT_POLL_INTERVAL_SECONDS
+    heartbeat_timeout_seconds: HeartbeatSeconds = DEFAULT_HEARTBEAT_SECONDS
+    session_seconds: SessionSeconds = DEFAULT_SESSION_SECONDS
 
 
 class ListenerReport(_Model):
@@ -79,7 +79,7 @@ class ListenerReport(_Model):
 class ExpireApprovalInput(_Model):
     workspace_id: Identifier
     approval_id: Identifier
-    reason: str
+    reason: ReasonText
 
 
 class RecordDecisionInput(_Model):

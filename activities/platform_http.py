@@ -1,5 +1,5 @@
-"""Platform HTTP activities: create the request, read its decision once, expire it, and
-record on it a decision that came from elsewhere."""
+"""Platform HTTP activities: create a request, read its decision, expire it, record a
+decision that came from elsewhere. Platform errors keep their retryability."""
 
 from __future__ import annotations
 
@@ -34,26 +34,20 @@ MARKER_CHARS = 24
 
 
 def marked_task_id(task_id: str | None, idempotency_key: str) -> str:
-    """The ``task_id`` sent to the platform: the agent's own, then ``#`` and a marker
-    derived from the workflow run, so a retried create can find what it made."""
+    """The ``task_id`` sent to the platform: the agent's own, ``#``, and a marker of the run."""
     marker = hashlib.sha256(idempotency_key.encode()).hexdigest()[:MARKER_CHARS]
     return f"{task_id}#{marker}" if task_id else marker
 
 
 class PlatformHttpActivities:
+    """The platform activities over the worker's ``PlatformAccess``."""
+
     def __init__(self, access: PlatformAccess) -> None:
         self._access = access
 
     @activity.defn
     async def create_approval(self, request: CreateApprovalInput) -> CreatedApproval:
-        """POST the request once, however often it is retried or re-run after a crash.
-
-        Two guards, for the two kinds of platform: the ``Idempotency-Key`` [ext]
-        makes the reference platform hand back the first request; on the upstream
-        contract, which has no such header, the request carries a marker in its
-        ``task_id`` and the newest 50 are searched for it before every POST
-        (docs/platform-modes.md says what that leaves open).
-        """
+        """Create the request once, however often retried (docs/internals.md: two guards)."""
         platform = self._access.client(request.workspace_id)
         task_id = marked_task_id(request.task_id, request.idempotency_key)
         try:
@@ -76,8 +70,7 @@ class PlatformHttpActivities:
 
     @activity.defn
     async def read_decision(self, request: ReadApprovalInput) -> Decision | None:
-        """The decision the platform holds for the approval, or ``None`` while it is open
-        (or cannot be read: "not found" is never a decision)."""
+        """The decision the platform holds, or ``None`` while open or not found."""
         platform = self._access.client(request.workspace_id)
         try:
             item = await platform.get_approval(request.approval_id)
@@ -87,19 +80,13 @@ class PlatformHttpActivities:
 
     @activity.defn
     async def expire_approval(self, request: ExpireApprovalInput) -> ExpireOutcome:
-        """Close a timed-out or cancelled request so a late click cannot approve it.
-
-        If the platform already recorded a decision (a click that raced the
-        timer), that decision is returned: the platform and the workflow must
-        not disagree about what the human did.
-        """
+        """Close a timed-out or cancelled request; return the decision it already had, if any."""
         platform = self._access.client(request.workspace_id)
         try:
             result = await platform.expire(request.approval_id, request.reason)
             if result is ExpireResult.EXPIRED:
                 return ExpireOutcome(expired=True)
-            # Already decided (409), or a platform without the route: its state says
-            # whether a decision was made before the deadline.
+            # Decided (409) or no route: the item says whether a decision came in time.
             item = await platform.get_approval(request.approval_id)
         except PlatformError as error:
             raise as_application_error(error) from error
@@ -108,12 +95,10 @@ class PlatformHttpActivities:
 
     @activity.defn
     async def record_decision(self, request: RecordDecisionInput) -> bool:
-        """Write a decision taken from a ``decide`` signal to the platform, so its inbox
-        does not show as pending a request the agent already has an answer for.
+        """Write a signalled decision to the platform, so its inbox shows it decided.
 
-        Returns whether the platform holds this decision: False when it had
-        another one first, or expired it; the workflow's first decision stands
-        either way, and the audit record says whether the platform has it.
+        Returns:
+            Whether the platform holds this decision (False: it had another, or expired it).
         """
         platform = self._access.client(request.workspace_id)
         decision = request.decision
@@ -127,9 +112,7 @@ class PlatformHttpActivities:
         except PlatformError as error:
             if error.status_code != 404:
                 raise as_application_error(error) from error
-            # Decided already: by an earlier attempt of this very write (its reply
-            # lost, or its workflow task redone), or by someone else first.
-            try:
+            try:  # decided already: by an earlier attempt of this write, or someone else
                 item = await platform.get_approval(decision.approval_id)
             except PlatformError as read_error:
                 raise as_application_error(read_error) from read_error

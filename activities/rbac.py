@@ -13,13 +13,14 @@ from approvals.settings import Settings
 
 
 class RbacActivities:
-    """Reads the workspace's ``config.yaml`` on every check, so role changes apply at once."""
+    """Reads the workspace's ``config.yaml`` on every check: role changes apply at once."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     @activity.defn
     async def check_permission(self, check: PermissionCheck) -> PermissionVerdict:
+        """Whether the workspace's roles grant ``check.permission``; unreadable config: defaults."""
         require_served_workspace(self._settings, check.workspace_id)
         policy = await asyncio.to_thread(load_policy, self._settings.rbac_config_path)
         return PermissionVerdict(allowed=policy.permits(check.permission), roles=list(policy.roles))

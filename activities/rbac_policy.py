@@ -1,8 +1,4 @@
-"""The workspace's RBAC policy: which roles may perform which actions.
-
-Kept apart from the activity that reads the config file so that the table can
-be tested exhaustively without I/O.
-"""
+"""The workspace's RBAC policy: which roles may perform which actions (no I/O but the read)."""
 
 from __future__ import annotations
 
@@ -44,11 +40,8 @@ class RbacPolicy:
 
 
 def policy_from_config(config: Any) -> RbacPolicy:
-    """Build the policy from a parsed ``config.yaml``; anything malformed means the defaults.
-
-    An explicit empty role list is kept (it grants nothing): a workspace that
-    was stripped of its roles must not regain ``operator``.
-    """
+    """The policy of a parsed ``config.yaml``; malformed means the defaults, but an explicit
+    empty role list is kept (it grants nothing)."""
     rbac = config.get("rbac") if isinstance(config, Mapping) else None
     if not isinstance(rbac, Mapping):
         return RbacPolicy()

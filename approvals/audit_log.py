@@ -1,12 +1,6 @@
 """The JSON Lines audit file: one record per lifecycle event, written exactly once.
 
-Temporal retries the audit activity after a crash or a lost completion, possibly
-on another worker process, so "written once" cannot rest on memory: before each
-append the writer takes an exclusive ``flock`` on the file, catches up on the
-records other processes appended since it last looked, and skips an
-``event_id`` it has already seen. Each record is one ``os.write`` on an
-``O_APPEND`` descriptor followed by ``fsync``, so concurrent writers never
-interleave partial lines and an acknowledged record survives a power cut.
+Writers in several processes share the file under ``flock`` and dedup by ``event_id``.
 """
 
 from __future__ import annotations
@@ -70,11 +64,7 @@ class AuditLog:
         self._indexed_bytes = 0
 
     def ensure_writable(self) -> None:
-        """Create the file (owner-only) if needed and prove it can be appended to.
-
-        Called at worker start so that a bad AUDIT_LOG_PATH stops the worker
-        instead of silently dropping the trail.
-        """
+        """Create the file (mode 0600) if needed; ``AuditUnwritableError`` if it cannot be."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
@@ -85,7 +75,11 @@ class AuditLog:
             ) from error
 
     def append(self, entry: AuditEntry) -> bool:
-        """Write ``entry`` unless a record with its ``event_id`` exists; True if written."""
+        """Write ``entry``, redacted, unless its ``event_id`` is there; True if written.
+
+        Raises:
+            AuditUnwritableError: the file cannot be opened.
+        """
         line = (json.dumps(render_record(entry), ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             try:

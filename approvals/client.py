@@ -1,14 +1,10 @@
 """The agent-side API: ask for approval and wait durably for the answer.
 
-``request_approval`` starts an ApprovalWorkflow and waits for its result. The
-workflow id is derived from the caller's ``key``, so asking again with the same
-key (after the agent process restarted, or concurrently) attaches to the same
-workflow and gets the same answer: the platform only ever sees one request.
+The same ``key`` always means the same workflow, hence the same answer.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -17,18 +13,27 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from approvals.connection import connect
-from approvals.models import APPROVAL_WORKFLOW, ApprovalRequest, ApprovalResult
+from approvals.models import (
+    APPROVAL_WORKFLOW,
+    ApprovalRequest,
+    ApprovalResult,
+    approval_workflow_id,
+    require_identifier,
+)
 from approvals.settings import Settings
 
 ApprovalHandle = WorkflowHandle[Any, ApprovalResult]
 """A handle on an approval workflow: ``await handle.result()`` is the answer."""
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
-
 
 def workflow_id_for(workspace_id: str, key: str | None = None) -> str:
-    """``approval-{workspace}-{key}``; a fresh uuid when there is no key (no attaching)."""
-    return f"approval-{_UNSAFE.sub('_', workspace_id)}-{key or uuid.uuid4()}"
+    """The approval workflow's id, ``approval-{workspace}-{key}``; a fresh uuid without ``key``.
+
+    Raises:
+        ValueError: ``workspace_id`` is not an ``Identifier``.
+    """
+    require_identifier(workspace_id, "workspace id")
+    return approval_workflow_id(workspace_id, key or str(uuid.uuid4()))
 
 
 def build_request(
@@ -36,14 +41,13 @@ def build_request(
     action: str,
     reason: str,
     *,
-    timeout: float | None = None,  # seconds the approval may wait
+    timeout: float | None = None,
     **overrides: Any,
 ) -> ApprovalRequest:
-    """The validated workflow input: settings' defaults, ``timeout`` and ``overrides`` applied.
+    """The validated workflow input: ``settings``' defaults, ``timeout`` and ``overrides``.
 
     Raises:
-        pydantic.ValidationError: bad input (empty action, timeout out of
-            range...), before anything is sent anywhere.
+        pydantic.ValidationError: bad input, before anything is sent anywhere.
     """
     if timeout is not None:
         overrides["timeout_seconds"] = timeout
@@ -60,11 +64,12 @@ async def start_approval(
     timeout: float | None = None,  # noqa: ASYNC109 - the approval deadline, not a call timeout
     **overrides: Any,
 ) -> ApprovalHandle:
-    """Start (or attach to) the approval workflow and return its handle without waiting.
+    """Start the approval workflow, or attach to the one ``key`` names, without waiting.
 
-    Open run with the same id: ``USE_EXISTING`` attaches to it. Closed run with
-    the same id: ``REJECT_DUPLICATE`` refuses a second run, and we return the
-    existing one's handle so its recorded result is the answer.
+    Args and Raises: as ``request_approval`` (``client`` and ``settings`` required).
+
+    Returns:
+        The handle; an open or finished run with the same id is returned, not restarted.
     """
     request = build_request(settings, action, reason, timeout=timeout, **overrides)
     workflow_id = workflow_id_for(request.workspace_id, key)
@@ -94,10 +99,21 @@ async def request_approval(
 ) -> ApprovalResult:
     """Ask a human to approve ``action`` and wait for the answer.
 
-    ``key`` makes the call idempotent across restarts (same key, same answer);
-    ``timeout`` overrides APPROVAL_TIMEOUT in seconds; other keyword arguments
-    override ApprovalRequest fields (``task_id``, ``trace_id``...). Settings
-    come from the environment unless given; the client is built from them.
+    Args:
+        action: what the agent wants to do (1-500 characters).
+        reason: why (up to 4,000 characters).
+        key: makes the call idempotent across restarts: same key, same answer.
+        timeout: seconds to wait for a decision; default APPROVAL_TIMEOUT.
+        settings: default ``Settings()`` (the environment).
+        client: default one connected from ``settings``.
+        **overrides: other ``ApprovalRequest`` fields (``requester``, ``task_id``...).
+
+    Returns:
+        The outcome: ``status`` is granted, denied, timeout, failure or rbac_denied.
+
+    Raises:
+        pydantic.ValidationError: bad input, before anything starts.
+        temporalio.client.WorkflowFailureError: the workflow failed or was cancelled.
     """
     settings = settings or Settings()
     client = client or await connect(settings)

@@ -1,9 +1,4 @@
-"""One way to reach Temporal, shared by the worker, the agent API and the CLI.
-
-A local dev server needs only an address; a remote cluster adds mTLS client
-certificates and/or an API key. Keeping this in one function means the worker
-and its callers can never disagree on the data converter or the namespace.
-"""
+"""One way to reach Temporal, shared by the worker, the agent API and the CLI."""
 
 from __future__ import annotations
 
@@ -30,9 +25,11 @@ def _read(path: Path | None, name: str) -> bytes | None:
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
-    """The TLS config for these settings: False for plain TCP, True for server-only TLS.
+    """``False`` for plain TCP, ``True`` for TLS with system roots (API key alone), else a
+    ``TLSConfig``.
 
-    An API key alone (Temporal Cloud) implies TLS with the system roots.
+    Raises:
+        ConnectionSettingsError: a key without its certificate, an unreadable file.
     """
     cert = _read(settings.temporal_tls_cert, "TEMPORAL_TLS_CERT")
     key = _read(settings.temporal_tls_key, "TEMPORAL_TLS_KEY")
@@ -45,7 +42,12 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
 
 
 async def connect(settings: Settings) -> Client:
-    """A Temporal client for these settings, with this project's data converter."""
+    """A Temporal client for ``settings`` with this project's data converter.
+
+    Raises:
+        ConnectionSettingsError: unusable TLS settings.
+        RuntimeError: the server cannot be reached.
+    """
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,

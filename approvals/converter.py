@@ -1,18 +1,8 @@
-"""The data converter every client and worker of this project uses.
+"""The data converter of every client and worker of this project.
 
-It is temporalio's pydantic converter with one change: a payload the models
-refuse while being *decoded* (a workflow input started with ``temporal workflow
-start --input``, a raw signal, an activity input) raises a non-retryable
-``ApplicationError`` of type ``PayloadValidationError`` (the SDK's reserved name
-for exactly this) instead of pydantic's ``ValidationError``.
-
-Why: the SDK treats any other exception while decoding a workflow's input as a
-workflow *task* failure and retries the task forever, so a bad input would
-crash-loop the workflow instead of failing it; an activity would be retried.
-With an ``ApplicationError`` the workflow fails at once with a typed error, an
-activity fails without retries, and a bad signal is dropped with a log line
-(the SDK's rule for signals). Encoding is unchanged, so a client that still
-uses the stock pydantic converter talks to these workers as before.
+The SDK's pydantic converter, except that a payload the models refuse while it is
+decoded raises a non-retryable ``ApplicationError`` typed ``PayloadValidationError``:
+the workflow fails at once instead of retrying its task forever.
 """
 
 from __future__ import annotations
@@ -36,11 +26,9 @@ MAX_MESSAGE_CHARS = 1_000
 
 
 def validation_message(error: ValidationError) -> str:
-    """``Model: field: problem; ...`` without the offending values.
+    """``Model: field: problem; ...``, at most 1,000 characters, without the values.
 
-    The values are left out on purpose: they may be long, binary, or secret
-    (an action text with a token in it), and the message lands in histories
-    and logs.
+    The values may be long, binary or secret, and the message lands in logs.
     """
     problems = "; ".join(
         f"{'.'.join(str(part) for part in item['loc']) or '(value)'}: {item['msg']}"
@@ -77,6 +65,6 @@ class ValidatingPayloadConverter(CompositePayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=ValidatingPayloadConverter)
-"""Set on every client (and so every worker) of this project; see the module docstring."""
+"""Set on every client (and so every worker) of this project."""
 
 __all__ = ["data_converter", "validation_message"]

@@ -1,21 +1,17 @@
-"""Error type names carried by ``ApplicationError.type``.
+"""Error type names carried by ``ApplicationError.type``: match on these, never on messages.
 
-Activities raise ``temporalio.exceptions.ApplicationError`` with one of these
-names; the workflow and the tests match on the name, never on message text.
-
-    retryable (Temporal retries the activity)
-    ├── PLATFORM_UNAVAILABLE     connect error, timeout, 5xx, 429
-    └── AUDIT_UNWRITABLE         the audit file cannot be appended to (a record is never dropped)
-    non-retryable
-    ├── PLATFORM_REJECTED        4xx on create/decide/expire
-    ├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id; a reply
-    │                            over MAX_REPLY_BYTES
-    ├── WEBSOCKET_UNAVAILABLE    the socket could not be (re)opened: poll instead
-    ├── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
-    ├── INVALID_APPROVAL_ID      an approval id that is not an ``Identifier``, refused
-    │                            before it is put in a URL (no request is sent)
-    └── PAYLOAD_INVALID          a payload the models refuse while a worker decodes it
-                                 (``approvals.converter``): the workflow fails at once
+retryable (Temporal retries the activity)
+├── PLATFORM_UNAVAILABLE     connect error, timeout, 5xx, 429
+└── AUDIT_UNWRITABLE         the audit file cannot be appended to (a record is never dropped)
+non-retryable
+├── PLATFORM_REJECTED        4xx on create/decide/expire
+├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id; a reply
+│                            over MAX_REPLY_BYTES
+├── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
+├── INVALID_APPROVAL_ID      an approval id that is not an ``Identifier``, refused
+│                            before it is put in a URL (no request is sent)
+└── PAYLOAD_INVALID          a payload the models refuse while a worker decodes it
+                             (``approvals.converter``): the workflow fails at once
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ from __future__ import annotations
 PLATFORM_UNAVAILABLE = "PlatformUnavailable"
 PLATFORM_REJECTED = "PlatformRejected"
 PLATFORM_BAD_REPLY = "PlatformBadReply"
-WEBSOCKET_UNAVAILABLE = "WebSocketUnavailable"
 UNKNOWN_WORKSPACE = "UnknownWorkspace"
 AUDIT_UNWRITABLE = "AuditUnwritable"
 INVALID_APPROVAL_ID = "InvalidApprovalId"

@@ -1,10 +1,4 @@
-"""Who may decide: the one rule shared by the workflow and the reference platform.
-
-An approval exists so that a second person looks at the action. The identity
-that asked (``ApprovalRequest.requester``) deciding its own request would defeat
-that, so both places that accept decisions refuse it. They must agree on what
-"the same identity" means, hence this one function instead of two copies.
-"""
+"""Who may decide: the self-approval rule, shared by the workflow and the reference platform."""
 
 from __future__ import annotations
 
@@ -21,8 +15,7 @@ def is_self_decision(requester: str | None, decided_by: str | None) -> bool:
     """Whether ``decided_by`` is the requester (case-insensitive, surrounding blanks ignored).
 
     Args:
-        requester: who asked; empty or ``None`` means unknown, and then nobody
-            counts as the requester (old requests and callers that do not say).
+        requester: who asked; empty or ``None`` (unknown) matches nobody.
         decided_by: who decides.
 
     Returns:

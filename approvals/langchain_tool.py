@@ -1,8 +1,4 @@
-"""The reference tool for LangChain agents: same name, arguments and meaning.
-
-Install with the ``langchain`` extra. The tool runs the approval as a durable
-Temporal workflow and returns the reference tool's dict (plus ``status``).
-"""
+"""The reference ``request_approval`` tool for LangChain agents (extra ``langchain``)."""
 
 from __future__ import annotations
 
@@ -16,7 +12,10 @@ from approvals.settings import Settings
 
 
 def approval_tool(settings: Settings | None = None, client: Client | None = None) -> BaseTool:
-    """A ``request_approval`` tool; settings from the environment unless given."""
+    """The reference tool (name, arguments, description); it returns ``as_tool_result()``.
+
+    ``settings`` default to the environment, ``client`` to one connected from them.
+    """
 
     @tool
     async def request_approval(action: str, reason: str) -> dict[str, Any]:

@@ -1,8 +1,6 @@
 """The data that crosses Temporal: workflow input, decisions, activity I/O, result.
 
-Every model here is sent through the pydantic data converter, so validation runs
-at the edge (the caller that builds an ``ApprovalRequest``) and again whenever a
-worker decodes a payload: a malformed value is refused before anything starts.
+Every model is validated where it is built and again where a worker decodes it.
 """
 
 from __future__ import annotations
@@ -10,18 +8,34 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_ACTION_CHARS = 500
 MAX_REASON_CHARS = 4_000
+MAX_NAME_CHARS = 200  # requester, decided_by
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600  # a month: longer waits are a mistake, not a need
-MAX_POLL_INTERVAL_SECONDS = 3_600.0
 MIN_POLL_INTERVAL_SECONDS = 0.05
+MAX_POLL_INTERVAL_SECONDS = 3_600.0
+DEFAULT_TIMEOUT_SECONDS = 300.0
+DEFAULT_POLL_INTERVAL_SECONDS = 5.0
+DEFAULT_HEARTBEAT_SECONDS = 30.0
+DEFAULT_SESSION_SECONDS = 3_600.0
+
+TimeoutSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS)]
+"""How long an approval may wait for its decision."""
+PollIntervalSeconds = Annotated[
+    float, Field(ge=MIN_POLL_INTERVAL_SECONDS, le=MAX_POLL_INTERVAL_SECONDS)
+]
+"""Seconds between the workspace listener's poll passes."""
+HeartbeatSeconds = Annotated[float, Field(ge=1.0, le=600.0)]
+"""The listener's heartbeat timeout: how soon another worker takes over a dead one's."""
+SessionSeconds = Annotated[float, Field(ge=1.0, le=86_400.0)]
+"""How long one listener session runs before its workflow continues as new."""
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-MAX_NAME_CHARS = 200  # requester, decided_by
+_ID = re.compile(ID_PATTERN)
 
 # C0/C1 control characters other than tab, newline and carriage return.
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -43,18 +57,28 @@ Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 """Workspace ids, approval ids, idempotency keys: safe in a URL path and a workflow id."""
 
 
-def require_identifier(value: str, what: str) -> str:
-    """``value`` if it is a valid ``Identifier``; else ``ValueError`` naming ``what``.
+def is_identifier(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a valid ``Identifier``."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
-    For ids that arrive outside a model (a CLI argument, a client call) and are
-    about to be put in a URL path, where ``../`` or ``#`` would change the route.
+
+def require_identifier(value: str, what: str) -> str:
+    """``value``, checked to be an ``Identifier`` before it goes into a URL path.
+
+    Raises:
+        ValueError: it is not; the message names ``what``.
     """
-    if not re.fullmatch(ID_PATTERN, value):
+    if not is_identifier(value):
         raise ValueError(
             f"invalid {what} {value[:80]!r}: 1-128 letters, digits and . _ : -, "
             "starting with a letter or digit"
         )
     return value
+
+
+def approval_workflow_id(workspace_id: str, key: str) -> str:
+    """The approval workflow's id for ``key`` in ``workspace_id``: ``approval-{ws}-{key}``."""
+    return f"approval-{workspace_id}-{key}"
 
 
 ActionText = Annotated[
@@ -104,16 +128,12 @@ class DecisionSource(StrEnum):
 
 
 class ApprovalRequest(_Model):
-    """The workflow's input: what the agent asks for and how long it will wait.
-
-    How decisions reach the workflow (socket or polling, heartbeat timeout) is
-    the workspace listener's business, set on the worker: see ``ListenerConfig``.
-    """
+    """The workflow's input: what the agent asks for and how long it will wait."""
 
     workspace_id: Identifier
     action: ActionText
     reason: ReasonText = ""
-    timeout_seconds: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
+    timeout_seconds: TimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
     requester: NameText = ""
     idempotency_key: Identifier | None = None
     trace_id: Identifier | None = None
@@ -133,8 +153,8 @@ class Decision(_Model):
 
     approval_id: Identifier
     approved: bool
-    decided_by: Annotated[str, Field(max_length=MAX_NAME_CHARS)] = "human"
-    comment: Annotated[str, Field(max_length=MAX_REASON_CHARS)] | None = None
+    decided_by: NameText = "human"
+    comment: ReasonText | None = None
     decided_at: datetime | None = None
     source: DecisionSource = DecisionSource.CLIENT
 
@@ -144,12 +164,7 @@ class Decision(_Model):
 
 
 class ApprovalResult(_Model):
-    """What the agent gets back.
-
-    Keeps the reference tool's keys (``approved``, ``approval_id``,
-    ``decided_by``, ``message`` on denial, ``error`` on failure) so its callers
-    keep working; ``status`` says which of the outcomes this is.
-    """
+    """What the agent gets back: the reference tool's keys, plus ``status`` and details."""
 
     approved: bool
     status: ApprovalStatus
@@ -178,11 +193,7 @@ class AuditOutcome(StrEnum):
 
 
 class AuditEntry(_Model):
-    """One lifecycle record; the workflow fills it, the audit activity writes it once.
-
-    ``event_id`` is derived from the workflow run and the record's place in the
-    lifecycle, so a retried activity presents the same id and is written once.
-    """
+    """One lifecycle record, written once per ``event_id`` (run and lifecycle step)."""
 
     event_id: Annotated[str, Field(min_length=1, max_length=1_200)]
     timestamp: datetime

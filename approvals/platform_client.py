@@ -1,13 +1,11 @@
 """An async client for the approvals platform's HTTP contract.
 
-It knows the routes, the bearer token and how each reply maps to success or to
-a ``PlatformError`` that says whether trying again can help. Temporal activities,
-the CLI and the tests all talk to the platform through it.
+Every failure is a ``PlatformError`` that says whether trying again can help.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import httpx
 
 from approvals import errors
-from approvals.models import ID_PATTERN, require_identifier
+from approvals.models import is_identifier, require_identifier
 
 MAX_REPLY_BYTES = 2_000_000
 MAX_ERROR_BYTES = 4_096
@@ -24,11 +22,8 @@ _RETRYABLE_4XX = {408, 425, 429}
 
 
 class PlatformError(Exception):
-    """A platform call that did not succeed.
-
-    ``message`` follows the reference tool's wording where it had one, so
-    callers that matched on its ``error`` texts keep working.
-    """
+    """A platform call that did not succeed: ``kind`` (an ``approvals.errors`` name),
+    ``retryable``, ``status_code`` if a reply came, and the reference tool's ``message``."""
 
     def __init__(self, message: str, *, kind: str, retryable: bool, status_code: int | None = None):
         super().__init__(message)
@@ -55,11 +50,7 @@ def _status_error(
 
 
 def _error_text(response: httpx.Response) -> str | None:
-    """The platform's ``{"error": ...}`` text, one short printable line, if it sent one.
-
-    Lets a person see *why* (e.g. "the requester cannot decide their own
-    approval") without trusting a reply's size or characters.
-    """
+    """The platform's ``{"error": ...}`` text as one short printable line, if it sent one."""
     if len(response.content) > MAX_ERROR_BYTES:
         return None
     try:
@@ -102,16 +93,14 @@ def _transport_error(error: httpx.HTTPError) -> PlatformError:
 
 @dataclass
 class PlatformClient:
-    """Calls for one workspace on one platform; owns no connection pool of its own.
-
-    The ``http`` client is passed in so that one pool serves every activity of
-    a worker, and so tests can point it anywhere.
-    """
+    """Calls for one workspace on one platform, over the ``http`` pool it is given."""
 
     http: httpx.AsyncClient
     base_url: str
     workspace_id: str
     token: str | None = None
+    token_source: Callable[[], str | None] | None = None
+    """Called for the token of each request when set (a rotated token file); else ``token``."""
     _single_item_route: bool | None = None
 
     @property
@@ -121,8 +110,9 @@ class PlatformClient:
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Workspace-ID": self.workspace_id}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token_source() if self.token_source is not None else self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def websocket_url(self) -> str:
@@ -133,11 +123,7 @@ class PlatformClient:
         return f"{self.base_url}/workspaces/{self.workspace_id}/approvals{suffix}"
 
     def _item_url(self, approval_id: str, suffix: str = "") -> str:
-        """The URL of one approval; an id that could change the route is refused first.
-
-        ``../`` would climb out of the workspace (httpx normalises dot segments)
-        and ``#`` or ``?`` would cut the rest of the path off.
-        """
+        """The URL of one approval; an id that could change the route is refused first."""
         try:
             require_identifier(approval_id, "approval id")
         except ValueError as error:
@@ -170,12 +156,13 @@ class PlatformClient:
         requester: str | None = None,
         timeout_seconds: float | None = None,
     ) -> str:
-        """Create the request and return its ``approval_id``.
+        """Create the request and return its ``approval_id`` (an ``Identifier``).
 
-        The ``Idempotency-Key`` makes a retry after a lost reply return the
-        first request instead of making a second one. ``requester`` and
-        ``timeout_seconds`` are optional extras for the approvers' inbox (time
-        left); a platform that does not know them ignores them.
+        ``idempotency_key``: a retry gets the first request back (where honoured);
+        ``requester`` and ``timeout_seconds`` are [ext] inbox fields.
+
+        Raises:
+            PlatformError: a reply other than 201, or a bad one.
         """
         body: dict[str, Any] = {"action": action, "reason": reason}
         if task_id:
@@ -191,7 +178,7 @@ class PlatformClient:
             raise _status_error("Failed to create request", response)
         data = _json_body(response)
         approval_id = data.get("approval_id") if isinstance(data, dict) else None
-        if not isinstance(approval_id, str) or not _valid_id(approval_id):
+        if not is_identifier(approval_id):
             raise PlatformError(
                 "Platform reply has no valid approval_id (status 201)",
                 kind=errors.PLATFORM_BAD_REPLY,
@@ -216,19 +203,21 @@ class PlatformClient:
         return [item for item in data if isinstance(item, dict)]
 
     async def find_by_task_id(self, task_id: str) -> str | None:
-        """The id of the newest approval whose ``task_id`` is ``task_id``, if the newest 50
-        hold one."""
+        """The id of the newest approval with this ``task_id`` among the newest 50, if any."""
         for item in await self.list_approvals():
             found = item.get("id")
-            if item.get("task_id") == task_id and isinstance(found, str) and _valid_id(found):
+            if item.get("task_id") == task_id and is_identifier(found):
                 return found
         return None
 
     async def get_approval(self, approval_id: str) -> dict[str, Any] | None:
         """One approval by id: the single-item route where the platform has it, else the list.
 
-        ``None`` means "not found right now", never a decision: the list holds
-        only the newest 50.
+        Returns:
+            The item, or ``None``: not found right now (never a decision).
+
+        Raises:
+            PlatformError: a failed read.
         """
         if self._single_item_route is not False:
             response = await self._send("GET", self._item_url(approval_id))
@@ -239,28 +228,24 @@ class PlatformClient:
             if response.status_code not in (404, 405):
                 raise _status_error("Failed to read approval", response)
             if response.status_code == 405 or _error_text(response) is None:
-                # No route (a router's bare 404 or 405), not an unknown approval, which
-                # the contract answers with a JSON error: stop asking this route.
-                self._single_item_route = False
+                self._single_item_route = False  # a router's bare 404/405: no such route
             elif self._single_item_route:
                 return None  # the route exists; the approval does not
         for item in await self.list_approvals():
             if item.get("id") == approval_id:
-                # Found in the list although the single route said 404: that
-                # route is missing on this platform, stop asking it.
-                self._single_item_route = False
+                self._single_item_route = False  # listed, yet 404 on the single route
                 return item
         return None
 
     async def decide(
         self, approval_id: str, *, approved: bool, decided_by: str, comment: str | None = None
     ) -> None:
-        """Record a decision.
+        """Record a decision; the first one wins.
 
         Raises:
-            PlatformError: 404 when unknown or already decided (first decision
-                wins), 403 from the reference platform when ``decided_by`` is
-                the requester; the message carries the platform's error text.
+            PlatformError: 404 when unknown or already decided, 403 from the
+                reference platform for a self-approval; the message carries the
+                platform's error text.
         """
         body: dict[str, Any] = {
             "decision": "approved" if approved else "denied",
@@ -275,8 +260,12 @@ class PlatformClient:
     async def expire(self, approval_id: str, reason: str) -> ExpireResult:
         """Close a request that nobody may approve any more.
 
-        Platforms without the route (Molecule) answer 404/405: that is not a
-        failure, there is just nothing to close.
+        Returns:
+            ``EXPIRED``, ``ALREADY_DECIDED`` (409), or ``NOT_SUPPORTED`` (404/405:
+            an unknown id, or a platform without the route).
+
+        Raises:
+            PlatformError: any other reply.
         """
         response = await self._send(
             "POST", self._item_url(approval_id, "/expire"), json={"reason": reason}
@@ -288,10 +277,6 @@ class PlatformClient:
         if response.status_code in (404, 405):
             return ExpireResult.NOT_SUPPORTED
         raise _status_error("Failed to expire", response)
-
-
-def _valid_id(value: str) -> bool:
-    return re.fullmatch(ID_PATTERN, value) is not None
 
 
 __all__ = ["ExpireResult", "PlatformClient", "PlatformError"]

@@ -1,9 +1,6 @@
-"""Secret redaction for everything that leaves the process as text: audit records and logs.
+"""Secret redaction for what leaves the process as text: audit records and logs.
 
-Agents paste credentials into action and reason texts, and error messages echo
-request headers; the audit trail is read by many more people than hold those
-secrets. The patterns favour false positives (a redacted harmless string) over
-leaks.
+The patterns favour false positives (a redacted harmless string) over leaks.
 """
 
 from __future__ import annotations
@@ -61,8 +58,7 @@ _known_secrets: set[str] = set()
 def register_secret(value: str | None) -> None:
     """Redact ``value`` verbatim from now on, whatever its shape (the worker's own token).
 
-    Values shorter than ``MIN_KNOWN_SECRET_CHARS`` are not registered: they would
-    blank out ordinary text; such a token is weak anyway.
+    ``None`` and values shorter than ``MIN_KNOWN_SECRET_CHARS`` are ignored.
     """
     if value and len(value) >= MIN_KNOWN_SECRET_CHARS:
         _known_secrets.add(value)
@@ -90,10 +86,9 @@ def redact(value: Any) -> Any:
 
 
 class RedactingFilter(logging.Filter):
-    """Logging filter that renders each record's message, then redacts it.
+    """Logging filter that renders each record's message and traceback, then redacts them.
 
-    Installed on handlers (not loggers) so that third-party libraries' records,
-    such as httpx's request lines, pass through it too.
+    Install it on handlers, not loggers, so third-party records pass through it too.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

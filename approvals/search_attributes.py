@@ -1,10 +1,7 @@
 """The search attributes that make a waiting approval findable by its workspace's listener.
 
-An ApprovalWorkflow upserts them once its request exists on the platform; the
-listener looks a decision's approval id up with them (and lists a workspace's
-pending approvals for its catch-up passes). They are registered once per
-namespace: ``temporal server start-dev`` takes them as ``DEV_SERVER_ARGS``; on a
-cluster run the command ``OPERATOR_COMMAND`` prints.
+Registered once per namespace: ``DEV_SERVER_ARGS`` for a dev server, else
+``operator_command()``, or ``register()`` where the server lets the worker.
 """
 
 from __future__ import annotations
@@ -80,10 +77,10 @@ async def missing(client: Client) -> list[str]:
 
 
 async def register(client: Client) -> list[str]:
-    """Register the attributes in the client's namespace; returns those it added.
+    """Register the missing attributes in the client's namespace; returns those added.
 
-    Idempotent: attributes already there are left alone. Needs operator rights;
-    a dev server started with ``DEV_SERVER_ARGS`` already has them.
+    Raises:
+        RPCError: the server refused (no operator rights).
     """
     try:
         absent = await missing(client)

@@ -1,8 +1,4 @@
-"""Settings read from the environment, with the reference tool's names and defaults.
-
-One object, built once at start-up and handed to what needs it, so tests build
-their own instead of patching the environment.
-"""
+"""Settings read from the environment, with the reference tool's names and defaults."""
 
 from __future__ import annotations
 
@@ -14,10 +10,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from approvals.models import (
-    MAX_POLL_INTERVAL_SECONDS,
-    MAX_TIMEOUT_SECONDS,
-    MIN_POLL_INTERVAL_SECONDS,
+    DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_SESSION_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
     ApprovalRequest,
+    HeartbeatSeconds,
+    PollIntervalSeconds,
+    SessionSeconds,
+    TimeoutSeconds,
     WebSocketMode,
 )
 
@@ -55,11 +56,9 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token; when unset, read from ${CONFIGS_DIR}/.auth_token.",
     )
-    approval_timeout: float = Field(default=300.0, gt=0, le=MAX_TIMEOUT_SECONDS)
-    approval_poll_interval: float = Field(
-        default=5.0,
-        ge=MIN_POLL_INTERVAL_SECONDS,
-        le=MAX_POLL_INTERVAL_SECONDS,
+    approval_timeout: TimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
+    approval_poll_interval: PollIntervalSeconds = Field(
+        default=DEFAULT_POLL_INTERVAL_SECONDS,
         description="Seconds between the workspace listener's poll passes (no socket).",
     )
     approval_use_websocket: WebSocketMode = Field(
@@ -67,14 +66,12 @@ class Settings(BaseSettings):
         description="The workspace listener's transport: auto (socket, polling while it is "
         "down), true (socket only), false (polling only).",
     )
-    approval_heartbeat_timeout: float = Field(
-        default=30.0,
-        ge=1.0,
-        le=600.0,
+    approval_heartbeat_timeout: HeartbeatSeconds = Field(
+        default=DEFAULT_HEARTBEAT_SECONDS,
         description="The listener's heartbeat timeout: how soon another worker takes over "
         "the listener of a worker that died.",
     )
-    listener_session_seconds: float = Field(default=3_600.0, ge=1.0, le=86_400.0)
+    listener_session_seconds: SessionSeconds = DEFAULT_SESSION_SECONDS
     audit_log_path: Path = Path("/var/log/molecule/audit.jsonl")
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)
@@ -82,28 +79,24 @@ class Settings(BaseSettings):
     worker_sticky_timeout: float = Field(
         default=3.0,
         gt=0,
-        description="Seconds a workflow task waits for the worker that has it cached; after a "
-        "worker crash this is added to recovery, so it is short (SDK default: 10).",
+        description="Seconds a workflow task waits for the worker that has it cached "
+        "(added to recovery after a worker crash).",
     )
     worker_max_cached_workflows: int = Field(
         default=1000,
         ge=1,
-        description="Workflows kept in worker memory between tasks. 0 is refused: a workflow "
-        "task that runs the audit local activity would then be dropped and redelivered only "
-        "after the 10 s workflow task timeout.",
+        description="Workflows kept in worker memory between tasks (at least 1).",
     )
     worker_max_concurrent_activities: int = Field(
         default=100,
         ge=1,
-        description="Regular activity slots: the workspace listener takes one; the short "
-        "calls run as local activities.",
+        description="Regular activity slots; the workspace listener takes one.",
     )
     worker_max_concurrent_local_activities: int = Field(default=50, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(
         default=20,
         ge=2,
-        description="Workflow tasks run at once; fewer, shorter tasks under a burst (SDK "
-        "default 100: tasks of 8 s on 2 cores under 1,000 requests, see docs/performance.md).",
+        description="Workflow tasks run at once (docs/internals.md says why 20).",
     )
 
     temporal_address: str = "localhost:7233"
@@ -125,17 +118,15 @@ class Settings(BaseSettings):
     @field_validator("approval_use_websocket", mode="before")
     @classmethod
     def _websocket_mode(cls, value: object) -> object:
-        # The reference tool treated an empty value as auto-detect.
-        if isinstance(value, str):
+        if isinstance(value, str):  # empty means auto, as in the reference tool
             return value.strip().lower() or WebSocketMode.AUTO
         return value
 
     def approval_request(self, action: str, reason: str = "", **overrides: Any) -> ApprovalRequest:
-        """A validated request with this environment's defaults (APPROVAL_TIMEOUT and co.).
+        """A validated request with this environment's defaults, ``overrides`` applied.
 
-        The defaults are resolved here, on the caller's side, and travel in the
-        workflow input: a worker started later with other settings cannot change
-        what an agent already asked for.
+        Raises:
+            pydantic.ValidationError: bad input.
         """
         fields: dict[str, Any] = {
             "workspace_id": self.workspace_id,
@@ -147,12 +138,43 @@ class Settings(BaseSettings):
         return ApprovalRequest(**fields)
 
     def bearer_token(self) -> str | None:
-        """The workspace token: the env var wins, else the runtime's token file."""
-        if self.workspace_token is not None and self.workspace_token.get_secret_value():
-            return self.workspace_token.get_secret_value()
-        token_file = _configs_dir() / ".auth_token"
+        """The workspace token: WORKSPACE_TOKEN wins, else the runtime's token file."""
+        return TokenSource(self)()
+
+
+def token_file() -> Path:
+    """The runtime's token file, ``${CONFIGS_DIR}/.auth_token``."""
+    return _configs_dir() / ".auth_token"
+
+
+def read_token_file(path: Path) -> str | None:
+    """The token in ``path``, stripped; ``None`` when unreadable or empty."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return token or None
+
+
+class TokenSource:
+    """Call it for the current workspace token; the file is read again only once it changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stamp: tuple[int, int, int, int] | None = None
+        self._token: str | None = None
+
+    def __call__(self) -> str | None:
+        fixed = self._settings.workspace_token
+        if fixed is not None and fixed.get_secret_value():
+            return fixed.get_secret_value()
+        path = token_file()
         try:
-            token = token_file.read_text(encoding="utf-8").strip()
+            info = path.stat()
         except OSError:
+            self._stamp, self._token = None, None
             return None
-        return token or None
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if stamp != self._stamp:
+            self._stamp, self._token = stamp, read_token_file(path)
+        return self._token

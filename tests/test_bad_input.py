@@ -88,6 +88,8 @@ MODEL_ROWS: list[tuple[str, type[Any], dict[str, Any]]] = [
     ("decision-id-non-utf8", DECISION, {"approval_id": b"\xff"}),
     ("decision-by-oversized", DECISION, {"decided_by": "b" * 201}),
     ("decision-comment-oversized", DECISION, {"comment": "c" * 4001}),
+    ("decision-by-control", DECISION, {"decided_by": "mallory\x1b[2K"}),
+    ("decision-comment-control", DECISION, {"comment": "ok\x00"}),
 ]
 
 

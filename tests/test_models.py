@@ -3,7 +3,14 @@
 import pytest
 from pydantic import ValidationError
 
-from approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+from approvals.client import workflow_id_for
+from approvals.models import (
+    ApprovalRequest,
+    ApprovalResult,
+    ApprovalStatus,
+    is_identifier,
+    require_identifier,
+)
 
 VALID = {"workspace_id": "ws-1", "action": "drop table users", "reason": "cleanup"}
 
@@ -65,3 +72,25 @@ def test_tool_result_keeps_reference_keys_and_drops_absent_ones():
         "decided_by": "alice",
         "message": "Denied by human",
     }
+
+
+@pytest.mark.parametrize("value", ["a", "ws-1", "a.b_c:d-e", "A" * 128])
+def test_ids_follow_one_rule(value):
+    assert is_identifier(value)
+    assert require_identifier(value, "id") == value
+    ApprovalRequest(**{**VALID, "workspace_id": value})
+
+
+@pytest.mark.parametrize("value", ["", "-a", "a/b", "../x", "a#b", "a b", "A" * 129, None, 7])
+def test_bad_ids_are_refused_by_every_check(value):
+    assert not is_identifier(value)
+    with pytest.raises(ValidationError):
+        ApprovalRequest(**{**VALID, "workspace_id": value})
+    if isinstance(value, str):
+        with pytest.raises(ValueError, match="invalid workspace id"):
+            workflow_id_for(value, "k")
+
+
+def test_the_workflow_id_is_the_workspace_and_the_key():
+    assert workflow_id_for("ws-1", "k-1") == "approval-ws-1-k-1"
+    assert workflow_id_for("ws-1") != workflow_id_for("ws-1")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from activities.messages import ListenerConfig
 from approvals import settings as settings_module
-from approvals.models import WebSocketMode
+from approvals.models import ApprovalRequest, WebSocketMode
 from approvals.settings import Settings
 from workflows.listener_start import listener_config
 
@@ -144,3 +145,34 @@ def test_requests_take_their_defaults_from_the_environment(clean_env):
 def test_a_request_without_a_workspace_is_refused(clean_env):
     with pytest.raises(ValidationError, match="workspace_id"):
         Settings().approval_request("restart prod")
+
+
+VALID_EXTRA = {ApprovalRequest: {"action": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("setting", "field", "model", "bad"),
+    [
+        ("APPROVAL_TIMEOUT", "timeout_seconds", ApprovalRequest, 31 * 24 * 3600),
+        ("APPROVAL_POLL_INTERVAL", "poll_interval_seconds", ListenerConfig, 0.01),
+        ("APPROVAL_POLL_INTERVAL", "poll_interval_seconds", ListenerConfig, 3601),
+        ("APPROVAL_HEARTBEAT_TIMEOUT", "heartbeat_timeout_seconds", ListenerConfig, 0.5),
+        ("APPROVAL_HEARTBEAT_TIMEOUT", "heartbeat_timeout_seconds", ListenerConfig, 601),
+        ("LISTENER_SESSION_SECONDS", "session_seconds", ListenerConfig, 86_401),
+    ],
+)
+def test_a_setting_and_the_field_it_fills_share_one_bound(clean_env, setting, field, model, bad):
+    """One Annotated type per limit: the environment cannot hold what the model refuses."""
+    clean_env.setenv(setting, str(bad))
+    with pytest.raises(ValidationError):
+        Settings()
+    with pytest.raises(ValidationError) as caught:
+        model(**{"workspace_id": "ws-1", **VALID_EXTRA.get(model, {}), field: bad})
+    assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_the_settings_defaults_are_the_models_defaults(clean_env):
+    clean_env.setenv("WORKSPACE_ID", "ws-1")
+    settings = Settings()
+    assert listener_config(settings) == ListenerConfig(workspace_id="ws-1")
+    assert settings.approval_request("x") == ApprovalRequest(workspace_id="ws-1", action="x")

@@ -1,9 +1,7 @@
 """Timeouts and retry policies of every activity the two workflows run.
 
-Short calls run as local activities: inside the workflow task that asks for
-them, with no trip through the server's task queues. They retry a bounded number
-of times and then fail the step; the audit write retries without limit (a record
-is never dropped). The listener is the one regular, long-running activity.
+Short calls are local activities with bounded retries, except the audit write,
+which retries without limit; the listener is the one regular activity.
 """
 
 from __future__ import annotations
@@ -36,8 +34,7 @@ RBAC = CallOptions(
     ),
 )
 
-# Five attempts over roughly half a minute: long enough to ride out a platform
-# restart, short enough that the agent hears about a dead platform promptly.
+# Five attempts over about half a minute: a platform restart, not a dead platform.
 CREATE = CallOptions(
     start_to_close_timeout=CALL_TIMEOUT,
     retry_policy=RetryPolicy(
@@ -80,8 +77,7 @@ class ListenerOptions:
 
 
 def listener(session_seconds: float, heartbeat_timeout_seconds: float) -> ListenerOptions:
-    """A session may last ``session_seconds``; a dead worker is noticed after the heartbeat
-    timeout and the session starts again on another worker."""
+    """Options for one listener session of ``session_seconds`` (plus a minute's margin)."""
     return ListenerOptions(
         start_to_close_timeout=timedelta(seconds=session_seconds + 60),
         heartbeat_timeout=timedelta(seconds=heartbeat_timeout_seconds),

@@ -1,16 +1,9 @@
 """ApprovalWorkflow: ask a human, wait durably, answer once.
 
-Steps: RBAC check → create the request on the platform → become findable by the
-workspace listener (search attributes) → audit ``requested`` → read the
-approval's state once → wait, with no activity, for the first of a ``decide``
-signal, the durable timer or cancellation → on timer or cancellation expire the
-request (a decision the platform already had wins) → audit the outcome.
-
-Which decision counts is :class:`workflows.decision_rules.DecisionRules`'s
-business. Deterministic: clocks, ids and I/O only through ``workflow.*`` and
-activities. Until the first release a change to the commands re-records the
-replay baseline (README, Known limits); from then on it goes behind
-``workflow.patched``.
+RBAC check → create → become findable (search attributes) → audit ``requested`` →
+read once → wait for a ``decide`` signal, the timer or cancellation → expire on
+timer or cancellation (a decision the platform had wins) → audit the outcome.
+Changing its commands breaks running workflows: see docs/internals.md.
 """
 
 from __future__ import annotations
@@ -113,10 +106,7 @@ class ApprovalWorkflow:
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decision: Decision) -> None:
-        """Offer a decision; the first one for this approval wins, refusals are audited.
-
-        One that does not say when it was made (a client's) is dated on arrival.
-        """
+        """Offer a decision (``DecisionRules``); one without ``decided_at`` is dated on arrival."""
         if decision.decided_at is None:
             decision = decision.model_copy(update={"decided_at": workflow.now()})
         self._rules.offer(decision)
@@ -158,12 +148,7 @@ class ApprovalWorkflow:
         )
 
     async def _create(self) -> str:
-        """Create the request; a cancellation meanwhile still closes what the POST made.
-
-        The POST may already have reached the platform when the workflow is
-        cancelled, so the create is shielded, allowed to finish, and its request
-        expired and audited before the cancellation goes on.
-        """
+        """Create the request; on cancellation meanwhile, let it finish, then close it."""
         request = self._request
         info = workflow.info()
         creating = workflow.start_local_activity_method(
@@ -211,8 +196,7 @@ class ApprovalWorkflow:
         )
 
     async def _read_once(self, approval_id: str) -> None:
-        """Read the approval's state once: a decision made before the listener could find
-        this workflow still counts. A failed read is left to the listener's catch-up."""
+        """Take a decision made before the listener could find this workflow (best effort)."""
         try:
             decision: Decision | None = await self._call(
                 PlatformHttpActivities.read_decision,
@@ -294,10 +278,7 @@ class ApprovalWorkflow:
         self._set_final_state(ApprovalStatus.CANCELLED)
 
     async def _record_client_decision(self, decision: Decision) -> bool | None:
-        """Write a decision that came by signal to the platform (best effort).
-
-        ``None`` when nothing was tried (the platform's own decisions are there).
-        """
+        """Write a signalled decision to the platform (best effort); ``None``: not a client's."""
         if decision.source is not DecisionSource.CLIENT:
             return None
         try:
@@ -344,8 +325,7 @@ class ApprovalWorkflow:
         while self._refusals_unaudited():
             refusal = self._rules.refusals[self._refusals_audited]
             decision = refusal.decision
-            # Counted once written: a cancellation that interrupts the write lets the
-            # next drain write it again, and the audit activity dedups by event_id.
+            # Counted once written: an interrupted write is redone, deduplicated by event_id.
             await self._audit(
                 f"rejected-{self._refusals_audited + 1}",
                 outcome=AuditOutcome.REJECTED,

@@ -1,10 +1,6 @@
 """Approval as a child workflow, for agents that are themselves Temporal workflows.
 
-A workflow cannot call ``request_approval`` (it connects a client: I/O), and
-should not: a child workflow is durable with its parent, shows up in the
-parent's history, and is cancelled (so the request expires) when the parent is.
-Build the ApprovalRequest in the parent's input, outside the workflow, since
-settings come from the environment.
+Build the ``ApprovalRequest`` outside the workflow (settings come from the environment).
 """
 
 from __future__ import annotations
@@ -12,7 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.models import ApprovalRequest, ApprovalResult
+    from approvals.models import ApprovalRequest, ApprovalResult, approval_workflow_id
     from workflows.approval import ApprovalWorkflow
 
 
@@ -21,14 +17,15 @@ async def request_approval_child(
 ) -> ApprovalResult:
     """Run ApprovalWorkflow as a child and return its result.
 
-    ``key`` gives a stable child id (``approval-{workspace}-{key}``), else one is
-    derived deterministically from the parent's id. ``task_queue`` is where the
-    approvals worker listens (default: the parent's queue).
+    Args:
+        request: the approval's input.
+        key: a stable child id part; default derived from the parent's id.
+        task_queue: the approvals worker's queue; default the parent's.
     """
     suffix = key or f"{workflow.info().workflow_id}-{workflow.uuid4()}"
     return await workflow.execute_child_workflow(
         ApprovalWorkflow.run,
         request,
-        id=f"approval-{request.workspace_id}-{suffix}",
+        id=approval_workflow_id(request.workspace_id, suffix),
         task_queue=task_queue or workflow.info().task_queue,
     )

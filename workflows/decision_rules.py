@@ -1,18 +1,4 @@
-"""Which decision an approval takes: a plain class, deterministic, tested without Temporal.
-
-The rules, in the order they are applied to each decision offered:
-
-1. a decision for another approval (or before the request exists) is refused: ``unknown approval``;
-2. the decision already taken, seen again (socket, catch-up, retried signal), changes nothing;
-3. a decision by the requester is refused: ``self-approval``;
-4. once the wait is over (timer or cancellation), any decision is refused: ``late``;
-5. a different decision after the first is refused: ``conflicting`` (first decision wins);
-6. otherwise it is taken.
-
-A refused decision seen again (same approval, same answer) is one refusal, audited
-once. A decision refused as late and then found by the expiry to have been made
-before the deadline (``made_in_time``) is taken, and its late refusal withdrawn.
-"""
+"""Which decision an approval takes: a plain class, deterministic, tested without Temporal."""
 
 from __future__ import annotations
 
@@ -50,10 +36,14 @@ class DecisionRules:
     refusals: list[Refusal] = field(default_factory=list)
 
     def offer(self, decision: Decision, *, made_in_time: bool = False) -> Verdict:
-        """Apply the rules to ``decision``; a refusal is appended to ``refusals``.
+        """Apply the rules, in order; a refusal is appended to ``refusals`` once per answer.
 
-        ``made_in_time``: the platform says it was made before the wait ended
-        (read when the timer fired), so rule 4 does not apply.
+        1. another approval (or none yet): refused, ``unknown approval``;
+        2. the decision already taken, seen again: ``REPEATED``, nothing changes;
+        3. by the requester: refused, ``self-approval``;
+        4. after ``close()``, unless ``made_in_time`` (the expiry read it): refused, ``late``;
+        5. another answer after the first: refused, ``conflicting``;
+        6. else taken; a late refusal of the same answer is withdrawn.
         """
         if decision.approval_id != self.approval_id or self.approval_id is None:
             return self._refuse(decision, UNKNOWN_APPROVAL)
@@ -66,9 +56,7 @@ class DecisionRules:
         if self.decision is not None:
             return self._refuse(decision, CONFLICTING)
         self.decision = decision
-        if made_in_time:
-            # A copy that arrived after the wait ended was refused as late; the platform
-            # says it was made in time: that refusal is withdrawn.
+        if made_in_time:  # its copy refused as late was made in time after all
             self.refusals = [r for r in self.refusals if not _late_copy_of(r, decision)]
         return Verdict.TAKEN
 

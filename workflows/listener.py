@@ -1,11 +1,7 @@
 """WorkspaceListenerWorkflow: keeps one listener activity running per workspace and task queue.
 
-Started idempotently by every worker (fixed id, :func:`listener_workflow_id`).
-It runs listener sessions back to back; a session that dies with its worker is
-retried on another after the heartbeat timeout. Its history stays bounded: it
-continues as new after ``SESSIONS_PER_RUN`` sessions or when Temporal suggests it.
-A worker that starts with other listener settings sends them (``reconfigure``):
-the current session is cancelled and the workflow continues as new with them.
+Sessions run back to back; the workflow continues as new after ``SESSIONS_PER_RUN``
+sessions, when Temporal suggests it, or with the settings ``reconfigure`` sends.
 """
 
 from __future__ import annotations

@@ -32,8 +32,7 @@ async def ensure_listener(
 ) -> str:
     """Start the workspace's listener workflow unless one runs; returns its workflow id.
 
-    With ``reconfigure``, a running listener is told to take ``config`` (it ignores
-    the one it already runs with): the settings of the worker started last apply.
+    With ``reconfigure``, a running listener is sent ``config`` (a no-op if unchanged).
     """
     workflow_id = listener_workflow_id(config.workspace_id, task_queue)
     handle = await client.start_workflow(
