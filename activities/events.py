@@ -11,7 +11,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from approvals.models import Decision, DecisionSource
+from approvals.models import (
+    CONTROL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REASON_CHARS,
+    Decision,
+    DecisionSource,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +36,31 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _as_recorded(approval_id: str, name: str, value: Any, limit: int) -> str | None:
+    """A platform's text made to fit our models: control characters become U+FFFD, the
+    rest is cut at ``limit``. The human's answer is kept either way (a decision is never
+    dropped for the way a name or comment was typed)."""
+    if not isinstance(value, str):
+        return None
+    cleaned = CONTROL_CHARS.sub("\ufffd", value)[:limit]
+    if cleaned != value:
+        logger.warning("decision for %.80s: %s cleaned to fit (%d chars)", approval_id, name, limit)
+    return cleaned
+
+
 def _decision(
     approval_id: str, status: Any, fields: Mapping[str, Any], source: DecisionSource
 ) -> Decision | None:
     if status not in DECIDED_STATUSES:
         return None
-    decided_by = fields.get("decided_by")
-    comment = fields.get("comment")
+    decided_by = _as_recorded(approval_id, "decided_by", fields.get("decided_by"), MAX_NAME_CHARS)
+    comment = _as_recorded(approval_id, "comment", fields.get("comment"), MAX_REASON_CHARS)
     try:
         return Decision(
             approval_id=approval_id,
             approved=DECIDED_STATUSES[status],
-            decided_by=decided_by if isinstance(decided_by, str) and decided_by else "human",
-            comment=comment if isinstance(comment, str) else None,
+            decided_by=decided_by or "human",
+            comment=comment,
             decided_at=_parse_time(fields.get("decided_at") or fields.get("timestamp")),
             source=source,
         )

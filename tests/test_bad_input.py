@@ -320,14 +320,31 @@ async def test_a_decide_refusal_shows_the_platforms_text_only_when_it_is_sane(re
     assert caught.value.kind == errors.PLATFORM_REJECTED and not caught.value.retryable
 
 
-def test_a_platform_decision_beyond_the_models_limits_is_skipped_with_a_log_line(caplog):
-    """A platform without the reference platform's 400 (Molecule) may store such a
-    decision; the listener and poller then skip it (logged) rather than crash."""
-    item = {"id": "a1", "status": "approved", "decided_by": "b" * 201}
+@pytest.mark.parametrize(
+    ("decided_by", "comment", "taken_by", "taken_comment"),
+    [
+        ("b" * 201, None, "b" * 200, None),
+        (
+            "bob\x1b[31m",
+            "ok\x00" + "c" * 4_100,
+            "bob\ufffd[31m",
+            ("ok\ufffd" + "c" * 4_100)[:4_000],
+        ),
+    ],
+    ids=["oversized-name", "control-chars-and-oversized-comment"],
+)
+def test_a_platform_decision_beyond_the_models_limits_is_taken_cleaned_with_a_log_line(
+    caplog, decided_by, comment, taken_by, taken_comment
+):
+    """A platform without the reference platform's 400 (the upstream) may store such a
+    decision; the human's answer is still taken, its texts cleaned to fit, one log line each."""
+    item = {"id": "a1", "status": "denied", "decided_by": decided_by, "comment": comment}
     with caplog.at_level(logging.WARNING, logger="activities.events"):
-        assert decision_from_item(item, "a1", DecisionSource.POLLING) is None
-    assert "skipping malformed decision for a1 (bad decided_by)" in caplog.text
-    # one short line per frame: a hostile peer cannot flood the log with long values
+        decision = decision_from_item(item, "a1", DecisionSource.POLLING)
+    assert decision is not None and decision.approved is False
+    assert (decision.decided_by, decision.comment) == (taken_by, taken_comment)
+    assert "decision for a1: decided_by cleaned to fit" in caplog.text
+    # one short line per field: a hostile peer cannot flood the log with long values
     assert all("\n" not in r.getMessage() and len(r.getMessage()) < 200 for r in caplog.records)
 
 
