@@ -7,7 +7,8 @@ routes (single item, expire, ``Idempotency-Key``, decision comments). Strict mod
 ``docs/platform-modes.md`` compares the two.
 """
 
-from devstack.platform.app import Faults, create_app
+from devstack.platform.app import create_app
+from devstack.platform.hooks import PlatformHooks
 from devstack.platform.server import PlatformServer
 
-__all__ = ["Faults", "PlatformServer", "create_app"]
+__all__ = ["PlatformHooks", "PlatformServer", "create_app"]

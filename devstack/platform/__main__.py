@@ -6,7 +6,7 @@ history. It is never printed. SIGINT and SIGTERM stop the server cleanly
 (exit status 0), which is how ``devstack.stack`` stops its children.
 
 ``--strict`` serves the upstream contract alone (``docs/platform-modes.md``);
-it refuses to start (exit status 2) without a token or with ``--fault-control``.
+it refuses to start (exit status 2) without a token.
 """
 
 from __future__ import annotations
@@ -36,11 +36,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="name of the environment variable holding the bearer token (unset: no auth)",
     )
     parser.add_argument(
-        "--fault-control",
-        action="store_true",
-        help="expose POST /_faults and POST /_faults/drop-sockets (tests only)",
-    )
-    parser.add_argument(
         "--strict",
         action="store_true",
         help="serve the upstream contract alone, every extension off (needs the token)",
@@ -48,7 +43,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.strict:
         try:
-            check_strict_config(os.environ.get(args.token_env), args.fault_control)
+            check_strict_config(os.environ.get(args.token_env))
         except ValueError as error:
             parser.error(f"{error} (token from ${args.token_env})")
     return args
@@ -65,7 +60,6 @@ async def _serve(args: argparse.Namespace) -> None:
         token=token,
         port=args.port,
         host=args.host,
-        fault_control=args.fault_control,
         strict=args.strict,
     ) as server:
         # The URL line lets a parent process learn the port chosen for --port 0.

@@ -27,13 +27,10 @@ pending list is read. ``docs/platform-modes.md`` lists both modes side by side.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +44,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from approvals.identity import SELF_APPROVAL
 from approvals.models import CONTROL_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS
+from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
 from devstack.platform.inbox import add_inbox_routes
 from devstack.platform.store import (
@@ -77,37 +75,6 @@ STRICT_AUTO_DENY_SECONDS = 600
 STRICT_AUTO_DENIED_BY = "auto-expired"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-@dataclass
-class Faults:
-    """Switches that make the platform misbehave on purpose, for failure tests.
-
-    Mutable and read on every request, so a test flips a field and the next
-    call sees it; the same object survives a ``PlatformServer`` restart.
-    """
-
-    create_status: int | None = None
-    """When set, create answers this status with ``create_body`` and stores nothing."""
-    create_body: str | None = None
-    """Raw reply text for ``create_status`` (sent as ``application/json``, valid or not)."""
-    create_delay_seconds: float = 0.0
-    """Store normally, then wait this long before replying: a reply after the client gave up."""
-    refuse_websocket: bool = False
-    """Refuse every WebSocket upgrade (HTTP 503)."""
-    allow_self_decision: bool = False
-    """Let the requester decide their own approval, as a platform without the rule would."""
-    websocket_drop_after_seconds: float | None = None
-    """Close each socket (code 1012) this long after it opened, if opened while set."""
-    websocket_garbage: bool = False
-    """Send garbage (non-JSON, binary, wrong shapes, bad ids, oversized) before each event."""
-    websocket_silent: bool = False
-    """Accept sockets and answer pings, but deliver no event: a socket that looks alive."""
-
-    def reset(self) -> None:
-        """Back to a well-behaved platform."""
-        for field in dataclasses.fields(self):
-            setattr(self, field.name, field.default)
 
 
 class ApiError(Exception):
@@ -185,21 +152,6 @@ class _ExpireBody(BaseModel):
     reason: str | None = None
 
 
-class _FaultsUpdate(BaseModel):
-    """The body of ``POST /_faults``: any subset of the ``Faults`` fields."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    create_status: int | None = Field(default=None, ge=100, le=599)
-    create_body: str | None = None
-    create_delay_seconds: float = Field(default=0.0, ge=0.0, le=300.0)
-    refuse_websocket: bool = False
-    allow_self_decision: bool = False
-    websocket_drop_after_seconds: float | None = Field(default=None, gt=0.0, le=3600.0)
-    websocket_garbage: bool = False
-    websocket_silent: bool = False
-
-
 def _parse(model: type[ModelT], raw: bytes) -> ModelT:
     try:
         return model.model_validate_json(raw)
@@ -226,27 +178,22 @@ def _envelope(event: str, workspace_id: str, payload: dict[str, Any]) -> dict[st
     }
 
 
-def check_strict_config(token: str | None, fault_control: bool) -> None:
+def check_strict_config(token: str | None) -> None:
     """Refuse a strict-mode configuration the upstream platform could not have.
 
     Raises:
         ValueError: no token (the upstream answers 401 outside its dev mode,
-            so a strict platform without one would be a looser one), or fault
-            control asked for (the upstream has no ``/_faults`` routes; the
-            in-process ``Faults`` still work).
+            so a strict platform without one would be a looser one).
     """
     if not token:
         raise ValueError("strict mode needs a bearer token: the upstream platform requires one")
-    if fault_control:
-        raise ValueError("strict mode serves no fault routes (/_faults): steer Faults in-process")
 
 
 def create_app(
     db_path: Path,
     token: str | None = None,
-    faults: Faults | None = None,
+    hooks: PlatformHooks | None = None,
     *,
-    fault_control: bool = False,
     strict: bool = False,
 ) -> FastAPI:
     """Build the platform app on the SQLite file ``db_path``.
@@ -255,26 +202,24 @@ def create_app(
         db_path: the database file; created if missing, reused if present.
         token: when set, every route but ``/health`` and the WebSocket's own
             check requires ``Authorization: Bearer <token>``.
-        faults: the fault switches to read; a fresh, harmless set if omitted.
-        fault_control: also expose ``POST /_faults`` and
-            ``POST /_faults/drop-sockets`` so another process can steer faults.
+        hooks: where a test harness bends the platform; none if omitted.
         strict: serve the upstream contract alone, every [ext] off (see the
-            module docstring); needs ``token`` and excludes ``fault_control``.
+            module docstring); needs ``token``.
 
     Returns:
         The app, with ``app.state.store``, ``app.state.hub``,
-        ``app.state.faults`` and ``app.state.strict``. Its lifespan shutdown
+        ``app.state.hooks`` and ``app.state.strict``. Its lifespan shutdown
         closes every socket and the database, so an app serves one run of a
         server.
 
     Raises:
-        ValueError: ``strict`` without a token or with ``fault_control``.
+        ValueError: ``strict`` without a token.
     """
     if strict:
-        check_strict_config(token, fault_control)
+        check_strict_config(token)
     store = Store(db_path)
-    active_faults = faults if faults is not None else Faults()
-    hub = Hub(faults=active_faults, broadcast_to_all=strict)
+    active_hooks = hooks if hooks is not None else PlatformHooks()
+    hub = Hub(hooks=active_hooks, broadcast_to_all=strict)
     shape: Callable[[Approval], dict[str, Any]] = (
         Approval.contract_item if strict else Approval.item
     )
@@ -297,7 +242,7 @@ def create_app(
     )
     app.state.store = store
     app.state.hub = hub
-    app.state.faults = active_faults
+    app.state.hooks = active_hooks
     app.state.strict = strict
 
     @app.exception_handler(ApiError)
@@ -329,12 +274,9 @@ def create_app(
 
     @app.post("/workspaces/{workspace_id}/approvals", dependencies=authorized, status_code=201)
     async def create_approval(workspace_id: str, request: Request) -> Response:
-        if active_faults.create_status is not None:
-            return Response(
-                content=active_faults.create_body or "",
-                status_code=active_faults.create_status,
-                media_type="application/json",
-            )
+        reply = active_hooks.create_reply(workspace_id)
+        if reply is not None:
+            return reply
         raw = await request.body()
         body: _ContractCreateBody
         if strict:  # no Idempotency-Key, no requester, no deadline: every POST is new
@@ -372,8 +314,7 @@ def create_app(
                     },
                 ),
             )
-        if active_faults.create_delay_seconds > 0:
-            await asyncio.sleep(active_faults.create_delay_seconds)
+        await active_hooks.after_create(workspace_id, approval.id)
         # A repeated key gets the first reply again: that reply said "pending".
         return JSONResponse({"approval_id": approval.id, "status": "pending"}, status_code=201)
 
@@ -401,7 +342,7 @@ def create_app(
         else:
             ext_body = _parse(_DecideBody, raw)
             body, comment = ext_body, ext_body.comment
-            allow_self_decision = active_faults.allow_self_decision
+            allow_self_decision = active_hooks.self_decision_allowed(workspace_id, approval_id)
         if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
             raise ApiError(400, {"error": ERROR_BAD_DECISION})
         decision = Status(body.decision)
@@ -473,13 +414,15 @@ def create_app(
         refuses with 403 instead (close before accept). Strict mode reads the
         headers only, never the browser's ``?workspace=`` and ``?token=``.
         """
-        refusal = _websocket_refusal(websocket, token, active_faults, strict=strict)
-        if refusal is not None:
-            status_code, error_text = refusal
+        denial = active_hooks.websocket_denial(_websocket_workspace(websocket, strict=strict))
+        if denial is None:
+            refusal = _websocket_refusal(websocket, token, strict=strict)
+            if refusal is not None:
+                status_code, error_text = refusal
+                denial = JSONResponse({"error": error_text}, status_code=status_code)
+        if denial is not None:
             try:
-                await websocket.send_denial_response(
-                    JSONResponse({"error": error_text}, status_code=status_code)
-                )
+                await websocket.send_denial_response(denial)
             except RuntimeError:
                 # A server without the extension: closing before the accept
                 # still refuses the upgrade, as HTTP 403.
@@ -502,8 +445,6 @@ def create_app(
         finally:
             await hub.unregister(subscriber)
 
-    if fault_control:  # never in strict mode (check_strict_config)
-        _add_fault_routes(app, hub, active_faults, authorized)
     if not strict:
         # The page needs the [ext] socket query authentication, requester,
         # deadline and comment: against the upstream contract it cannot work.
@@ -513,10 +454,8 @@ def create_app(
 
 
 def _websocket_refusal(
-    websocket: WebSocket, token: str | None, faults: Faults, *, strict: bool = False
+    websocket: WebSocket, token: str | None, *, strict: bool = False
 ) -> tuple[int, str] | None:
-    if faults.refuse_websocket:
-        return 503, "websocket refused (fault)"
     if token is not None and not (
         _bearer_ok(websocket.headers.get("authorization"), token)
         or (not strict and _query_token_ok(websocket.query_params.get("token"), token))
@@ -545,29 +484,11 @@ def _websocket_workspace(websocket: WebSocket, *, strict: bool = False) -> str:
     return header or websocket.query_params.get("workspace") or ""
 
 
-def _add_fault_routes(app: FastAPI, hub: Hub, faults: Faults, authorized: list[Any]) -> None:
-    """Routes that steer ``Faults`` over HTTP, for a platform in another process."""
-
-    @app.post("/_faults", dependencies=authorized)
-    async def set_faults(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if raw.strip():
-            update = _parse(_FaultsUpdate, raw)
-            for name in update.model_fields_set:
-                setattr(faults, name, getattr(update, name))
-        return dataclasses.asdict(faults)
-
-    @app.post("/_faults/drop-sockets", dependencies=authorized)
-    async def drop_sockets() -> dict[str, int]:
-        return {"dropped": await hub.drop_all()}
-
-
 __all__ = [
     "STRICT_AUTO_DENIED_BY",
     "STRICT_AUTO_DENY_SECONDS",
     "STRICT_NOT_FOUND_BODY",
     "ApiError",
-    "Faults",
     "check_strict_config",
     "create_app",
 ]

@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from devstack.platform.app import Faults, check_strict_config, create_app
+from devstack.platform.app import check_strict_config, create_app
+from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
 from devstack.platform.store import Store
 
@@ -71,11 +72,11 @@ class PlatformServer:
     ``start()`` after ``stop()`` serves again on the same port (the one
     actually bound the first time, when ``port`` was 0) and the same database:
     that is how tests simulate an outage. Each run gets a fresh app (store and
-    hub); ``faults`` is one object for the server's whole life.
+    hub); ``hooks`` is one object for the server's whole life.
 
     ``strict=True`` serves the upstream contract alone (``app.create_app``);
-    it needs ``token`` and excludes ``fault_control``, and says so at once
-    (``ValueError`` from the constructor) rather than at ``start()``.
+    it needs ``token``, and says so at once (``ValueError`` from the
+    constructor) rather than at ``start()``.
     """
 
     def __init__(
@@ -85,18 +86,17 @@ class PlatformServer:
         token: str | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
-        fault_control: bool = False,
         strict: bool = False,
+        hooks: PlatformHooks | None = None,
     ) -> None:
         if strict:
-            check_strict_config(token, fault_control)
+            check_strict_config(token)
         self.db_path = db_path
         self.host = host
         self._token = token
         self._port = port
-        self._fault_control = fault_control
         self._strict = strict
-        self._faults = Faults()
+        self._hooks = hooks if hooks is not None else PlatformHooks()
         self._app: FastAPI | None = None
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -138,8 +138,8 @@ class PlatformServer:
         return self._strict
 
     @property
-    def faults(self) -> Faults:
-        return self._faults
+    def hooks(self) -> PlatformHooks:
+        return self._hooks
 
     @property
     def app(self) -> FastAPI:
@@ -170,8 +170,7 @@ class PlatformServer:
         app = create_app(
             self.db_path,
             self._token,
-            self._faults,
-            fault_control=self._fault_control,
+            self._hooks,
             strict=self._strict,
         )
         config = uvicorn.Config(
