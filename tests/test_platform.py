@@ -520,6 +520,14 @@ async def test_no_fault_route_in_the_product(tmp_path):
     app.state.store.close()
 
 
+async def test_health_says_ok_and_nothing_else(server, http, workspace):
+    # As upstream: no socket count (a benchmark counts in-process, bench/platform.py).
+    async with asyncio.timeout(LIMIT), websocket(server, workspace):
+        response = await http.get("/health")
+        assert server.hub.connection_count(workspace) == 1
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
 # --- auth ------------------------------------------------------------------------------
 
 
@@ -545,7 +553,7 @@ async def test_with_a_token_every_route_but_health_needs_the_bearer(tmp_path):
                 assert response.status_code == 401, (method, path, headers)
                 assert response.json() == {"error": "unauthorized"}
         assert server.store.count() == 0
-        assert (await http.get("/health")).json() == {"status": "ok", "websockets": 0}
+        assert (await http.get("/health")).json() == {"status": "ok"}
 
         for bad_token in (None, "wrong"):
             with pytest.raises(InvalidStatus) as refused:

@@ -49,13 +49,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace, server_type: type[PlatformServer]) -> None:
     token = os.environ.get(args.token_env) or None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with PlatformServer(
+    async with server_type(
         args.db,
         token=token,
         port=args.port,
@@ -73,11 +73,22 @@ async def _serve(args: argparse.Namespace) -> None:
     print("approvals platform stopped", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, server_type: type[PlatformServer] = PlatformServer
+) -> int:
+    """Serve until SIGINT or SIGTERM.
+
+    Args:
+        argv: the arguments (``sys.argv[1:]`` if omitted).
+        server_type: the server class to run (a harness's subclass).
+
+    Returns:
+        The exit status: 0 after a clean stop, 1 if the server could not start.
+    """
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(_serve(args))
+        asyncio.run(_serve(args, server_type))
     except (OSError, RuntimeError) as error:
         print(f"approvals platform: {error}", file=sys.stderr)
         return 1

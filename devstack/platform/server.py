@@ -158,6 +158,10 @@ class PlatformServer:
         hub: Hub = self.app.state.hub
         return hub
 
+    def build_app(self) -> FastAPI:
+        """A fresh app for one run; a harness may override it to add routes of its own."""
+        return create_app(self.db_path, self._token, self._hooks, strict=self._strict)
+
     async def start(self) -> None:
         """Serve until ``stop()``; returns once the port accepts connections.
 
@@ -167,12 +171,7 @@ class PlatformServer:
         if self.running:
             return
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        app = create_app(
-            self.db_path,
-            self._token,
-            self._hooks,
-            strict=self._strict,
-        )
+        app = self.build_app()
         config = uvicorn.Config(
             app,
             host=self.host,
