@@ -517,7 +517,7 @@ async def test_no_fault_route_in_the_product(tmp_path):
         drop = await client.post("http://platform/_faults/drop-sockets")
     assert (steer.status_code, drop.status_code) == (404, 404)
     assert faults == Faults()
-    app.state.store.close()
+    app.state.platform.store.close()
 
 
 async def test_health_says_ok_and_nothing_else(server, http, workspace):

@@ -28,11 +28,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from devstack.platform import PlatformServer, create_app
-from devstack.platform.app import (
-    STRICT_AUTO_DENIED_BY,
-    STRICT_AUTO_DENY_SECONDS,
-    STRICT_NOT_FOUND_BODY,
-)
+from devstack.platform.admin_routes import STRICT_AUTO_DENIED_BY, STRICT_AUTO_DENY_SECONDS
+from devstack.platform.app import STRICT_NOT_FOUND_BODY
 from tests.platform_faults import Faults, FaultyPlatform
 from tests.test_platform import create, decide, next_event
 
@@ -141,8 +138,8 @@ async def test_strict_mode_refuses_to_start_without_a_token(tmp_path):
     # The default stays the reference platform.
     assert PlatformServer(db).strict is False
     app = create_app(db)
-    assert app.state.strict is False
-    app.state.store.close()
+    assert app.state.platform.strict is False
+    app.state.platform.store.close()
 
 
 async def test_every_call_without_the_right_bearer_is_401(strict, anonymous, workspace):

@@ -21,6 +21,7 @@ from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from devstack.platform.app import check_strict_config, create_app
+from devstack.platform.context import PlatformContext
 from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
 from devstack.platform.store import Store
@@ -150,13 +151,18 @@ class PlatformServer:
 
     @property
     def store(self) -> Store:
-        store: Store = self.app.state.store
-        return store
+        """The database of the current (or last) run."""
+        return self._context.store
 
     @property
     def hub(self) -> Hub:
-        hub: Hub = self.app.state.hub
-        return hub
+        """The sockets of the current (or last) run."""
+        return self._context.hub
+
+    @property
+    def _context(self) -> PlatformContext:
+        context: PlatformContext = self.app.state.platform
+        return context
 
     def build_app(self) -> FastAPI:
         """A fresh app for one run; a harness may override it to add routes of its own."""
