@@ -17,8 +17,6 @@ from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn._types import ASGISendEvent
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from devstack.platform.app import check_strict_config, create_app
 from devstack.platform.context import PlatformContext
@@ -48,23 +46,22 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-class _WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol, quiet about denial responses.
+_DENIAL_MESSAGE = "ASGI callable returned without completing handshake."
 
-    A refused upgrade (401/400/503 through the WebSocket Denial Response
-    extension) reaches the client correctly, but this protocol never marks the
-    handshake as done, so uvicorn logs "ASGI callable returned without
-    completing handshake." at ERROR for every refusal (Kludex/uvicorn#3138,
-    open). Marking it done once the denial's last body chunk is sent mirrors
-    uvicorn's wsproto protocol and keeps real errors visible.
+
+class _QuietDenials(logging.Filter):
+    """Drops uvicorn's ERROR for a WebSocket refused with a denial response.
+
+    The websockets-sansio protocol sends the denial correctly but logs
+    "ASGI callable returned without completing handshake." for it
+    (Kludex/uvicorn#3138). Every other record passes.
     """
 
-    async def send(self, message: ASGISendEvent) -> None:
-        await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get(
-            "more_body", False
-        ):
-            self.handshake_complete = True
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _DENIAL_MESSAGE
+
+
+_QUIET_DENIALS = _QuietDenials()
 
 
 class PlatformServer:
@@ -185,9 +182,10 @@ class PlatformServer:
             log_level="warning",
             log_config=None,  # leave the process's logging setup to its owner
             lifespan="on",
-            ws=_WebSocketProtocol,  # supports the denial response (HTTP 401 on upgrade)
+            ws="websockets-sansio",  # supports the denial response (HTTP 401 on upgrade)
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_DENIALS)  # a no-op once added
         server = _EmbeddedServer(config)
         task = asyncio.create_task(_serve(server), name=f"platform-{self.host}:{self._port}")
         self._app, self._server, self._task = app, server, task
