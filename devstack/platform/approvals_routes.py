@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from approvals.identity import SELF_APPROVAL
-from approvals.models import CONTROL_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS
+from approvals.models import NameText, ReasonText
 from devstack.platform.context import ApiError, Context, envelope, parse_body, require_token
 from devstack.platform.store import ExpireOutcome, SelfDecisionRefused, Status
 
@@ -54,37 +54,23 @@ class _ContractCreateBody(BaseModel):
 class _CreateBody(_ContractCreateBody):
     """The create body with the [ext] fields for the inbox."""
 
-    requester: str | None = Field(default=None, max_length=200)
+    requester: NameText | None = None
     timeout_seconds: float | None = Field(default=None, gt=0, le=10 * 366 * 86400)
 
 
 class _ContractDecideBody(BaseModel):
-    """The decide body of the upstream contract, ``decided_by`` held to the worker's limits."""
+    """The decide body of the upstream contract; ``decided_by`` follows the library's rule."""
 
     model_config = ConfigDict(extra="ignore")
 
     decision: Any = None  # checked by hand: it has its own error text
-    decided_by: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
-
-    @field_validator("decided_by")
-    @classmethod
-    def _printable_name(cls, value: str | None) -> str | None:
-        if value is not None and any(not char.isprintable() for char in value):
-            raise ValueError("decided_by has control characters")
-        return value
+    decided_by: NameText | None = None
 
 
 class _DecideBody(_ContractDecideBody):
-    """The decide body with the [ext] ``comment``, held to the worker's limits too."""
+    """The decide body with the [ext] ``comment``, which follows the library's rule too."""
 
-    comment: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
-
-    @field_validator("comment")
-    @classmethod
-    def _no_control_chars(cls, value: str | None) -> str | None:
-        if value is not None and CONTROL_CHARS.search(value):
-            raise ValueError("comment has control characters")
-        return value
+    comment: ReasonText | None = None
 
 
 class _ExpireBody(BaseModel):
