@@ -1,10 +1,8 @@
 """The reference approvals platform: the contract's HTTP and WebSocket routes on SQLite.
 
-Every test, and every deployment without the Molecule platform, talks to this
-server; ``docs/platform-contract.md`` is what it implements, plus the **[ext]**
-routes (single item, expire, ``Idempotency-Key``, decision comments). Strict mode
-(``strict=True``, ``--strict``) serves the upstream contract alone;
-``docs/platform-modes.md`` compares the two.
+Reference mode adds the **[ext]** routes and fields; strict mode (``strict=True``,
+``--strict``) serves the upstream contract alone. ``docs/platform-modes.md``
+compares them; ``PlatformHooks`` is where a test harness bends the platform.
 """
 
 from devstack.platform.app import create_app

@@ -1,12 +1,8 @@
-"""Run the reference platform in the foreground: ``python -m devstack.platform``.
+"""Run the platform in the foreground: ``python -m devstack.platform [--strict] ...``.
 
 The bearer token comes only from the environment variable named by
-``--token-env``: a token on the command line would show in ``ps`` and shell
-history. It is never printed. SIGINT and SIGTERM stop the server cleanly
-(exit status 0), which is how ``devstack.stack`` stops its children.
-
-``--strict`` serves the upstream contract alone (``docs/platform-modes.md``);
-it refuses to start (exit status 2) without a token.
+``--token-env`` and is never printed. SIGINT and SIGTERM stop it cleanly
+(exit status 0); ``--strict`` without a token exits with status 2.
 """
 
 from __future__ import annotations

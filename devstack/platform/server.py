@@ -1,10 +1,4 @@
-"""Run the platform with uvicorn inside the caller's event loop.
-
-Tests (and ``python -m devstack.platform``) need a real server on a real port,
-started and stopped in milliseconds, restartable on the same port and the same
-database to play an outage. Running ``uvicorn.Server.serve()`` as a task of the
-current loop gives exactly that without threads or child processes.
-"""
+"""``PlatformServer``: the platform served by uvicorn as a task of the caller's event loop."""
 
 from __future__ import annotations
 
@@ -27,19 +21,12 @@ from devstack.platform.store import Store
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 10.0
-# In-flight requests (a delayed create, say) get this long before uvicorn
-# cancels them: stopping must stay quick whatever the faults are doing.
-GRACEFUL_SHUTDOWN_SECONDS = 1
+GRACEFUL_SHUTDOWN_SECONDS = 1  # in-flight requests (a delayed create) get this long at stop
 STOP_TIMEOUT_SECONDS = 5.0
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves the process's signal handlers alone.
-
-    uvicorn installs SIGINT/SIGTERM handlers while serving and re-raises the
-    signal afterwards; an embedded server must not take Ctrl-C away from
-    pytest, and the CLI installs its own handlers for a clean exit.
-    """
+    """A uvicorn server that leaves the process's signal handlers to their owner."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -65,16 +52,11 @@ _QUIET_DENIALS = _QuietDenials()
 
 
 class PlatformServer:
-    """The reference platform on ``host:port``, as an async context manager.
+    """The platform on ``host:port``, as an async context manager.
 
-    ``start()`` after ``stop()`` serves again on the same port (the one
-    actually bound the first time, when ``port`` was 0) and the same database:
-    that is how tests simulate an outage. Each run gets a fresh app (store and
-    hub); ``hooks`` is one object for the server's whole life.
-
-    ``strict=True`` serves the upstream contract alone (``app.create_app``);
-    it needs ``token``, and says so at once (``ValueError`` from the
-    constructor) rather than at ``start()``.
+    ``start()`` after ``stop()`` serves again on the same port (the one bound
+    first, when ``port`` was 0) and the same database. Each run gets a fresh
+    app (store and hub); ``hooks`` is one object for the server's whole life.
     """
 
     def __init__(
@@ -87,6 +69,19 @@ class PlatformServer:
         strict: bool = False,
         hooks: PlatformHooks | None = None,
     ) -> None:
+        """A server, not started yet.
+
+        Args:
+            db_path: the SQLite file (its folder is created at start).
+            token: the bearer every route but ``/health`` requires; ``None``: no auth.
+            port: 0 picks a free port.
+            host: the address to bind.
+            strict: serve the upstream contract alone (``create_app``); needs ``token``.
+            hooks: where a test harness bends the platform.
+
+        Raises:
+            ValueError: ``strict`` without a token.
+        """
         if strict:
             check_strict_config(token)
         self.db_path = db_path
@@ -119,6 +114,7 @@ class PlatformServer:
 
     @property
     def running(self) -> bool:
+        """Whether a run is serving."""
         return self._task is not None and not self._task.done()
 
     @property
@@ -128,6 +124,7 @@ class PlatformServer:
 
     @property
     def url(self) -> str:
+        """``http://host:port``."""
         return f"http://{self.host}:{self._port}"
 
     @property
@@ -137,6 +134,7 @@ class PlatformServer:
 
     @property
     def hooks(self) -> PlatformHooks:
+        """The hooks every run uses."""
         return self._hooks
 
     @property
