@@ -6,7 +6,7 @@ the worker's RSS (and KiB per pending approval beyond the worker's workflow
 cache), the pending activities of a random sample of the waiting workflows
 (``describe``), the running approvals Temporal counts (visibility), the server's
 and the worker's CPU per second over an idle window, and the WebSockets the
-platform counts (``/health``). The baseline row is the same stack idle, with
+platform counts (:mod:`bench.platform`). The baseline row is the same stack idle, with
 no approval, measured first in the same run.
 """
 

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.platform_client import PlatformClient
+from bench.platform import WEBSOCKETS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -194,7 +195,7 @@ async def stack(
     platform_argv = [
         sys.executable,
         "-m",
-        "devstack.platform",
+        "bench.platform",
         "--port",
         str(platform_port),
         "--db",
@@ -224,8 +225,8 @@ async def stack(
 
 
 async def platform_websockets(stack: Stack) -> int:
-    """WebSockets open on the platform, as it counts them (``/health``)."""
-    reply = await stack.http.get(f"{stack.platform_url}/health")
+    """WebSockets open on the platform, as its hub counts them (:mod:`bench.platform`)."""
+    reply = await stack.http.get(f"{stack.platform_url}{WEBSOCKETS_PATH}")
     count: int = reply.json()["websockets"]
     return count
 

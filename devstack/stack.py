@@ -1,8 +1,7 @@
-"""The whole stack on embedded defaults, in the foreground: ``python -m devstack.stack``.
+"""The whole stack on embedded defaults, in the foreground: ``python -m devstack``.
 
-Starts a Temporal dev server persisting to a SQLite file, the reference
-platform, and one worker, each as a child process with its own log file under
-the data directory; prints where everything is; stops all of it on Ctrl-C.
+A Temporal dev server on a SQLite file, the reference platform and one worker,
+each a child process logging under the data directory; Ctrl-C stops them all.
 A second run finds the earlier state (workflows, approvals, audit trail).
 """
 
@@ -30,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class StackConfig:
+    """Where the stack keeps its state and which ports it takes."""
+
     data_dir: Path
     workspace_id: str
     temporal_port: int
@@ -109,6 +110,12 @@ def _require_free(port: int, name: str) -> None:
 
 
 def run_stack(config: StackConfig) -> None:
+    """Start the three processes and watch them until one exits or Ctrl-C.
+
+    Raises:
+        RuntimeError: a port is taken, a process did not start, or one exited.
+        KeyboardInterrupt: Ctrl-C (or SIGTERM through ``main``); all are stopped.
+    """
     for port, name in (
         (config.temporal_port, "temporal"),
         (config.ui_port, "temporal ui"),
@@ -183,6 +190,11 @@ durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_di
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stack until Ctrl-C or SIGTERM.
+
+    Returns:
+        The exit status: 0 after a stop, 1 if the stack could not run.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument(

@@ -23,9 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.settings import Settings
-from devstack.platform import PlatformServer
 from tests import helpers
 from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
+from tests.platform_faults import FaultyPlatform
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -90,7 +90,7 @@ def platform_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def platform(request, tmp_path, platform_mode, monkeypatch):
     """The platform on 127.0.0.1 in ``platform_mode`` (or ``request.param`` when
-    parametrized indirectly): reference with fault routes, or strict with its token.
+    parametrized indirectly): reference, or strict with its token; ``faults`` in both.
     Tests ask ``platform.strict`` which one they got."""
     mode = getattr(request, "param", platform_mode)
     monkeypatch.setattr(helpers, "HISTORY_SUFFIX", "_strict" if mode == "strict" else "")
@@ -100,7 +100,7 @@ async def platform(request, tmp_path, platform_mode, monkeypatch):
 
 
 @pytest.fixture
-def settings(platform: PlatformServer, tmp_path: Path) -> Settings:
+def settings(platform: FaultyPlatform, tmp_path: Path) -> Settings:
     """The worker's settings for ``platform``: its URL and, for a strict one, its token."""
     return Settings(
         platform_url=platform.url,
@@ -119,7 +119,7 @@ def settings(platform: PlatformServer, tmp_path: Path) -> Settings:
 # reset after each test, and each test gets a workspace of its own.
 @pytest.fixture(scope="module")
 async def shared(tmp_path_factory):
-    server = PlatformServer(tmp_path_factory.mktemp("platform") / "platform.db", fault_control=True)
+    server = FaultyPlatform(tmp_path_factory.mktemp("platform") / "platform.db")
     await server.start()
     yield server
     await server.stop()

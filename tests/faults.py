@@ -59,9 +59,9 @@ from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
-from devstack.platform import PlatformServer
 from tests.crash_stages import run_stages
 from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
+from tests.platform_faults import FaultyPlatform
 from tests.server_restart import run_restart
 from tests.ws_faults import WS_FAULTS, run_under_fault
 
@@ -70,37 +70,37 @@ BIN_DIR = Path(sys.executable).parent
 BOUND_SECONDS = 30.0
 
 
-async def _burst_5xx(server: PlatformServer) -> None:
+async def _burst_5xx(server: FaultyPlatform) -> None:
     server.faults.create_status = random.choice([500, 502, 503])
     server.faults.create_body = random.choice([None, "<html>Bad gateway</html>"])
 
 
-async def _slow_reply(server: PlatformServer) -> None:
+async def _slow_reply(server: FaultyPlatform) -> None:
     server.faults.create_delay_seconds = 1.0 + random.random()
 
 
-async def _refuse_connections(server: PlatformServer) -> None:
+async def _refuse_connections(server: FaultyPlatform) -> None:
     await server.stop()
 
 
-async def _heal(server: PlatformServer) -> None:
+async def _heal(server: FaultyPlatform) -> None:
     server.faults.reset()
     if not server.running:
         await server.start()  # same port, same database
 
 
-FAULTS: dict[str, Callable[[PlatformServer], Awaitable[None]]] = {
+FAULTS: dict[str, Callable[[FaultyPlatform], Awaitable[None]]] = {
     "platform 5xx burst (JSON or HTML body)": _burst_5xx,
     "reply slower than client timeout": _slow_reply,
     "platform connection refused": _refuse_connections,
 }
 
 
-def _token(server: PlatformServer) -> str | None:
+def _token(server: FaultyPlatform) -> str | None:
     return PLATFORM_TOKEN if server.strict else None
 
 
-def _settings(server: PlatformServer, workspace: str, folder: Path) -> Settings:
+def _settings(server: FaultyPlatform, workspace: str, folder: Path) -> Settings:
     """The worker's settings for ``server``: its URL and, for a strict one, its token."""
     token = _token(server)
     return Settings(
@@ -114,7 +114,7 @@ def _settings(server: PlatformServer, workspace: str, folder: Path) -> Settings:
 
 
 async def _one_run(
-    server: PlatformServer, inject: Callable[[PlatformServer], Awaitable[None]], folder: Path
+    server: FaultyPlatform, inject: Callable[[FaultyPlatform], Awaitable[None]], folder: Path
 ) -> tuple[int, bool]:
     workspace = f"ws-{uuid.uuid4()}"
     request = CreateApprovalInput(
@@ -156,7 +156,7 @@ async def _one_run(
     return stored, hung
 
 
-async def _racing_decisions(server: PlatformServer) -> tuple[int, bool]:
+async def _racing_decisions(server: FaultyPlatform) -> tuple[int, bool]:
     """Two different decisions (and a repeat) race; returns (winners, hung)."""
     workspace = f"ws-{uuid.uuid4()}"
     async with httpx.AsyncClient(timeout=10.0) as http:
@@ -232,7 +232,7 @@ async def platform_rows(runs: int, modes: Iterable[str]) -> list[Row]:
     return _merge(per_mode)
 
 
-async def _platform_rows(server: PlatformServer, runs: int, folder: Path) -> list[ModeRow]:
+async def _platform_rows(server: FaultyPlatform, runs: int, folder: Path) -> list[ModeRow]:
     rows: list[ModeRow] = []
     for name, inject in FAULTS.items():
         lost = duplicated = hung = 0

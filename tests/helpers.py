@@ -24,7 +24,7 @@ from approvals.audit_log import AuditLog
 from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, ApprovalStatusView
 from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
-from devstack.platform import PlatformServer
+from tests.platform_faults import FaultyPlatform
 from worker import build_worker
 from workflows.approval import ApprovalWorkflow
 
@@ -56,15 +56,15 @@ FAST_LISTENER = ListenerTuning(
 """Listener patience for tests: seconds instead of minutes."""
 
 
-async def start_platform(db_path: Path, mode: str) -> PlatformServer:
-    """A started platform in ``mode``: reference (open, with fault routes) or strict
-    (``PLATFORM_TOKEN`` required, no fault routes; the in-process ``faults`` work in both)."""
+async def start_platform(db_path: Path, mode: str) -> FaultyPlatform:
+    """A started platform in ``mode``: reference (open) or strict (``PLATFORM_TOKEN``
+    required); its ``faults`` work in both."""
     if mode not in PLATFORM_MODES:
         raise ValueError(f"unknown platform mode {mode!r}")
     if mode == "strict":
-        server = PlatformServer(db_path, token=PLATFORM_TOKEN, strict=True)
+        server = FaultyPlatform(db_path, token=PLATFORM_TOKEN, strict=True)
     else:
-        server = PlatformServer(db_path, fault_control=True)
+        server = FaultyPlatform(db_path)
     await server.start()
     return server
 

@@ -188,6 +188,7 @@ BODY_ROWS: list[tuple[str, str, bytes]] = [
     # (row, route, raw body): the contract's 400 "invalid request body", nothing stored
     ("create-non-utf8", "create", b'{"action": "drop \xff\xfe"}'),
     ("create-lone-surrogate", "create", b'{"action": "drop \\ud800"}'),
+    ("create-requester-control", "create", b'{"action": "a", "requester": "eve\\u0000"}'),
     ("decide-non-utf8", "decide", b'{"decision": "approved", "decided_by": "\xff"}'),
     (
         "decide-by-oversized",
@@ -205,8 +206,25 @@ BODY_ROWS: list[tuple[str, str, bytes]] = [
 ]
 
 
+# The platform holds names to the library's rule (``approvals.models.NameText``), which
+# refuses control characters but lets a line break through.
+ONE_RULE_GAPS = {
+    "decide-by-newline": "NameText allows a line break in a name (approvals/models.py)",
+}
+
+
 @pytest.mark.parametrize(
-    ("route", "body"), [row[1:] for row in BODY_ROWS], ids=[row[0] for row in BODY_ROWS]
+    ("route", "body"),
+    [
+        pytest.param(
+            *row[1:],
+            id=row[0],
+            marks=[pytest.mark.xfail(strict=True, reason=ONE_RULE_GAPS[row[0]])]
+            if row[0] in ONE_RULE_GAPS
+            else [],
+        )
+        for row in BODY_ROWS
+    ],
 )
 async def test_the_platform_refuses_a_bad_body_with_the_contract_400(platform, route, body):
     """``decided_by`` and ``comment`` beyond the worker's ``Decision`` limits used to be

@@ -27,8 +27,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from devstack.platform import Faults, PlatformServer, create_app
+from devstack.platform import PlatformServer, create_app
 from devstack.platform.hub import QUEUE_SIZE, Hub
+from tests.platform_faults import Faults
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 10.0  # seconds any one test may take
@@ -506,40 +507,25 @@ async def test_refuse_websocket_fault_refuses_upgrades(server, workspace):
     assert refused.value.response.status_code == 503
 
 
-async def test_faults_can_be_steered_over_http(server, http, workspace):
-    async with asyncio.timeout(LIMIT):
-        current = await http.post("/_faults", json={"create_status": 503, "create_body": "{}"})
-        refused = await http.post(f"/workspaces/{workspace}/approvals", json={"action": "a"})
-        bad = await http.post("/_faults", json={"no_such_fault": True})
-        cleared = await http.post("/_faults", json={"create_status": None, "create_body": None})
-        async with websocket(server, workspace) as socket:
-            dropped = await http.post("/_faults/drop-sockets")
-            with pytest.raises(ConnectionClosed):
-                await socket.recv()
-
-    assert current.json() == {
-        "create_status": 503,
-        "create_body": "{}",
-        "create_delay_seconds": 0.0,
-        "refuse_websocket": False,
-        "allow_self_decision": False,
-        "websocket_drop_after_seconds": None,
-        "websocket_garbage": False,
-        "websocket_silent": False,
-    }
-    assert refused.status_code == 503
-    assert bad.status_code == 400 and server.faults.create_status is None
-    assert cleared.json()["create_status"] is None
-    assert dropped.json()["dropped"] >= 1
-
-
-async def test_fault_routes_are_absent_by_default(tmp_path):
-    app = create_app(tmp_path / "p.db", faults=Faults())
+async def test_no_fault_route_in_the_product(tmp_path):
+    # Faults come in through the hooks (tests/platform_faults.py), never over HTTP.
+    faults = Faults()
+    app = create_app(tmp_path / "p.db", hooks=faults)
     transport = httpx.ASGITransport(app=app)
     async with asyncio.timeout(LIMIT), httpx.AsyncClient(transport=transport) as client:
-        response = await client.post("http://platform/_faults", json={"refuse_websocket": True})
-    assert response.status_code == 404 and not app.state.faults.refuse_websocket
-    app.state.store.close()
+        steer = await client.post("http://platform/_faults", json={"refuse_websocket": True})
+        drop = await client.post("http://platform/_faults/drop-sockets")
+    assert (steer.status_code, drop.status_code) == (404, 404)
+    assert faults == Faults()
+    app.state.platform.store.close()
+
+
+async def test_health_says_ok_and_nothing_else(server, http, workspace):
+    # As upstream: no socket count (a benchmark counts in-process, bench/platform.py).
+    async with asyncio.timeout(LIMIT), websocket(server, workspace):
+        response = await http.get("/health")
+        assert server.hub.connection_count(workspace) == 1
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 # --- auth ------------------------------------------------------------------------------
@@ -549,7 +535,7 @@ async def test_with_a_token_every_route_but_health_needs_the_bearer(tmp_path):
     token = "s3cret-token"
     async with (
         asyncio.timeout(LIMIT),
-        PlatformServer(tmp_path / "auth.db", token=token, fault_control=True) as server,
+        PlatformServer(tmp_path / "auth.db", token=token) as server,
         httpx.AsyncClient(base_url=server.url, timeout=5.0) as http,
     ):
         approval_id = str(uuid.uuid4())
@@ -560,16 +546,14 @@ async def test_with_a_token_every_route_but_health_needs_the_bearer(tmp_path):
             ("POST", f"/workspaces/w/approvals/{approval_id}/decide", {"decision": "approved"}),
             ("POST", f"/workspaces/w/approvals/{approval_id}/expire", {}),
             ("GET", "/approvals/pending", None),
-            ("POST", "/_faults", {"refuse_websocket": True}),
-            ("POST", "/_faults/drop-sockets", None),
         ]
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
             for method, path, body in calls:
                 response = await http.request(method, path, json=body, headers=headers)
                 assert response.status_code == 401, (method, path, headers)
                 assert response.json() == {"error": "unauthorized"}
-        assert server.store.count() == 0 and server.faults == Faults()
-        assert (await http.get("/health")).json() == {"status": "ok", "websockets": 0}
+        assert server.store.count() == 0
+        assert (await http.get("/health")).json() == {"status": "ok"}
 
         for bad_token in (None, "wrong"):
             with pytest.raises(InvalidStatus) as refused:
@@ -652,7 +636,6 @@ async def test_cli_serves_with_a_token_from_the_environment_and_exits_cleanly(tm
             "0",
             "--db",
             str(db),
-            "--fault-control",
         ],
         cwd=ROOT,
         env={**os.environ, "PLATFORM_AUTH_TOKEN": token},
@@ -669,10 +652,8 @@ async def test_cli_serves_with_a_token_from_the_environment_and_exits_cleanly(tm
             async with httpx.AsyncClient(base_url=match.group(0), timeout=5.0) as http:
                 health = await http.get("/health")
                 anonymous = await http.get("/approvals/pending")
-                steered = await http.post(
-                    "/_faults",
-                    json={"refuse_websocket": True},
-                    headers={"Authorization": f"Bearer {token}"},
+                authorized = await http.get(
+                    "/approvals/pending", headers={"Authorization": f"Bearer {token}"}
                 )
             process.send_signal(signal.SIGTERM)
             status = await asyncio.to_thread(process.wait, 5)
@@ -684,6 +665,6 @@ async def test_cli_serves_with_a_token_from_the_environment_and_exits_cleanly(tm
 
     assert health.json()["status"] == "ok"
     assert anonymous.status_code == 401
-    assert steered.json()["refuse_websocket"] is True
+    assert authorized.json() == []
     assert status == 0 and db.exists()
     assert token not in line + rest + errors

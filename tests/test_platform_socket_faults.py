@@ -1,5 +1,6 @@
-"""The reference platform's WebSocket faults, seen by a real client on 127.0.0.1:
-a socket dropped on a schedule, garbage frames around real events, a silent socket."""
+"""The WebSocket faults (tests/platform_faults.py, through the platform's hooks), seen by
+a real client on 127.0.0.1: a socket dropped on a schedule, garbage frames around real
+events, a silent socket."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devstack.platform import PlatformServer
 from devstack.platform.hub import DROP_CLOSE_CODE
-from devstack.platform.socket_faults import GARBAGE_FRAMES, OVERSIZED_EVERY, OVERSIZED_FRAME_BYTES
+from tests.platform_faults import GARBAGE_FRAMES, OVERSIZED_EVERY, OVERSIZED_FRAME_BYTES
 
 LIMIT = 10.0  # seconds any one test may take
 
@@ -48,14 +48,14 @@ async def frames_until_real(socket: ClientConnection) -> tuple[list[str | bytes]
 
 async def test_drop_fault_closes_each_socket_after_the_set_time(server, workspace):
     server.faults.websocket_drop_after_seconds = 0.2
-    drops = server.hub.fault_counts.timed_drops
+    drops = server.faults.counts.timed_drops
     async with asyncio.timeout(LIMIT):
         for _ in range(2):  # a new socket gets its own deadline
             async with websocket(server, workspace) as socket:
                 with pytest.raises(ConnectionClosed) as closed:
                     await socket.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == DROP_CLOSE_CODE
-    assert server.hub.fault_counts.timed_drops == drops + 2
+    assert server.faults.counts.timed_drops == drops + 2
 
 
 async def test_drop_fault_turned_off_spares_open_sockets(server, workspace):
@@ -100,39 +100,13 @@ async def test_a_client_with_a_frame_limit_is_closed_by_the_oversized_frame(serv
 
 async def test_silent_fault_answers_pings_and_delivers_nothing(server, workspace):
     server.faults.websocket_silent = True
-    silenced = server.hub.fault_counts.silenced_messages
+    silenced = server.faults.counts.silenced_messages
     async with asyncio.timeout(LIMIT), websocket(server, workspace) as socket:
         server.hub.broadcast(workspace, event(1))
-        while server.hub.fault_counts.silenced_messages == silenced:
+        while server.faults.counts.silenced_messages == silenced:
             await asyncio.sleep(0.01)  # the sender took the event and sent nothing
         await (await socket.ping())  # the socket looks alive
         server.faults.websocket_silent = False
         server.hub.broadcast(workspace, event(2))
         first = json.loads(await socket.recv())
     assert first == event(2)  # event 1 was never sent
-
-
-async def test_socket_faults_can_be_steered_over_http_and_reset(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=5.0) as http:
-        on = await http.post(
-            "/_faults",
-            json={
-                "websocket_drop_after_seconds": 1.5,
-                "websocket_garbage": True,
-                "websocket_silent": True,
-            },
-        )
-        bad = await http.post("/_faults", json={"websocket_drop_after_seconds": 0})
-        server.faults.reset()
-        off = await http.post("/_faults")
-    assert on.status_code == 200 and bad.status_code == 400
-    assert {k: v for k, v in on.json().items() if k.startswith("websocket")} == {
-        "websocket_drop_after_seconds": 1.5,
-        "websocket_garbage": True,
-        "websocket_silent": True,
-    }
-    assert {k: v for k, v in off.json().items() if k.startswith("websocket")} == {
-        "websocket_drop_after_seconds": None,
-        "websocket_garbage": False,
-        "websocket_silent": False,
-    }

@@ -27,12 +27,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from devstack.platform import Faults, PlatformServer, create_app
-from devstack.platform.app import (
-    STRICT_AUTO_DENIED_BY,
-    STRICT_AUTO_DENY_SECONDS,
-    STRICT_NOT_FOUND_BODY,
-)
+from devstack.platform import PlatformServer, create_app
+from devstack.platform.admin_routes import STRICT_AUTO_DENIED_BY, STRICT_AUTO_DENY_SECONDS
+from devstack.platform.app import STRICT_NOT_FOUND_BODY
+from tests.platform_faults import Faults, FaultyPlatform
 from tests.test_platform import create, decide, next_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +49,7 @@ ENVELOPE_KEYS = {"event", "workspace_id", "timestamp", "payload"}
 
 @pytest.fixture(scope="module")
 async def strict_shared(tmp_path_factory):
-    server = PlatformServer(
+    server = FaultyPlatform(
         tmp_path_factory.mktemp("strict") / "platform.db", token=TOKEN, strict=True
     )
     await server.start()
@@ -128,24 +126,20 @@ def backdate(db_path: Path, approval_id: str, seconds: float) -> None:
 # --- configuration ---------------------------------------------------------------------
 
 
-async def test_strict_mode_refuses_to_start_without_a_token_or_with_fault_routes(tmp_path):
+async def test_strict_mode_refuses_to_start_without_a_token(tmp_path):
     db = tmp_path / "never.db"
     for token in (None, ""):
         with pytest.raises(ValueError, match="token"):
             PlatformServer(db, token=token, strict=True)
         with pytest.raises(ValueError, match="token"):
             create_app(db, token, strict=True)
-    with pytest.raises(ValueError, match="fault"):
-        PlatformServer(db, token=TOKEN, strict=True, fault_control=True)
-    with pytest.raises(ValueError, match="fault"):
-        create_app(db, TOKEN, fault_control=True, strict=True)
     assert not db.exists()  # refused before anything was opened
 
     # The default stays the reference platform.
     assert PlatformServer(db).strict is False
     app = create_app(db)
-    assert app.state.strict is False
-    app.state.store.close()
+    assert app.state.platform.strict is False
+    app.state.platform.store.close()
 
 
 async def test_every_call_without_the_right_bearer_is_401(strict, anonymous, workspace):
@@ -275,7 +269,7 @@ async def test_fault_routes_and_the_inbox_page_are_absent(strict, http, anonymou
 
 
 async def test_in_process_faults_still_work(strict, workspace):
-    # The test harness steers faults in-process; only the HTTP routes are gone.
+    # The test harness steers faults through the platform's hooks, in both modes.
     strict.faults.refuse_websocket = True
     async with asyncio.timeout(LIMIT):
         with pytest.raises(InvalidStatus) as refused:
@@ -433,11 +427,8 @@ async def test_cli_strict_needs_a_token_and_serves_the_upstream_contract(tmp_pat
     bare_env = {k: v for k, v in os.environ.items() if k != "PLATFORM_AUTH_TOKEN"}
     with_token = {**bare_env, "PLATFORM_AUTH_TOKEN": TOKEN}
     async with asyncio.timeout(LIMIT):
-        refusals = []
-        for env, extra in ((bare_env, ()), (with_token, ("--fault-control",))):
-            process = _run_cli(db, env, "--strict", *extra)
-            out, err = await asyncio.to_thread(process.communicate, None, 5)
-            refusals.append((process.returncode, out, err))
+        refused = _run_cli(db, bare_env, "--strict")
+        out, err = await asyncio.to_thread(refused.communicate, None, 5)
 
         process = _run_cli(db, with_token, "--strict")
         try:
@@ -457,10 +448,8 @@ async def test_cli_strict_needs_a_token_and_serves_the_upstream_contract(tmp_pat
                 process.kill()
                 process.wait()
 
-    for returncode, out, err in refusals:
-        assert returncode == 2 and out == ""
-        assert "strict mode" in err and TOKEN not in err
-    assert "token" in refusals[0][2] and "fault" in refusals[1][2]
+    assert refused.returncode == 2 and out == ""
+    assert "strict mode" in err and "token" in err
     assert "strict" in line
     assert health.json() == {"status": "ok"}
     assert anonymous.status_code == 401

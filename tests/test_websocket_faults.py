@@ -33,7 +33,7 @@ async def test_socket_dropped_every_half_second(dev_env, settings, platform):
     inject = WS_FAULTS["socket dropped every 0.5 s"]
     runs = await run_under_fault(dev_env.client, settings, platform, inject, APPROVALS_PER_FAULT)
     assert_each_decision_arrived_once(runs)
-    assert platform.hub.fault_counts.timed_drops >= 1  # the fault did fire
+    assert platform.faults.counts.timed_drops >= 1  # the fault did fire
     # the socket between drops, or the catch-up pass after each reconnect
     assert paths(runs) <= {DecisionSource.WEBSOCKET.value, DecisionSource.CATCH_UP.value}
 
@@ -46,7 +46,7 @@ async def test_garbage_frames_between_the_events(dev_env, settings, platform):
     inject = WS_FAULTS["garbage frames on the socket"]
     runs = await run_under_fault(dev_env.client, settings, platform, inject, APPROVALS_PER_FAULT)
     assert_each_decision_arrived_once(runs)
-    assert platform.hub.fault_counts.garbage_frames >= 1
+    assert platform.faults.counts.garbage_frames >= 1
     assert DecisionSource.WEBSOCKET.value in paths(runs)
     assert paths(runs) <= {DecisionSource.WEBSOCKET.value, DecisionSource.CATCH_UP.value}
 
@@ -56,5 +56,5 @@ async def test_silent_socket_that_answers_pings(dev_env, settings, platform):
     inject = WS_FAULTS["silent socket (pings answered)"]
     runs = await run_under_fault(dev_env.client, settings, platform, inject, APPROVALS_PER_FAULT)
     assert_each_decision_arrived_once(runs)
-    assert platform.hub.fault_counts.silenced_messages >= APPROVALS_PER_FAULT
+    assert platform.faults.counts.silenced_messages >= APPROVALS_PER_FAULT
     assert paths(runs) == {DecisionSource.CATCH_UP.value}  # read by the reconciliation

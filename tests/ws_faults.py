@@ -25,7 +25,6 @@ from activities.approval_index import ApprovalIndex
 from activities.listener import ListenerTuning
 from approvals.models import ApprovalResult, ApprovalStatus
 from approvals.settings import Settings
-from devstack.platform import Faults, PlatformServer
 from tests.helpers import (
     approval_request,
     audit_records,
@@ -35,6 +34,7 @@ from tests.helpers import (
     start,
     wait_pending,
 )
+from tests.platform_faults import Faults, FaultyPlatform
 from workflows.approval import ApprovalWorkflow
 
 DROP_AFTER_SECONDS = 0.5
@@ -102,7 +102,7 @@ class ApprovalRun:
 async def run_under_fault(
     client: Client,
     settings: Settings,
-    platform: PlatformServer,
+    platform: FaultyPlatform,
     inject: Callable[[Faults], None],
     count: int,
 ) -> list[ApprovalRun]:

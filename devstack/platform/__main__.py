@@ -1,12 +1,8 @@
-"""Run the reference platform in the foreground: ``python -m devstack.platform``.
+"""Run the platform in the foreground: ``python -m devstack.platform [--strict] ...``.
 
 The bearer token comes only from the environment variable named by
-``--token-env``: a token on the command line would show in ``ps`` and shell
-history. It is never printed. SIGINT and SIGTERM stop the server cleanly
-(exit status 0), which is how ``devstack.stack`` stops its children.
-
-``--strict`` serves the upstream contract alone (``docs/platform-modes.md``);
-it refuses to start (exit status 2) without a token or with ``--fault-control``.
+``--token-env`` and is never printed. SIGINT and SIGTERM stop it cleanly
+(exit status 0); ``--strict`` without a token exits with status 2.
 """
 
 from __future__ import annotations
@@ -36,11 +32,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="name of the environment variable holding the bearer token (unset: no auth)",
     )
     parser.add_argument(
-        "--fault-control",
-        action="store_true",
-        help="expose POST /_faults and POST /_faults/drop-sockets (tests only)",
-    )
-    parser.add_argument(
         "--strict",
         action="store_true",
         help="serve the upstream contract alone, every extension off (needs the token)",
@@ -48,24 +39,23 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.strict:
         try:
-            check_strict_config(os.environ.get(args.token_env), args.fault_control)
+            check_strict_config(os.environ.get(args.token_env))
         except ValueError as error:
             parser.error(f"{error} (token from ${args.token_env})")
     return args
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace, server_type: type[PlatformServer]) -> None:
     token = os.environ.get(args.token_env) or None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with PlatformServer(
+    async with server_type(
         args.db,
         token=token,
         port=args.port,
         host=args.host,
-        fault_control=args.fault_control,
         strict=args.strict,
     ) as server:
         # The URL line lets a parent process learn the port chosen for --port 0.
@@ -79,11 +69,22 @@ async def _serve(args: argparse.Namespace) -> None:
     print("approvals platform stopped", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, server_type: type[PlatformServer] = PlatformServer
+) -> int:
+    """Serve until SIGINT or SIGTERM.
+
+    Args:
+        argv: the arguments (``sys.argv[1:]`` if omitted).
+        server_type: the server class to run (a harness's subclass).
+
+    Returns:
+        The exit status: 0 after a clean stop, 1 if the server could not start.
+    """
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(_serve(args))
+        asyncio.run(_serve(args, server_type))
     except (OSError, RuntimeError) as error:
         print(f"approvals platform: {error}", file=sys.stderr)
         return 1

@@ -1,16 +1,15 @@
-"""The approvers' inbox page: one static HTML+JS file served at ``/`` and ``/inbox``.
+"""The approvers' inbox page, one static HTML+JS file at ``GET /`` and ``GET /inbox`` (``router``).
 
-The page holds no data and no secret, so serving it needs no token; every
-read and decision it makes goes through the token-checked API routes, and its
-socket authenticates with ``/ws?token=...`` (browsers cannot set headers on a
-WebSocket upgrade). Kept out of ``app.py`` so the API routes stay one module.
+The page holds no data and no secret, so it needs no token; everything it
+reads or decides goes through the token-checked routes, and its socket
+authenticates with ``/ws?token=...``. Reference mode only.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 PAGE_RESOURCE = "inbox.html"
@@ -25,16 +24,16 @@ def inbox_html() -> str:
     )
 
 
-def add_inbox_routes(app: FastAPI) -> None:
-    """Serve the page at ``GET /`` and ``GET /inbox``."""
-    page = inbox_html()  # read once: a missing file fails at startup, not per request
+_PAGE = inbox_html()  # read once: a missing file fails at import, not per request
 
-    async def inbox() -> HTMLResponse:
-        # no-store: a stale page after an upgrade would talk to changed routes.
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
-
-    app.add_api_route("/", inbox, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/inbox", inbox, methods=["GET"], include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 
-__all__ = ["add_inbox_routes", "inbox_html"]
+@router.get("/")
+@router.get("/inbox")
+async def inbox() -> HTMLResponse:
+    """The page; ``no-store``, so a browser never keeps a page older than the routes."""
+    return HTMLResponse(_PAGE, headers={"Cache-Control": "no-store"})
+
+
+__all__ = ["inbox_html", "router"]

@@ -1,10 +1,4 @@
-"""Run the platform with uvicorn inside the caller's event loop.
-
-Tests (and ``python -m devstack.platform``) need a real server on a real port,
-started and stopped in milliseconds, restartable on the same port and the same
-database to play an outage. Running ``uvicorn.Server.serve()`` as a task of the
-current loop gives exactly that without threads or child processes.
-"""
+"""``PlatformServer``: the platform served by uvicorn as a task of the caller's event loop."""
 
 from __future__ import annotations
 
@@ -17,65 +11,52 @@ from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn._types import ASGISendEvent
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from devstack.platform.app import Faults, check_strict_config, create_app
+from devstack.platform.app import check_strict_config, create_app
+from devstack.platform.context import PlatformContext
+from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
 from devstack.platform.store import Store
 
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 10.0
-# In-flight requests (a delayed create, say) get this long before uvicorn
-# cancels them: stopping must stay quick whatever the faults are doing.
-GRACEFUL_SHUTDOWN_SECONDS = 1
+GRACEFUL_SHUTDOWN_SECONDS = 1  # in-flight requests (a delayed create) get this long at stop
 STOP_TIMEOUT_SECONDS = 5.0
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves the process's signal handlers alone.
-
-    uvicorn installs SIGINT/SIGTERM handlers while serving and re-raises the
-    signal afterwards; an embedded server must not take Ctrl-C away from
-    pytest, and the CLI installs its own handlers for a clean exit.
-    """
+    """A uvicorn server that leaves the process's signal handlers to their owner."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
 
 
-class _WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol, quiet about denial responses.
+_DENIAL_MESSAGE = "ASGI callable returned without completing handshake."
 
-    A refused upgrade (401/400/503 through the WebSocket Denial Response
-    extension) reaches the client correctly, but this protocol never marks the
-    handshake as done, so uvicorn logs "ASGI callable returned without
-    completing handshake." at ERROR for every refusal (Kludex/uvicorn#3138,
-    open). Marking it done once the denial's last body chunk is sent mirrors
-    uvicorn's wsproto protocol and keeps real errors visible.
+
+class _QuietDenials(logging.Filter):
+    """Drops uvicorn's ERROR for a WebSocket refused with a denial response.
+
+    The websockets-sansio protocol sends the denial correctly but logs
+    "ASGI callable returned without completing handshake." for it
+    (Kludex/uvicorn#3138). Every other record passes.
     """
 
-    async def send(self, message: ASGISendEvent) -> None:
-        await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get(
-            "more_body", False
-        ):
-            self.handshake_complete = True
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _DENIAL_MESSAGE
+
+
+_QUIET_DENIALS = _QuietDenials()
 
 
 class PlatformServer:
-    """The reference platform on ``host:port``, as an async context manager.
+    """The platform on ``host:port``, as an async context manager.
 
-    ``start()`` after ``stop()`` serves again on the same port (the one
-    actually bound the first time, when ``port`` was 0) and the same database:
-    that is how tests simulate an outage. Each run gets a fresh app (store and
-    hub); ``faults`` is one object for the server's whole life.
-
-    ``strict=True`` serves the upstream contract alone (``app.create_app``);
-    it needs ``token`` and excludes ``fault_control``, and says so at once
-    (``ValueError`` from the constructor) rather than at ``start()``.
+    ``start()`` after ``stop()`` serves again on the same port (the one bound
+    first, when ``port`` was 0) and the same database. Each run gets a fresh
+    app (store and hub); ``hooks`` is one object for the server's whole life.
     """
 
     def __init__(
@@ -85,18 +66,30 @@ class PlatformServer:
         token: str | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
-        fault_control: bool = False,
         strict: bool = False,
+        hooks: PlatformHooks | None = None,
     ) -> None:
+        """A server, not started yet.
+
+        Args:
+            db_path: the SQLite file (its folder is created at start).
+            token: the bearer every route but ``/health`` requires; ``None``: no auth.
+            port: 0 picks a free port.
+            host: the address to bind.
+            strict: serve the upstream contract alone (``create_app``); needs ``token``.
+            hooks: where a test harness bends the platform.
+
+        Raises:
+            ValueError: ``strict`` without a token.
+        """
         if strict:
-            check_strict_config(token, fault_control)
+            check_strict_config(token)
         self.db_path = db_path
         self.host = host
         self._token = token
         self._port = port
-        self._fault_control = fault_control
         self._strict = strict
-        self._faults = Faults()
+        self._hooks = hooks if hooks is not None else PlatformHooks()
         self._app: FastAPI | None = None
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -121,6 +114,7 @@ class PlatformServer:
 
     @property
     def running(self) -> bool:
+        """Whether a run is serving."""
         return self._task is not None and not self._task.done()
 
     @property
@@ -130,6 +124,7 @@ class PlatformServer:
 
     @property
     def url(self) -> str:
+        """``http://host:port``."""
         return f"http://{self.host}:{self._port}"
 
     @property
@@ -138,8 +133,9 @@ class PlatformServer:
         return self._strict
 
     @property
-    def faults(self) -> Faults:
-        return self._faults
+    def hooks(self) -> PlatformHooks:
+        """The hooks every run uses."""
+        return self._hooks
 
     @property
     def app(self) -> FastAPI:
@@ -150,13 +146,22 @@ class PlatformServer:
 
     @property
     def store(self) -> Store:
-        store: Store = self.app.state.store
-        return store
+        """The database of the current (or last) run."""
+        return self._context.store
 
     @property
     def hub(self) -> Hub:
-        hub: Hub = self.app.state.hub
-        return hub
+        """The sockets of the current (or last) run."""
+        return self._context.hub
+
+    @property
+    def _context(self) -> PlatformContext:
+        context: PlatformContext = self.app.state.platform
+        return context
+
+    def build_app(self) -> FastAPI:
+        """A fresh app for one run; a harness may override it to add routes of its own."""
+        return create_app(self.db_path, self._token, self._hooks, strict=self._strict)
 
     async def start(self) -> None:
         """Serve until ``stop()``; returns once the port accepts connections.
@@ -167,13 +172,7 @@ class PlatformServer:
         if self.running:
             return
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        app = create_app(
-            self.db_path,
-            self._token,
-            self._faults,
-            fault_control=self._fault_control,
-            strict=self._strict,
-        )
+        app = self.build_app()
         config = uvicorn.Config(
             app,
             host=self.host,
@@ -181,9 +180,10 @@ class PlatformServer:
             log_level="warning",
             log_config=None,  # leave the process's logging setup to its owner
             lifespan="on",
-            ws=_WebSocketProtocol,  # supports the denial response (HTTP 401 on upgrade)
+            ws="websockets-sansio",  # supports the denial response (HTTP 401 on upgrade)
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_DENIALS)  # a no-op once added
         server = _EmbeddedServer(config)
         task = asyncio.create_task(_serve(server), name=f"platform-{self.host}:{self._port}")
         self._app, self._server, self._task = app, server, task

@@ -1,19 +1,7 @@
-"""SQLite persistence for the reference platform.
+"""The platform's approvals in one SQLite file (WAL), kept across restarts.
 
-One file, one connection, WAL mode: the platform must keep its approvals across
-a restart (the outage tests stop it and start it again on the same file), and a
-single guarded connection is all a test-sized server needs. Every rule that
-must hold under concurrency is pushed into one SQL statement so the database,
-not the Python code, decides who wins:
-
-- "first decision wins": ``UPDATE ... WHERE status = 'pending'`` and look at
-  ``rowcount``;
-- ``Idempotency-Key``: ``INSERT ... ON CONFLICT DO NOTHING`` against
-  ``UNIQUE(workspace_id, idempotency_key)``, then read the row that won.
-
-"The requester cannot decide" is checked in Python under the same lock as the
-update: SQLite's ``lower()`` folds ASCII only, and ``requester`` never changes
-after the insert, so the read cannot go stale before the update.
+"First decision wins" and ``Idempotency-Key`` are each decided by one SQL
+statement; ``docs/platform-modes.md`` ("Storage") says why.
 """
 
 from __future__ import annotations
@@ -182,25 +170,20 @@ class Approval:
 
 
 class Store:
-    """The approvals table behind one SQLite connection.
+    """The approvals table behind one SQLite connection, shared under a lock.
 
-    The connection is shared by whoever calls (the event loop, or a thread in a
-    test), so a lock serialises its use; each method is one short transaction
-    on a local file, well under a millisecond, which is why the routes call it
-    directly instead of hopping to a thread.
+    Every method is one short transaction; safe from the event loop and from threads.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        # Autocommit (isolation_level=None): each statement below is its own
-        # atomic transaction, which is exactly the granularity the rules need.
+        # Autocommit: each statement is its own transaction, the rules' granularity.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process crash; only power loss can
-            # lose the last commits, which a test platform can afford.
+            # Survives a process crash; only power loss can lose the last commits.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
@@ -231,14 +214,18 @@ class Store:
         requester: str | None = None,
         timeout_seconds: float | None = None,
     ) -> tuple[Approval, bool]:
-        """Insert a pending approval; returns it and whether it was created now.
+        """Insert a pending approval.
 
-        With an ``idempotency_key`` already used in this workspace, nothing is
-        inserted and the first request's approval comes back with ``False``.
-        The unique constraint, not a read-then-write, makes that race-safe.
-        ``timeout_seconds`` sets ``expires_at`` to the creation time plus that
-        long: the inbox shows it as "time left"; the platform does not expire
-        anything by itself (the workflow's timer does, through ``expire``).
+        Args:
+            workspace_id: the workspace it belongs to.
+            action: what is asked; ``reason``, ``task_id``, ``context`` as sent.
+            idempotency_key: a key already used in this workspace inserts nothing.
+            requester: who asks; may not decide it (see ``decide``).
+            timeout_seconds: sets ``expires_at`` (shown only: nothing expires by itself).
+
+        Returns:
+            The approval and whether it was created now (``False``: the key's
+            first approval).
         """
         approval_id = str(uuid.uuid4())
         now = datetime.now(UTC)
@@ -279,7 +266,7 @@ class Store:
         return Approval.from_row(row), created
 
     def get(self, workspace_id: str, approval_id: str) -> Approval | None:
-        """One approval of one workspace; another workspace's id is "not found"."""
+        """One approval of one workspace, or ``None`` (another workspace's id too)."""
         with self._lock:
             row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
         return Approval.from_row(row) if row is not None else None
@@ -314,15 +301,20 @@ class Store:
         comment: str | None = None,
         allow_self_decision: bool = False,
     ) -> Approval | None:
-        """Record a decision if the approval is still pending; ``None`` otherwise.
+        """Record a decision if the approval is still pending.
 
-        ``None`` covers unknown, another workspace's, already decided and
-        expired alike, as the contract's single 404 does.
+        Args:
+            status: ``APPROVED`` or ``DENIED``.
+            decided_by: who decided; ``comment`` is stored with it.
+            allow_self_decision: let the requester decide (no ``SelfDecisionRefused``).
+
+        Returns:
+            The decided approval, or ``None`` when it is unknown, another
+            workspace's, already decided or expired (the contract's one 404).
 
         Raises:
-            SelfDecisionRefused: ``decided_by`` is the pending approval's
-                requester (``approvals.identity``); it stays pending. Not
-                raised with ``allow_self_decision`` (a fault for tests).
+            SelfDecisionRefused: ``decided_by`` is the requester
+                (``approvals.identity``); the approval stays pending.
         """
         if status not in (Status.APPROVED, Status.DENIED):
             raise ValueError(f"not a decision: {status!r}")
@@ -361,9 +353,10 @@ class Store:
     ) -> tuple[ExpireOutcome, Approval | None]:
         """Close a pending approval so that nobody can decide it any more.
 
-        The expiry time goes to ``decided_at`` and the reason to ``comment``:
-        the item shape has no other place for them, and ``decided_by`` stays
-        empty because nobody decided.
+        The time goes to ``decided_at``, ``reason`` to ``comment``; ``decided_by`` stays empty.
+
+        Returns:
+            What was found, and the approval unless ``NOT_FOUND``.
         """
         with self._lock:
             cursor = self._db.execute(
@@ -389,14 +382,12 @@ class Store:
         return ExpireOutcome.DECIDED, approval
 
     def deny_stale(self, created_before: datetime, *, decided_by: str) -> int:
-        """Deny every pending approval created before ``created_before``; returns how many.
+        """Deny every pending approval created before ``created_before`` (strict auto-deny).
 
-        The upstream platform's lazy auto-deny (strict mode runs it when the
-        admin pending list is read): status ``denied``, ``decided_by`` as given,
-        ``decided_at`` now. Timestamps are RFC 3339 UTC of one fixed format, so
-        comparing them as text is comparing them as times.
+        Returns:
+            How many were denied (``decided_by`` as given, ``decided_at`` now).
         """
-        with self._lock:
+        with self._lock:  # one fixed RFC 3339 format: text order is time order
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? "
                 "WHERE status = ? AND created_at < ?",

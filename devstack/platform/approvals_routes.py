@@ -1,0 +1,205 @@
+"""A workspace's approvals: create, list, decide (``router``); get one, expire (``ext_router``).
+
+Bodies are parsed by hand from the raw bytes, so every malformed body gets
+the contract's 400 ``{"error": "invalid request body"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from approvals.identity import SELF_APPROVAL
+from approvals.models import NameText, ReasonText
+from devstack.platform.context import ApiError, Context, envelope, parse_body, require_token
+from devstack.platform.store import ExpireOutcome, SelfDecisionRefused, Status
+
+logger = logging.getLogger(__name__)
+
+ERROR_BAD_DECISION = "decision must be 'approved' or 'denied'"
+ERROR_NOT_FOUND = "approval not found"
+ERROR_NOT_DECIDABLE = "approval not found or already decided"
+ERROR_SELF_DECISION = "the requester cannot decide their own approval"
+
+PREFIX = "/workspaces/{workspace_id}/approvals"
+
+router = APIRouter(prefix=PREFIX, dependencies=[Depends(require_token)])
+"""The routes of the upstream contract, served in both modes."""
+ext_router = APIRouter(prefix=PREFIX, dependencies=[Depends(require_token)])
+"""The [ext] routes, reference mode only."""
+
+
+class _ContractCreateBody(BaseModel):
+    """The create body of the upstream contract (strict mode); other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: str = Field(min_length=1)
+    reason: str | None = None
+    task_id: str | None = None
+    context: dict[str, Any] | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("action is blank")
+        return value
+
+
+class _CreateBody(_ContractCreateBody):
+    """The create body with the [ext] fields for the inbox."""
+
+    requester: NameText | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0, le=10 * 366 * 86400)
+
+
+class _ContractDecideBody(BaseModel):
+    """The decide body of the upstream contract; ``decided_by`` follows the library's rule."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision: Any = None  # checked by hand: it has its own error text
+    decided_by: NameText | None = None
+
+
+class _DecideBody(_ContractDecideBody):
+    """The decide body with the [ext] ``comment``, which follows the library's rule too."""
+
+    comment: ReasonText | None = None
+
+
+class _ExpireBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reason: str | None = None
+
+
+@router.post("", status_code=201)
+async def create_approval(workspace_id: str, request: Request, platform: Context) -> Response:
+    """Store a request and send ``APPROVAL_REQUESTED``; a repeated [ext] key replies again."""
+    reply = platform.hooks.create_reply(workspace_id)
+    if reply is not None:
+        return reply
+    raw = await request.body()
+    body: _ContractCreateBody
+    if platform.strict:  # no Idempotency-Key, no requester, no deadline: every POST is new
+        body = parse_body(_ContractCreateBody, raw)
+        key, requester, timeout_seconds = None, None, None
+    else:
+        ext_body = parse_body(_CreateBody, raw)
+        body, requester, timeout_seconds = ext_body, ext_body.requester, ext_body.timeout_seconds
+        key = request.headers.get("idempotency-key") or None
+    approval, created = platform.store.create(
+        workspace_id,
+        action=body.action,
+        reason=body.reason,
+        task_id=body.task_id,
+        context=body.context,
+        idempotency_key=key,
+        requester=requester,
+        timeout_seconds=timeout_seconds,
+    )
+    if created:
+        payload = {
+            "approval_id": approval.id,
+            "action": approval.action,
+            "reason": approval.reason,
+            "task_id": approval.task_id,
+        }
+        platform.hub.broadcast(workspace_id, envelope("APPROVAL_REQUESTED", workspace_id, payload))
+    await platform.hooks.after_create(workspace_id, approval.id)
+    # A repeated key gets the first reply again: that reply said "pending".
+    return JSONResponse({"approval_id": approval.id, "status": "pending"}, status_code=201)
+
+
+@router.get("")
+async def list_approvals(workspace_id: str, platform: Context) -> list[dict[str, Any]]:
+    """The workspace's newest approvals, newest first."""
+    return [platform.item(approval) for approval in platform.store.list_recent(workspace_id)]
+
+
+@router.post("/{approval_id}/decide")
+async def decide(
+    workspace_id: str, approval_id: str, request: Request, platform: Context
+) -> dict[str, Any]:
+    """The first decision wins and is broadcast; later ones get 404."""
+    raw = await request.body()
+    body: _ContractDecideBody
+    if platform.strict:  # no comment, and no self-approval rule: the requester may decide
+        body = parse_body(_ContractDecideBody, raw)
+        comment, allow_self_decision = None, True
+    else:
+        ext_body = parse_body(_DecideBody, raw)
+        body, comment = ext_body, ext_body.comment
+        allow_self_decision = platform.hooks.self_decision_allowed(workspace_id, approval_id)
+    if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
+        raise ApiError(400, {"error": ERROR_BAD_DECISION})
+    decision = Status(body.decision)
+    try:
+        approval = platform.store.decide(
+            workspace_id,
+            approval_id,
+            status=decision,
+            decided_by=body.decided_by or "human",
+            comment=comment,
+            allow_self_decision=allow_self_decision,
+        )
+    except SelfDecisionRefused:
+        logger.warning("refused a self-approval of %s in %s", approval_id, workspace_id)
+        raise ApiError(403, {"error": ERROR_SELF_DECISION, "reason": SELF_APPROVAL}) from None
+    if approval is None:
+        raise ApiError(404, {"error": ERROR_NOT_DECIDABLE})
+    event = "APPROVAL_APPROVED" if decision is Status.APPROVED else "APPROVAL_DENIED"
+    payload: dict[str, Any] = {
+        "approval_id": approval.id,
+        "decision": decision.value,
+        "decided_by": approval.decided_by,
+    }
+    if not platform.strict:
+        payload["comment"] = approval.comment
+    platform.hub.broadcast(workspace_id, envelope(event, workspace_id, payload))
+    return {"status": decision.value, "approval_id": approval.id}
+
+
+@ext_router.get("/{approval_id}")
+async def get_approval(workspace_id: str, approval_id: str, platform: Context) -> dict[str, Any]:
+    """[ext] One item, for pollers whose approval fell out of the newest 50."""
+    approval = platform.store.get(workspace_id, approval_id)
+    if approval is None:
+        raise ApiError(404, {"error": ERROR_NOT_FOUND})
+    return approval.item()
+
+
+@ext_router.post("/{approval_id}/expire")
+async def expire(
+    workspace_id: str, approval_id: str, request: Request, platform: Context
+) -> dict[str, Any]:
+    """[ext] Close a pending approval (the workflow's timeout or cancellation)."""
+    raw = await request.body()
+    reason = parse_body(_ExpireBody, raw).reason if raw.strip() else None
+    outcome, approval = platform.store.expire(workspace_id, approval_id, reason=reason)
+    if outcome is ExpireOutcome.NOT_FOUND or approval is None:
+        raise ApiError(404, {"error": ERROR_NOT_FOUND})
+    if outcome is ExpireOutcome.DECIDED:
+        raise ApiError(409, {"error": "approval already decided", "status": approval.status.value})
+    if outcome is ExpireOutcome.EXPIRED:
+        platform.hub.broadcast(
+            workspace_id,
+            envelope("APPROVAL_EXPIRED", workspace_id, {"approval_id": approval.id}),
+        )
+    return {"status": Status.EXPIRED.value, "approval_id": approval.id}
+
+
+__all__ = [
+    "ERROR_BAD_DECISION",
+    "ERROR_NOT_DECIDABLE",
+    "ERROR_NOT_FOUND",
+    "ERROR_SELF_DECISION",
+    "ext_router",
+    "router",
+]
