@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from approvals.models import (
     CONTROL_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
+    NAME_CONTROL_CHARS,
     Decision,
     DecisionSource,
 )
@@ -36,13 +38,15 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _as_recorded(approval_id: str, name: str, value: Any, limit: int) -> str | None:
+def _as_recorded(
+    approval_id: str, name: str, value: Any, limit: int, refused: re.Pattern[str] = CONTROL_CHARS
+) -> str | None:
     """A platform's text made to fit our models: control characters become U+FFFD, the
     rest is cut at ``limit``. The human's answer is kept either way (a decision is never
     dropped for the way a name or comment was typed)."""
     if not isinstance(value, str):
         return None
-    cleaned = CONTROL_CHARS.sub("\ufffd", value)[:limit]
+    cleaned = refused.sub("\ufffd", value)[:limit]
     if cleaned != value:
         logger.warning("decision for %.80s: %s cleaned to fit (%d chars)", approval_id, name, limit)
     return cleaned
@@ -53,7 +57,9 @@ def _decision(
 ) -> Decision | None:
     if status not in DECIDED_STATUSES:
         return None
-    decided_by = _as_recorded(approval_id, "decided_by", fields.get("decided_by"), MAX_NAME_CHARS)
+    decided_by = _as_recorded(
+        approval_id, "decided_by", fields.get("decided_by"), MAX_NAME_CHARS, NAME_CONTROL_CHARS
+    )
     comment = _as_recorded(approval_id, "comment", fields.get("comment"), MAX_REASON_CHARS)
     try:
         return Decision(

@@ -39,11 +39,19 @@ _ID = re.compile(ID_PATTERN)
 
 # C0/C1 control characters other than tab, newline and carriage return.
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# In a name, tab and line breaks too: a name is one line.
+NAME_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _no_control_chars(value: str) -> str:
     if CONTROL_CHARS.search(value):
         raise ValueError("must not contain control characters")
+    return value
+
+
+def _one_line_name(value: str) -> str:
+    if NAME_CONTROL_CHARS.search(value):
+        raise ValueError("must be one line without control characters")
     return value
 
 
@@ -89,8 +97,8 @@ ActionText = Annotated[
 ]
 ReasonText = Annotated[str, Field(max_length=MAX_REASON_CHARS), AfterValidator(_no_control_chars)]
 """A reason or a decision comment."""
-NameText = Annotated[str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_no_control_chars)]
-"""Who asks or decides, as typed by a person."""
+NameText = Annotated[str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_one_line_name)]
+"""Who asks or decides, as typed by a person: one line."""
 
 
 class _Model(BaseModel):
