@@ -37,6 +37,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.service import RPCError, RPCStatusCode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
@@ -46,6 +47,7 @@ from activities.events import MAX_FRAME_BYTES, decision_from_item, decision_in_f
 from activities.late_decisions import LateDecisionAudit
 from activities.messages import ListenerConfig, ListenerReport
 from activities.workspace import PlatformAccess
+from approvals.metrics import ListenerMetrics
 from approvals.models import DECIDE_SIGNAL, Decision, DecisionSource, WebSocketMode
 from approvals.platform_client import PlatformClient, PlatformError
 
@@ -91,7 +93,10 @@ class ListenerActivities:
         info = activity.info()
         platform = self._access.client(config.workspace_id)
         index = ApprovalIndex(self._client, info.task_queue, config.workspace_id)
-        session = ListenerSession(self._client, platform, index, config, self._tuning, self._late)
+        metrics = ListenerMetrics(activity.metric_meter(), config.workspace_id)
+        session = ListenerSession(
+            self._client, platform, index, config, self._tuning, self._late, metrics
+        )
         return await session.run()
 
 
@@ -106,9 +111,11 @@ class ListenerSession:
         config: ListenerConfig,
         tuning: ListenerTuning,
         late: LateDecisionAudit | None = None,
+        metrics: ListenerMetrics | None = None,
     ) -> None:
         self._client = client
         self._late = late
+        self._metrics = metrics or ListenerMetrics(MetricMeter.noop, config.workspace_id)
         self._platform = platform
         self._index = index
         self._config = config
@@ -164,6 +171,11 @@ class ListenerSession:
 
     def _count(self, name: str, by: int = 1) -> None:
         self._stats[name] += by
+        self._metrics.count(name, by)
+
+    def _platform_failed(self, operation: str, error: Exception) -> None:
+        if isinstance(error, PlatformError):
+            self._metrics.platform_error(operation, error.kind)
 
     async def _heartbeat(self) -> None:
         timeout = activity.info().heartbeat_timeout
@@ -189,6 +201,7 @@ class ListenerSession:
                     self._count("connects")
                     await self._serve(socket)
             except SOCKET_ERRORS as error:
+                self._metrics.platform_error("websocket", type(error).__name__)
                 failures += 1
                 limit = self._tuning.max_connect_failures
                 logger.warning("platform socket failed (%d/%d): %s", failures, limit, error)
@@ -201,6 +214,7 @@ class ListenerSession:
     async def _serve(self, socket: ClientConnection) -> None:
         """Read frames until the socket closes or the session ends; catch up meanwhile."""
         self._quiet_since = time.monotonic()
+        self._metrics.socket_open()
         catching_up = asyncio.create_task(self._catch_up_and_reconcile())
         try:
             while not self._over():
@@ -214,6 +228,7 @@ class ListenerSession:
                 if decision is not None:
                     self._deliver(decision)
         finally:
+            self._metrics.socket_closed()
             catching_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await catching_up
@@ -245,6 +260,7 @@ class ListenerSession:
             try:
                 return await self._read_pass(single_reads, DecisionSource.CATCH_UP)
             except (PlatformError, RPCError) as error:
+                self._platform_failed("list_approvals", error)
                 logger.warning("catch-up pass failed, will retry: %s", error)
             except Exception:
                 # A pass that died for good would hide every decision the socket missed.
@@ -259,6 +275,7 @@ class ListenerSession:
                 await self._read_pass(self._tuning.poll_batch, DecisionSource.POLLING)
                 self._count("poll_passes")
             except (PlatformError, RPCError) as error:
+                self._platform_failed("list_approvals", error)
                 logger.warning("poll pass failed, will retry: %s", error)
             except Exception:
                 logger.exception("poll pass failed unexpectedly, will retry")
@@ -274,6 +291,7 @@ class ListenerSession:
         unread first) for those it does not hold, where the platform has the route.
         """
         pending = await self._index.pending()
+        self._metrics.pending(len(pending))
         if not pending:
             return 0
         listed = {
@@ -329,6 +347,7 @@ class ListenerSession:
                 try:
                     item = await self._platform.get_approval(approval_id)
                 except PlatformError as error:
+                    self._platform_failed("get_approval", error)
                     logger.warning("read of %s failed, will retry: %s", approval_id, error)
                     return
                 if item is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from approvals.metrics import parse_metrics_address
 from approvals.models import (
     MAX_POLL_INTERVAL_SECONDS,
     MAX_TIMEOUT_SECONDS,
@@ -105,6 +106,11 @@ class Settings(BaseSettings):
         description="Workflow tasks run at once; fewer, shorter tasks under a burst (SDK "
         "default 100: tasks of 8 s on 2 cores under 1,000 requests, see docs/performance.md).",
     )
+    worker_metrics_address: str = Field(
+        default="127.0.0.1:9464",
+        description="IP:port where the worker serves Prometheus metrics at /metrics (the "
+        "SDK's and approvals_*, docs/observability.md); empty turns them off.",
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -121,6 +127,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("PLATFORM_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        try:
+            return parse_metrics_address(value)
+        except ValueError as error:
+            raise ValueError(f"WORKER_METRICS_ADDRESS: {error}; empty turns metrics off") from None
 
     @field_validator("approval_use_websocket", mode="before")
     @classmethod
