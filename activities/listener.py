@@ -155,6 +155,7 @@ class ListenerSession:
                 else:
                     await asyncio.sleep(self._tuning.backoff[-1])
         finally:
+            self._metrics.session_ended()
             for task in [*background, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)

@@ -131,6 +131,11 @@ class ListenerMetrics:
     def socket_closed(self) -> None:
         self._connected.set(0)
 
+    def session_ended(self) -> None:
+        """Zero the gauges: the next session may run on another worker, whose values count."""
+        self._connected.set(0)
+        self._pending.set(0)
+
     def pending(self, count: int) -> None:
         self._pending.set(count)
 

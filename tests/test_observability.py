@@ -30,6 +30,7 @@ from prometheus_client.samples import Sample
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.worker import Replayer
 
 import worker
@@ -174,6 +175,33 @@ async def test_scrape_after_a_real_approval_finds_the_counters_moved(dev_env, se
                 and value(s, metrics.DECISIONS, **ours, outcome="failure", source="none") == 1
             )
         )
+
+
+def test_listener_gauges_and_reconnects_per_session():
+    """Reconnects count the socket opens after a session's first; a session that ends
+    zeroes its gauges, so a fleet's sum (or max) shows the worker that listens now."""
+    buffer = MetricBuffer(1_000)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    listener = metrics.ListenerMetrics(runtime.metric_meter, WORKSPACE)
+    listener.socket_open()
+    listener.pending(3)
+    listener.socket_closed()
+    listener.socket_open()
+    listener.session_ended()
+    updates = [
+        (u.metric.name, u.value)
+        for u in buffer.retrieve_updates()
+        if u.attributes.get("workspace") == WORKSPACE
+    ]
+    assert updates == [
+        (metrics.LISTENER_CONNECTED, 1),
+        (metrics.PENDING, 3),
+        (metrics.LISTENER_CONNECTED, 0),
+        (metrics.LISTENER_RECONNECTS, 1),
+        (metrics.LISTENER_CONNECTED, 1),
+        (metrics.LISTENER_CONNECTED, 0),
+        (metrics.PENDING, 0),
+    ]
 
 
 def test_metrics_address_setting():
