@@ -71,7 +71,7 @@ def install_otlp_from_env(environ: Mapping[str, str] = os.environ) -> SdkTracerP
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as error:
         raise TracingUnavailableError(
-            f"{variable} is set but OpenTelemetry is not installed ({error.name}): "
+            f"{variable} is set but OpenTelemetry is not installed ({error.name or error}): "
             f"{INSTALL_HINT}, or unset {variable}"
         ) from None
     named = environ.get("OTEL_SERVICE_NAME") or "service.name=" in environ.get(
