@@ -16,6 +16,8 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
+from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker
 
@@ -25,7 +27,7 @@ from activities.listener import ListenerActivities, ListenerTuning
 from activities.platform_http import PlatformHttpActivities
 from activities.rbac import RbacActivities
 from activities.workspace import PlatformAccess
-from approvals import search_attributes
+from approvals import metrics, search_attributes, tracing
 from approvals.audit_log import AuditLog, AuditUnwritableError
 from approvals.connection import connect
 from approvals.models import require_identifier
@@ -94,6 +96,28 @@ async def check_platform_token(settings: Settings) -> None:
             "platforms do not",
             settings.platform_url,
         )
+
+
+def start_telemetry(settings: Settings) -> tuple[Runtime | None, list[ClientInterceptor]]:
+    """The Prometheus endpoint (WORKER_METRICS_ADDRESS) and tracing (OTEL_EXPORTER_OTLP_*)."""
+    address = settings.worker_metrics_address
+    try:
+        runtime = metrics.prometheus_runtime(address)
+    except ValueError as error:
+        raise StartupError(
+            f"WORKER_METRICS_ADDRESS={address} unusable ({error}): set it to a free IP:port, "
+            "or to an empty value to turn metrics off"
+        ) from None
+    if runtime is not None:
+        logger.info("metrics on http://%s/metrics", address)
+    try:
+        provider = tracing.install_otlp_from_env()
+    except tracing.TracingUnavailableError as error:
+        raise StartupError(str(error)) from None
+    interceptors = tracing.worker_interceptors(provider)
+    if interceptors:
+        logger.info("tracing on (OpenTelemetry)")
+    return runtime, interceptors
 
 
 async def check_search_attributes(client: Client) -> None:
@@ -191,7 +215,8 @@ async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ())
     """Check, connect and run until SIGINT/SIGTERM; ``interceptors`` go to the worker."""
     audit_log = check_settings(settings)
     await check_platform_token(settings)
-    client = await connect(settings)
+    runtime, client_interceptors = start_telemetry(settings)
+    client = await connect(settings, runtime=runtime, interceptors=client_interceptors)
     await check_search_attributes(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

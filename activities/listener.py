@@ -18,6 +18,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.service import RPCError, RPCStatusCode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
@@ -27,6 +28,7 @@ from activities.events import MAX_FRAME_BYTES, decision_from_item, decision_in_f
 from activities.late_decisions import LateDecisionAudit
 from activities.messages import ListenerConfig, ListenerReport
 from activities.workspace import PlatformAccess
+from approvals.metrics import ListenerMetrics
 from approvals.models import DECIDE_SIGNAL, Decision, DecisionSource, WebSocketMode
 from approvals.platform_client import PlatformClient, PlatformError
 
@@ -72,7 +74,10 @@ class ListenerActivities:
         info = activity.info()
         platform = self._access.client(config.workspace_id)
         index = ApprovalIndex(self._client, info.task_queue, config.workspace_id)
-        session = ListenerSession(self._client, platform, index, config, self._tuning, self._late)
+        metrics = ListenerMetrics(activity.metric_meter(), config.workspace_id)
+        session = ListenerSession(
+            self._client, platform, index, config, self._tuning, self._late, metrics
+        )
         return await session.run()
 
 
@@ -87,9 +92,11 @@ class ListenerSession:
         config: ListenerConfig,
         tuning: ListenerTuning,
         late: LateDecisionAudit | None = None,
+        metrics: ListenerMetrics | None = None,
     ) -> None:
         self._client = client
         self._late = late
+        self._metrics = metrics or ListenerMetrics(MetricMeter.noop, config.workspace_id)
         self._platform = platform
         self._index = index
         self._config = config
@@ -129,6 +136,7 @@ class ListenerSession:
                 else:
                     await asyncio.sleep(self._tuning.backoff[-1])
         finally:
+            self._metrics.session_ended()
             for task in [*background, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
@@ -145,6 +153,11 @@ class ListenerSession:
 
     def _count(self, name: str, by: int = 1) -> None:
         self._stats[name] += by
+        self._metrics.count(name, by)
+
+    def _platform_failed(self, operation: str, error: Exception) -> None:
+        if isinstance(error, PlatformError):
+            self._metrics.platform_error(operation, error.kind)
 
     async def _heartbeat(self) -> None:
         timeout = activity.info().heartbeat_timeout
@@ -170,6 +183,7 @@ class ListenerSession:
                     self._count("connects")
                     await self._serve(socket)
             except SOCKET_ERRORS as error:
+                self._metrics.platform_error("websocket", type(error).__name__)
                 failures += 1
                 limit = self._tuning.max_connect_failures
                 logger.warning("platform socket failed (%d/%d): %s", failures, limit, error)
@@ -182,6 +196,7 @@ class ListenerSession:
     async def _serve(self, socket: ClientConnection) -> None:
         """Read frames until the socket closes or the session ends; catch up meanwhile."""
         self._quiet_since = time.monotonic()
+        self._metrics.socket_open()
         catching_up = asyncio.create_task(self._catch_up_and_reconcile())
         try:
             while not self._over():
@@ -195,6 +210,7 @@ class ListenerSession:
                 if decision is not None:
                     self._deliver(decision)
         finally:
+            self._metrics.socket_closed()
             catching_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await catching_up
@@ -222,6 +238,7 @@ class ListenerSession:
             try:
                 return await self._read_pass(single_reads, DecisionSource.CATCH_UP)
             except (PlatformError, RPCError) as error:
+                self._platform_failed("list_approvals", error)
                 logger.warning("catch-up pass failed, will retry: %s", error)
             except Exception:  # a pass that died would hide what the socket missed
                 logger.exception("catch-up pass failed unexpectedly, will retry")
@@ -235,6 +252,7 @@ class ListenerSession:
                 await self._read_pass(self._tuning.poll_batch, DecisionSource.POLLING)
                 self._count("poll_passes")
             except (PlatformError, RPCError) as error:
+                self._platform_failed("list_approvals", error)
                 logger.warning("poll pass failed, will retry: %s", error)
             except Exception:
                 logger.exception("poll pass failed unexpectedly, will retry")
@@ -247,6 +265,7 @@ class ListenerSession:
         """Read every pending approval's state (the list, then at most ``single_reads``
         single reads, longest unread first); deliver the decided ones; return how many."""
         pending = await self._index.pending()
+        self._metrics.pending(len(pending))
         if not pending:
             return 0
         listed = {
@@ -300,6 +319,7 @@ class ListenerSession:
                 try:
                     item = await self._platform.get_approval(approval_id)
                 except PlatformError as error:
+                    self._platform_failed("get_approval", error)
                     logger.warning("read of %s failed, will retry: %s", approval_id, error)
                     return
                 if item is not None:

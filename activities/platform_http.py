@@ -19,6 +19,7 @@ from activities.messages import (
     RecordDecisionInput,
 )
 from activities.workspace import PlatformAccess
+from approvals import metrics
 from approvals.models import Decision, DecisionSource
 from approvals.platform_client import ExpireResult, PlatformError
 
@@ -26,7 +27,11 @@ logger = logging.getLogger(__name__)
 
 
 def as_application_error(error: PlatformError) -> ApplicationError:
-    """Carry the platform's verdict into Temporal's retry decision."""
+    """Carry the platform's verdict into Temporal's retry decision (and count it, by activity)."""
+    if activity.in_activity():
+        metrics.platform_call_error(
+            activity.metric_meter(), activity.info().activity_type, error.kind
+        )
     return ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable)
 
 

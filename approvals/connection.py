@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from approvals import tracing
 from approvals.converter import data_converter
 from approvals.settings import Settings
 
@@ -41,8 +44,17 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
 
 
-async def connect(settings: Settings) -> Client:
-    """A Temporal client for ``settings`` with this project's data converter.
+async def connect(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] | None = None,
+) -> Client:
+    """A Temporal client for these settings, with this project's data converter.
+
+    The worker passes its ``runtime`` (Prometheus metrics) and its tracing
+    ``interceptors``; by default the client traces when the process has an
+    OpenTelemetry tracer provider (approvals/tracing.py).
 
     Raises:
         ConnectionSettingsError: unusable TLS settings.
@@ -55,4 +67,6 @@ async def connect(settings: Settings) -> Client:
         data_converter=data_converter,
         tls=tls_config(settings),
         api_key=api_key or None,
+        runtime=runtime,
+        interceptors=tracing.client_interceptors() if interceptors is None else interceptors,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from approvals.metrics import parse_metrics_address
 from approvals.models import (
     DEFAULT_HEARTBEAT_SECONDS,
     DEFAULT_POLL_INTERVAL_SECONDS,
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
         ge=2,
         description="Workflow tasks run at once (docs/internals.md says why 20).",
     )
+    worker_metrics_address: str = Field(
+        default="127.0.0.1:9464",
+        description="IP:port where the worker serves Prometheus metrics at /metrics (the "
+        "SDK's and approvals_*, docs/observability.md); empty turns them off.",
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -114,6 +120,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("PLATFORM_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        try:
+            return parse_metrics_address(value)
+        except ValueError as error:
+            raise ValueError(f"WORKER_METRICS_ADDRESS: {error}; empty turns metrics off") from None
 
     @field_validator("approval_use_websocket", mode="before")
     @classmethod

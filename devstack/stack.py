@@ -36,6 +36,7 @@ class StackConfig:
     temporal_port: int
     ui_port: int
     platform_port: int
+    metrics_port: int = 9464
 
     @property
     def temporal_address(self) -> str:
@@ -109,6 +110,16 @@ def _require_free(port: int, name: str) -> None:
             raise RuntimeError(f"port {port} ({name}) is already in use: is another stack running?")
 
 
+def free_metrics_port(first: int = 9464, tries: int = 10) -> int:
+    """The worker's metrics port: 9464 (the usual exporter port) or the next free one
+    (``first`` when all are taken: the start then says it is in use)."""
+    for port in range(first, first + tries):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    return first
+
+
 def run_stack(config: StackConfig) -> None:
     """Start the three processes and watch them until one exits or Ctrl-C.
 
@@ -120,6 +131,7 @@ def run_stack(config: StackConfig) -> None:
         (config.temporal_port, "temporal"),
         (config.ui_port, "temporal ui"),
         (config.platform_port, "platform"),
+        (config.metrics_port, "worker metrics"),
     ):
         _require_free(port, name)
     data = config.data_dir
@@ -132,6 +144,7 @@ def run_stack(config: StackConfig) -> None:
         "AUDIT_LOG_PATH": str(data / "audit.jsonl"),
         "RBAC_CONFIG_PATH": str(data / "config.yaml"),
         "TEMPORAL_ADDRESS": config.temporal_address,
+        "WORKER_METRICS_ADDRESS": f"127.0.0.1:{config.metrics_port}",
     }
     temporal_argv = [
         str(BIN_DIR / "temporal"),
@@ -185,6 +198,7 @@ durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_di
   Platform        {config.platform_url}   workspace: {config.workspace_id}
   Inbox           {config.platform_url}/
   Worker          task queue 'approvals'; logs in {config.data_dir / "logs"}
+  Metrics         http://127.0.0.1:{config.metrics_port}/metrics   (docs/observability.md)
   Audit trail     {config.data_dir / "audit.jsonl"}
 """
 
@@ -203,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporal-port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--platform-port", type=int, default=8080)
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="the worker's /metrics (default: 9464 or the next free port)",
+    )
     args = parser.parse_args(argv)
     config = StackConfig(
         data_dir=args.data_dir.resolve(),
@@ -210,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         temporal_port=args.temporal_port,
         ui_port=args.ui_port,
         platform_port=args.platform_port,
+        metrics_port=args.metrics_port or free_metrics_port(),
     )
     # Both stop the stack, even when started in the background with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

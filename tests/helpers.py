@@ -201,6 +201,8 @@ def settings_env(client: Client, settings: Settings, task_queue: str) -> dict[st
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "TEMPORAL_NAMESPACE": client.namespace,
         "TEMPORAL_TASK_QUEUE": task_queue,
+        # Workers run side by side: none takes the default metrics port (test_observability).
+        "WORKER_METRICS_ADDRESS": "",
     }
 
 

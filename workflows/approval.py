@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.platform_http import PlatformHttpActivities
     from activities.rbac import RbacActivities
     from approvals import search_attributes as attributes
+    from approvals import tracing
     from approvals.models import (
         APPROVAL_WORKFLOW,
         DECIDE_SIGNAL,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionSource,
     )
     from workflows import activity_options as options
+    from workflows import metrics
     from workflows.decision_rules import DecisionRules
 
 DENIED_MESSAGE = "Denied by human"
@@ -121,6 +123,13 @@ class ApprovalWorkflow:
             decision=self._rules.decision,
             rejected_decisions=len(self._rules.refusals),
         )
+
+    def span_attributes(self) -> dict[str, str]:
+        """What its activity spans carry when the worker traces (approvals/tracing.py)."""
+        span = {tracing.TRACE_ID: self._trace_id, tracing.WORKSPACE: self._request.workspace_id}
+        if self._rules.approval_id is not None:
+            span[tracing.APPROVAL_ID] = self._rules.approval_id
+        return span
 
     # --- steps ---------------------------------------------------------------
 
@@ -375,6 +384,7 @@ class ApprovalWorkflow:
         )
 
     def _set_final_state(self, status: ApprovalStatus) -> None:
+        metrics.approval_ended(self._request, status, self._rules.decision)
         if self._rules.approval_id is not None:
             workflow.upsert_search_attributes([attributes.APPROVAL_STATE.value_set(status.value)])
 
