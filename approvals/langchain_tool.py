@@ -1,35 +1,178 @@
-"""The reference ``request_approval`` tool for LangChain agents (extra ``langchain``)."""
+"""The reference ``request_approval`` tool for LangChain and LangGraph agents (extra
+``langchain``): the key comes from the tool call, failures come back as its result."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from typing import Annotated, Any
 
-from langchain_core.tools import BaseTool, tool
-from temporalio.client import Client
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import ArgsSchema, BaseTool, InjectedToolCallId
+from pydantic import BaseModel, Field, PrivateAttr, SkipValidation, ValidationError
+from temporalio.client import Client, WorkflowFailureError
 
-from approvals.client import request_approval as _request_approval
+from approvals.client import build_request, start_approval
+from approvals.connection import ConnectionSettingsError, connect
+from approvals.models import (
+    MAX_ACTION_CHARS,
+    MAX_REASON_CHARS,
+    ApprovalResult,
+    ApprovalStatus,
+)
 from approvals.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "Request human approval before proceeding with a sensitive action: anything "
+    "destructive, expensive, or outside your normal authority. A person sees the action "
+    "and your reason and approves or denies it; the call waits for the answer. Proceed "
+    'only if the result has "approved": true; otherwise "message" or "error" says why.'
+)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
+
+
+class RequestApprovalArgs(BaseModel):
+    """The tool's arguments; ``tool_call_id`` is injected, never shown to the model."""
+
+    action: str = Field(
+        min_length=1,
+        max_length=MAX_ACTION_CHARS,
+        description="What you want to do, in one short sentence a person can approve or "
+        'deny, e.g. "Drop the staging database".',
+    )
+    reason: str = Field(
+        max_length=MAX_REASON_CHARS,
+        description="Why this action is necessary: what the person needs to know to decide.",
+    )
+    tool_call_id: Annotated[str, InjectedToolCallId] = ""
+
+
+def approval_key(tool_call_id: str, thread_id: str | None = None) -> str | None:
+    """The approval key for a tool call: the same call (and thread) gives the same key.
+
+    ``lc-{tool call id, made safe}-{hash of thread id and tool call id}``: a valid
+    ``Identifier`` whatever the ids contain; the hash keeps two ids that differ only
+    in unsafe characters, or one call id in two threads, apart. ``None`` (a new
+    request each call) when there is no tool call id.
+    """
+    if not tool_call_id:
+        return None
+    digest = hashlib.sha256(json.dumps([thread_id, tool_call_id]).encode()).hexdigest()
+    return f"lc-{_UNSAFE.sub('_', tool_call_id)[:64]}-{digest[:20]}"
+
+
+def _thread_id(config: RunnableConfig | None) -> str | None:
+    thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
+    return None if thread_id is None or thread_id == "" else str(thread_id)
+
+
+def _failure(message: str) -> dict[str, Any]:
+    logger.warning("request_approval failed: %s", message)
+    return ApprovalResult(
+        approved=False, status=ApprovalStatus.FAILURE, error=message
+    ).as_tool_result()
+
+
+def _errors(error: ValidationError, env_names: bool = False) -> str:
+    """``field: message; ...``, with settings fields named as their env variables."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "input"
+        if env_names or where == "workspace_id":
+            where = where.upper()
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _invalid_arguments(error: Exception) -> Any:
+    """The arguments failed the schema: the same failure result as any other failure."""
+    detail = _errors(error) if isinstance(error, ValidationError) else str(error)
+    return _failure(f"invalid arguments: {detail}")
+
+
+class ApprovalTool(BaseTool):
+    """``request_approval``: asks a human and waits durably; see the module docstring."""
+
+    name: str = "request_approval"
+    description: str = DESCRIPTION
+    args_schema: Annotated[ArgsSchema | None, SkipValidation()] = RequestApprovalArgs
+    handle_validation_error: Any = _invalid_arguments
+
+    _settings: Settings | None = PrivateAttr(default=None)
+    _client: Client | None = PrivateAttr(default=None)
+
+    def __init__(
+        self, settings: Settings | None = None, client: Client | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+        self._client = client
+
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
+        # LangChain refuses a call without a tool call id when the schema injects one;
+        # here that call is allowed and simply has no key (a new request).
+        return super()._parse_input(tool_input, tool_call_id or "")
+
+    async def _arun(
+        self,
+        action: str,
+        reason: str,
+        tool_call_id: Annotated[str, InjectedToolCallId],
+        config: RunnableConfig,
+    ) -> dict[str, Any]:
+        return await self._ask(action, reason, approval_key(tool_call_id, _thread_id(config)))
+
+    def _run(
+        self,
+        action: str,
+        reason: str,
+        tool_call_id: Annotated[str, InjectedToolCallId],
+        config: RunnableConfig,
+    ) -> dict[str, Any]:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: run one for the call
+            key = approval_key(tool_call_id, _thread_id(config))
+            return asyncio.run(self._ask(action, reason, key))
+        return _failure("invoked synchronously inside a running event loop: use ainvoke")
+
+    async def _ask(self, action: str, reason: str, key: str | None) -> dict[str, Any]:
+        try:
+            settings = self._settings or Settings()
+        except ValidationError as error:
+            return _failure(f"invalid settings: {_errors(error, env_names=True)}")
+        try:
+            build_request(settings, action, reason)  # refused here, before anything is sent
+        except ValidationError as error:
+            return _failure(f"invalid approval request: {_errors(error)}")
+        temporal = (
+            f"Temporal at {settings.temporal_address} (namespace "
+            f"{settings.temporal_namespace}; TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)"
+        )
+        try:
+            client = self._client or await connect(settings)
+            handle = await start_approval(client, settings, action, reason, key=key)
+        except ConnectionSettingsError as error:
+            return _failure(str(error))
+        except Exception as error:
+            return _failure(f"cannot start the approval on {temporal}: {error}")
+        try:
+            result = await handle.result()
+        except WorkflowFailureError as error:
+            return _failure(f"approval workflow {handle.id} failed: {error.cause or error}")
+        except Exception as error:
+            return _failure(f"lost {temporal} waiting for workflow {handle.id}: {error}")
+        return result.as_tool_result()
 
 
 def approval_tool(settings: Settings | None = None, client: Client | None = None) -> BaseTool:
-    """The reference tool (name, arguments, description); it returns ``as_tool_result()``.
-
-    ``settings`` default to the environment, ``client`` to one connected from them.
-    """
-
-    @tool
-    async def request_approval(action: str, reason: str) -> dict[str, Any]:
-        """Request human approval before proceeding with a sensitive action.
-
-        Use this when you're about to do something destructive, expensive,
-        or outside your normal authority. The request is sent to the canvas
-        where a human can approve or deny it.
-
-        Args:
-            action: Short description of what you want to do
-            reason: Why this action is necessary
-        """
-        result = await _request_approval(action, reason, settings=settings, client=client)
-        return result.as_tool_result()
-
-    return request_approval
+    """A ``request_approval`` tool; settings from the environment unless given."""
+    return ApprovalTool(settings, client)

@@ -7,8 +7,16 @@ from approvals.langchain_tool import approval_tool
 
 async def main() -> None:
     tool = approval_tool()  # name "request_approval", args action and reason
-    answer = await tool.ainvoke({"action": "Send the newsletter", "reason": "Weekly issue"})
-    print(answer)  # {"approved": True, "approval_id": ..., "decided_by": ..., "status": ...}
+    # As an agent calls it (LangGraph's ToolNode does): the tool call's id, with the run's
+    # thread id, is the approval key, so the same call after a restart gets the same answer.
+    call = {
+        "name": "request_approval",
+        "args": {"action": "Send the newsletter", "reason": "Weekly issue"},
+        "id": "call_newsletter_1",
+        "type": "tool_call",
+    }
+    message = await tool.ainvoke(call, {"configurable": {"thread_id": "newsletter"}})
+    print(message.content)  # {"approved": true, "approval_id": ..., "decided_by": ..., ...}
 
 
 asyncio.run(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -71,7 +72,10 @@ async def test_langchain_tool_has_the_reference_shape(dev_env, settings, platfor
         env = example_env(dev_env, settings, task_queue)
         from_example = asyncio.create_task(run_example("langchain_agent.py", env))
         await decide_next(settings, approved=True)
-        printed = ast.literal_eval((await from_example).strip())
+        printed = json.loads(await from_example)
+        again = json.loads(await run_example("langchain_agent.py", env))  # "after a restart"
+        async with platform_client(settings) as api:
+            items = await api.list_approvals()
     assert answer == {
         "approved": False,
         "approval_id": approval_id,
@@ -82,6 +86,7 @@ async def test_langchain_tool_has_the_reference_shape(dev_env, settings, platfor
         "decided_at": answer["decided_at"],
     }
     assert printed["approved"] is True and printed["decided_by"] == "alice"
+    assert again == printed and len(items) == 2  # the tool's request and the example's one
 
 
 async def start_agent(dev_env, settings, approvals_queue: str, agent_queue: str):
