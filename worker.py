@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import httpx
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.runtime import Runtime
@@ -30,6 +31,7 @@ from activities.workspace import PlatformAccess
 from approvals import metrics, search_attributes, tracing
 from approvals.audit_log import AuditLog, AuditUnwritableError
 from approvals.connection import connect
+from approvals.converter import validation_message
 from approvals.models import require_identifier
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.redaction import RedactingFilter, register_secret
@@ -241,7 +243,11 @@ async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ())
 def main() -> None:
     configure_logging()
     try:
-        asyncio.run(serve(Settings()))
+        try:
+            settings = Settings()
+        except ValidationError as error:
+            raise StartupError(f"invalid settings: {validation_message(error)}") from None
+        asyncio.run(serve(settings))
     except StartupError as error:
         print(f"worker: {error.message}", file=sys.stderr)
         raise

@@ -83,7 +83,10 @@ async def _client(settings: Settings) -> Client:
     try:
         return await connect(settings)
     except RuntimeError as error:
-        raise RuntimeError(f"cannot reach Temporal at {settings.temporal_address}") from error
+        raise RuntimeError(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            f"(TEMPORAL_ADDRESS; namespace {settings.temporal_namespace}): {error}"
+        ) from error
 
 
 def _platform(settings: Settings, http: httpx.AsyncClient) -> PlatformClient:

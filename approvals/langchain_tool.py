@@ -23,7 +23,7 @@ from approvals.models import (
     ApprovalResult,
     ApprovalStatus,
 )
-from approvals.settings import Settings
+from approvals.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,8 @@ class ApprovalTool(BaseTool):
             return _failure(f"invalid settings: {_errors(error, env_names=True)}")
         try:
             build_request(settings, action, reason)  # refused here, before anything is sent
+        except SettingsError as error:
+            return _failure(str(error))
         except ValidationError as error:
             return _failure(f"invalid approval request: {_errors(error)}")
         temporal = (

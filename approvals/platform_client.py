@@ -84,10 +84,13 @@ def _json_body(response: httpx.Response) -> Any:
         ) from None
 
 
-def _transport_error(error: httpx.HTTPError) -> PlatformError:
+def _transport_error(error: httpx.HTTPError, failed: str, base_url: str) -> PlatformError:
+    """``{failed}: cannot reach the platform at {url} (PLATFORM_URL): {why}``."""
     detail = str(error) or type(error).__name__
     return PlatformError(
-        f"Failed to request approval: {detail}", kind=errors.PLATFORM_UNAVAILABLE, retryable=True
+        f"{failed}: cannot reach the platform at {base_url} (PLATFORM_URL): {detail}",
+        kind=errors.PLATFORM_UNAVAILABLE,
+        retryable=True,
     )
 
 
@@ -137,6 +140,7 @@ class PlatformClient:
         method: str,
         url: str,
         *,
+        failed: str,
         json: Any = None,
         extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
@@ -144,7 +148,7 @@ class PlatformClient:
         try:
             return await self.http.request(method, url, headers=headers, json=json)
         except httpx.HTTPError as error:
-            raise _transport_error(error) from error
+            raise _transport_error(error, failed, self.base_url) from error
 
     async def create_approval(
         self,
@@ -172,7 +176,11 @@ class PlatformClient:
         if timeout_seconds is not None:
             body["timeout_seconds"] = timeout_seconds
         response = await self._send(
-            "POST", self._url(), json=body, extra_headers={"Idempotency-Key": idempotency_key}
+            "POST",
+            self._url(),
+            failed="Failed to request approval",
+            json=body,
+            extra_headers={"Idempotency-Key": idempotency_key},
         )
         if response.status_code != 201:
             raise _status_error("Failed to create request", response)
@@ -189,7 +197,7 @@ class PlatformClient:
 
     async def list_approvals(self) -> list[dict[str, Any]]:
         """The newest 50 approvals of the workspace, newest first."""
-        response = await self._send("GET", self._url())
+        response = await self._send("GET", self._url(), failed="Failed to list approvals")
         if response.status_code != 200:
             raise _status_error("Failed to list approvals", response)
         data = _json_body(response)
@@ -220,7 +228,9 @@ class PlatformClient:
             PlatformError: a failed read.
         """
         if self._single_item_route is not False:
-            response = await self._send("GET", self._item_url(approval_id))
+            response = await self._send(
+                "GET", self._item_url(approval_id), failed="Failed to read approval"
+            )
             if response.status_code == 200:
                 self._single_item_route = True
                 data = _json_body(response)
@@ -253,7 +263,9 @@ class PlatformClient:
         }
         if comment:
             body["comment"] = comment
-        response = await self._send("POST", self._item_url(approval_id, "/decide"), json=body)
+        response = await self._send(
+            "POST", self._item_url(approval_id, "/decide"), failed="Failed to decide", json=body
+        )
         if response.status_code != 200:
             raise _status_error("Failed to decide", response, detail=_error_text(response))
 
@@ -268,7 +280,10 @@ class PlatformClient:
             PlatformError: any other reply.
         """
         response = await self._send(
-            "POST", self._item_url(approval_id, "/expire"), json={"reason": reason}
+            "POST",
+            self._item_url(approval_id, "/expire"),
+            failed="Failed to expire",
+            json={"reason": reason},
         )
         if response.status_code == 200:
             return ExpireResult.EXPIRED

@@ -23,23 +23,20 @@ from approvals.models import (
     WebSocketMode,
 )
 
-
-def running_in_container() -> bool:
-    """True inside Docker/Podman/Kubernetes, where the platform is not on localhost."""
-    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
-        return True
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return True
-    try:
-        cgroup = Path("/proc/1/cgroup").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(marker in cgroup for marker in ("docker", "containerd", "kubepods", "libpod"))
+SETTINGS_FILE_VARIABLE = "APPROVALS_ENV_FILE"
+DEFAULT_SETTINGS_FILE = "approvals.env"
+DEFAULT_PLATFORM_URL = "http://localhost:8080"
 
 
-def default_platform_url() -> str:
-    host = "host.docker.internal" if running_in_container() else "localhost"
-    return f"http://{host}:8080"
+class SettingsError(ValueError):
+    """A setting needed for this call is missing or unusable; the message names it."""
+
+
+def settings_file() -> Path | None:
+    """The dotenv file read under the environment: ``$APPROVALS_ENV_FILE``, else
+    ``./approvals.env`` (the dev stack writes it); an empty variable means none."""
+    name = os.environ.get(SETTINGS_FILE_VARIABLE, DEFAULT_SETTINGS_FILE)
+    return Path(name) if name else None
 
 
 def _configs_dir() -> Path:
@@ -47,11 +44,18 @@ def _configs_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Everything the worker and the clients read from the environment."""
+    """Everything the worker and the clients read: arguments, then environment variables,
+    then the settings file (:func:`settings_file`), then the defaults."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", env_file_encoding="utf-8"
+    )
 
-    platform_url: str = Field(default_factory=default_platform_url)
+    def __init__(self, **values: Any) -> None:
+        values.setdefault("_env_file", settings_file())
+        super().__init__(**values)
+
+    platform_url: str = DEFAULT_PLATFORM_URL
     workspace_id: str = ""
     workspace_token: SecretStr | None = Field(
         default=None,
@@ -140,8 +144,14 @@ class Settings(BaseSettings):
         """A validated request with this environment's defaults, ``overrides`` applied.
 
         Raises:
+            SettingsError: no workspace (WORKSPACE_ID unset and none given).
             pydantic.ValidationError: bad input.
         """
+        if not self.workspace_id and "workspace_id" not in overrides:
+            raise SettingsError(
+                "WORKSPACE_ID is not set: export WORKSPACE_ID=<your workspace>, or run the "
+                f"dev stack (bash scripts/stack.sh), which writes it to {DEFAULT_SETTINGS_FILE}"
+            )
         fields: dict[str, Any] = {
             "workspace_id": self.workspace_id,
             "action": action,

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from approvals import search_attributes
+from approvals.settings import DEFAULT_SETTINGS_FILE
 
 BIN_DIR = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,7 @@ class StackConfig:
     ui_port: int
     platform_port: int
     metrics_port: int = 9464
+    settings_file: Path = ROOT / DEFAULT_SETTINGS_FILE
 
     @property
     def temporal_address(self) -> str:
@@ -45,6 +47,33 @@ class StackConfig:
     @property
     def platform_url(self) -> str:
         return f"http://127.0.0.1:{self.platform_port}"
+
+    @property
+    def inbox_url(self) -> str:
+        return f"{self.platform_url}/inbox?workspace={self.workspace_id}"
+
+    def client_settings(self) -> dict[str, str]:
+        """What the stack chose that a client needs: written to the settings file."""
+        return {
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "PLATFORM_URL": self.platform_url,
+            "WORKSPACE_ID": self.workspace_id,
+            "AUDIT_LOG_PATH": str(self.data_dir / "audit.jsonl"),
+            "RBAC_CONFIG_PATH": str(self.data_dir / "config.yaml"),
+        }
+
+
+def write_settings_file(config: StackConfig) -> None:
+    """Write ``config.settings_file`` (dotenv): the CLI, the examples and
+    ``request_approval`` started in its directory read it; environment variables win."""
+    lines = [
+        "# Written by the dev stack (python -m devstack): the settings it chose.",
+        "# Read by approvals, the examples and request_approval() from this directory;",
+        "# environment variables win. Rewritten at every start; delete it to stop using it.",
+        *(f"{name}={value}" for name, value in config.client_settings().items()),
+    ]
+    config.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    config.settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _exited(name: str, process: subprocess.Popen[bytes], log: Path) -> RuntimeError:
@@ -139,11 +168,7 @@ def run_stack(config: StackConfig) -> None:
     logs.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "PLATFORM_URL": config.platform_url,
-        "WORKSPACE_ID": config.workspace_id,
-        "AUDIT_LOG_PATH": str(data / "audit.jsonl"),
-        "RBAC_CONFIG_PATH": str(data / "config.yaml"),
-        "TEMPORAL_ADDRESS": config.temporal_address,
+        **config.client_settings(),
         "WORKER_METRICS_ADDRESS": f"127.0.0.1:{config.metrics_port}",
     }
     temporal_argv = [
@@ -185,6 +210,7 @@ def run_stack(config: StackConfig) -> None:
         worker = stack.enter_context(
             _child("worker", [sys.executable, "worker.py"], logs / "worker.log", env)
         )
+        write_settings_file(config)
         print(_banner(config), flush=True)
         while all(p.poll() is None for p in (temporal, platform, worker)):
             time.sleep(0.5)
@@ -196,10 +222,13 @@ def _banner(config: StackConfig) -> str:
 durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_dir})
   Temporal        {config.temporal_address}   UI: http://127.0.0.1:{config.ui_port}
   Platform        {config.platform_url}   workspace: {config.workspace_id}
-  Inbox           {config.platform_url}/
+  Inbox           {config.inbox_url}
   Worker          task queue 'approvals'; logs in {config.data_dir / "logs"}
   Metrics         http://127.0.0.1:{config.metrics_port}/metrics   (docs/observability.md)
   Audit trail     {config.data_dir / "audit.jsonl"}
+  Settings        {config.settings_file} (read from its directory; env vars win)
+Try, in another terminal here:
+  .venv/bin/approvals request "Drop the staging database" --reason "rebuilt nightly"
 """
 
 
@@ -213,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument(
         "--workspace-id", default=os.environ.get("WORKSPACE_ID") or "demo-workspace"
+    )
+    parser.add_argument(
+        "--settings-file",
+        type=Path,
+        default=ROOT / DEFAULT_SETTINGS_FILE,
+        help="where to write the settings the clients read (default: ./approvals.env)",
     )
     parser.add_argument("--temporal-port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
@@ -231,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         ui_port=args.ui_port,
         platform_port=args.platform_port,
         metrics_port=args.metrics_port or free_metrics_port(),
+        settings_file=args.settings_file.resolve(),
     )
     # Both stop the stack, even when started in the background with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -12,6 +12,7 @@ mode, saying why. ``settings`` then carries the platform's token.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -22,12 +23,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from approvals import search_attributes
 from approvals.converter import data_converter
-from approvals.settings import Settings
+from approvals.settings import SETTINGS_FILE_VARIABLE, Settings
 from tests import helpers
 from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
 from tests.platform_faults import FaultyPlatform
 
 BIN_DIR = Path(sys.executable).parent
+
+# The tests' settings come from their fixtures alone: not from an approvals.env the dev
+# stack wrote in the checkout (inherited by every process a test starts). The tests of
+# the settings file itself set the variable again.
+os.environ[SETTINGS_FILE_VARIABLE] = ""
 
 
 @pytest.fixture(scope="session")

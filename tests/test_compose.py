@@ -85,9 +85,9 @@ def test_the_dev_server_registers_every_search_attribute_the_listener_needs():
     assert registered == {f"{key.name}=Keyword" for key in search_attributes.KEYS}
 
 
-def test_readme_gives_the_operator_command_for_the_search_attributes():
+def test_the_operations_doc_gives_the_operator_command_for_the_search_attributes():
     from approvals import search_attributes
 
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split())
     command = search_attributes.operator_command("default")
     assert command.replace("\\", "") in readme.replace(" \\ ", " ")

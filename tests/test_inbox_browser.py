@@ -89,12 +89,24 @@ async def test_a_click_on_approve_resumes_the_waiting_workflow(dev_env, settings
         await expect(row.locator(".time-left")).to_have_text(re.compile(r"^59m \d+s$"))
         await expect(row.locator(".age")).to_have_text(re.compile(r"^\d+s$"))
 
+        # The deadline as a clock time too, and "Drop" marks the row destructive.
+        await expect(row.locator(".deadline")).to_have_text(re.compile(r"\d{1,2}:\d{2}"))
+        await expect(row.locator(".destructive")).to_have_text("destructive")
+
+        dialogs: list[str] = []
+
+        async def confirm(dialog):
+            dialogs.append(dialog.message)
+            await dialog.accept()
+
+        page.on("dialog", confirm)
         await page.fill("#approver-name", "Carol")
         await row.locator("textarea.comment").fill("checked the snapshot")
         await row.locator("button.approve").click()
 
         result = await finish(handle, "inbox_approved")
 
+    assert dialogs == [f"Approve a destructive action?\n\n{request.action}"]
     assert result.status is ApprovalStatus.GRANTED and result.approved
     assert (result.approval_id, result.decided_by) == (approval_id, "Carol")
     assert result.comment == "checked the snapshot"
@@ -103,6 +115,31 @@ async def test_a_click_on_approve_resumes_the_waiting_workflow(dev_env, settings
     await expect(done.locator(".status")).to_have_text("approved")
     await expect(done.locator(".decided-by")).to_have_text("Carol")
     await expect(done.locator(".comment")).to_have_text("checked the snapshot")
+
+
+async def test_a_destructive_approve_asks_first_and_cancel_sends_nothing(
+    dev_env, settings, platform, page
+):
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    request = approval_request(action="Delete the audit bucket", timeout_seconds=3600)
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, request)
+        approval_id = await wait_pending(handle)
+        await page.goto(f"{platform.url}/inbox?workspace={WORKSPACE}")
+        row = pending_row(page, approval_id)
+        await page.fill("#approver-name", "Erin")
+        async with page.expect_event("dialog"):
+            await row.locator("button.approve").click()
+        await page.wait_for_timeout(500)  # nothing is sent: the row stays, the platform agrees
+        await expect(row.locator("button.approve")).to_be_enabled()
+        item = platform.store.get(WORKSPACE, approval_id)
+        assert item is not None and item.status.value == "pending"
+        await row.locator("button.deny").click()  # Deny does not ask
+        result = await finish(handle, "inbox_destructive_denied")
+    assert result.status is ApprovalStatus.DENIED and result.decided_by == "Erin"
+    assert errors == []  # no console error, the favicon included
 
 
 async def test_a_request_made_after_the_page_opened_appears_live_and_can_be_denied(

@@ -96,7 +96,7 @@ async def test_settings_without_a_workspace_name_the_setting():
     tool = approval_tool(unreachable().model_copy(update={"workspace_id": ""}))
     result = await tool.ainvoke({"action": "Drop db", "reason": "rebuild"})
     assert result["status"] == "failure"
-    assert result["error"].startswith("invalid approval request: WORKSPACE_ID: String should")
+    assert result["error"].startswith("WORKSPACE_ID is not set: export WORKSPACE_ID=")
 
 
 def test_the_key_is_the_tool_call_and_thread():

@@ -4,8 +4,10 @@ Python blocks carry ``title="examples/..."`` and must equal that file, which
 tests/test_examples.py runs; ``approvals`` lines must parse under the real CLI
 (tests/test_cli.py runs the same commands); ``temporal workflow`` lines run
 against the dev server on a workflow started with the README's key; the cluster
-exports must build the TLS config they promise (the search-attribute command beside them
-is tests/test_compose.py's). Quick start's two commands are the ones CI and the stack run.
+exports (docs/operations.md, linked from README) must build the TLS config they promise
+(the search-attribute command beside them is tests/test_compose.py's). Quick start's two
+commands are the ones CI and the stack run; tests/test_first_hour.py runs every snippet
+through the stack in a clean terminal.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"```(\w+)([^\n]*)\n(.*?)```", re.DOTALL)
 
 
-def section_blocks(title: str = "Asking and deciding") -> list[tuple[str, str, str]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def section_blocks(
+    title: str = "Asking and deciding", document: str = "README.md"
+) -> list[tuple[str, str, str]]:
+    text = (ROOT / document).read_text(encoding="utf-8")
     section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
     return [(m[1], m[2].strip(), m[3]) for m in BLOCK.finditer(section)]
 
@@ -71,7 +75,15 @@ def test_cli_lines_parse_under_the_cli():
 
 
 def test_cluster_exports_build_the_tls_config(tmp_path, monkeypatch):
-    for argv in shell_lines("export "):
+    exports = [
+        shlex.split(line, comments=True)
+        for lang, _, body in section_blocks("On a Temporal cluster", "docs/operations.md")
+        if lang == "bash"
+        for line in body.splitlines()
+        if "export " in line
+    ]
+    assert len(exports) == 2
+    for argv in exports:
         for assignment in argv[1:]:
             name, value = assignment.split("=", 1)
             if name.startswith("TEMPORAL_TLS_"):

@@ -24,7 +24,6 @@ NAMES = (
     "TEMPORAL_ADDRESS",
     "TEMPORAL_NAMESPACE",
     "TEMPORAL_TASK_QUEUE",
-    "KUBERNETES_SERVICE_HOST",
 )
 
 
@@ -33,7 +32,7 @@ def clean_env(monkeypatch, tmp_path):
     for name in NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CONFIGS_DIR", str(tmp_path / "configs"))
-    monkeypatch.setattr(settings_module, "running_in_container", lambda: False)
+    monkeypatch.chdir(tmp_path)  # no approvals.env here unless a test writes one
     return monkeypatch
 
 
@@ -51,15 +50,58 @@ def test_defaults_are_the_reference_tools(clean_env, tmp_path):
     assert settings.bearer_token() is None
 
 
-def test_inside_a_container_the_platform_is_on_the_docker_host(clean_env):
-    clean_env.setattr(settings_module, "running_in_container", lambda: True)
-    assert Settings().platform_url == "http://host.docker.internal:8080"
-
-
-def test_kubernetes_counts_as_a_container(clean_env):
-    clean_env.undo()  # the real detector, with only the variable set
+def test_the_platform_default_is_explicit_even_in_a_container(clean_env, tmp_path):
+    """No detection: the same default everywhere; compose sets PLATFORM_URL itself."""
     clean_env.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
-    assert settings_module.running_in_container()
+    assert Settings().platform_url == "http://localhost:8080"
+
+
+def _write_settings_file(path, **values):
+    path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+
+
+def test_the_settings_file_in_the_current_directory_is_read(clean_env, tmp_path):
+    clean_env.delenv(settings_module.SETTINGS_FILE_VARIABLE, raising=False)
+    _write_settings_file(
+        tmp_path / "approvals.env",
+        WORKSPACE_ID="from-file",
+        PLATFORM_URL="http://127.0.0.1:18080",
+        AUDIT_LOG_PATH=str(tmp_path / "audit.jsonl"),
+    )
+    settings = Settings()
+    assert settings.workspace_id == "from-file"
+    assert settings.platform_url == "http://127.0.0.1:18080"
+    assert settings.audit_log_path == tmp_path / "audit.jsonl"
+
+
+def test_the_environment_and_arguments_win_over_the_settings_file(clean_env, tmp_path):
+    clean_env.delenv(settings_module.SETTINGS_FILE_VARIABLE, raising=False)
+    _write_settings_file(tmp_path / "approvals.env", WORKSPACE_ID="from-file", APPROVAL_TIMEOUT="7")
+    clean_env.setenv("WORKSPACE_ID", "from-env")
+    settings = Settings(approval_timeout=9)
+    assert (settings.workspace_id, settings.approval_timeout) == ("from-env", 9)
+
+
+def test_the_settings_file_variable_names_another_file_or_none(clean_env, tmp_path):
+    _write_settings_file(tmp_path / "approvals.env", WORKSPACE_ID="default-file")
+    other = tmp_path / "other.env"
+    _write_settings_file(other, WORKSPACE_ID="other-file")
+    clean_env.setenv(settings_module.SETTINGS_FILE_VARIABLE, str(other))
+    assert Settings().workspace_id == "other-file"
+    clean_env.setenv(settings_module.SETTINGS_FILE_VARIABLE, "")
+    assert Settings().workspace_id == ""
+
+
+def test_a_bad_value_in_the_settings_file_names_the_setting(clean_env, tmp_path):
+    clean_env.delenv(settings_module.SETTINGS_FILE_VARIABLE, raising=False)
+    _write_settings_file(tmp_path / "approvals.env", APPROVAL_TIMEOUT="soon")
+    with pytest.raises(ValidationError, match="approval_timeout"):
+        Settings()
+
+
+def test_asking_without_a_workspace_says_which_setting_to_set(clean_env):
+    with pytest.raises(settings_module.SettingsError, match="WORKSPACE_ID is not set"):
+        Settings().approval_request("Drop the staging database")
 
 
 def test_environment_names_are_read(clean_env):
@@ -142,7 +184,8 @@ def test_requests_take_their_defaults_from_the_environment(clean_env):
     assert override.timeout_seconds == 30
 
 
-def test_a_request_without_a_workspace_is_refused(clean_env):
+def test_a_request_with_an_invalid_workspace_is_refused(clean_env):
+    clean_env.setenv("WORKSPACE_ID", "../etc")
     with pytest.raises(ValidationError, match="workspace_id"):
         Settings().approval_request("restart prod")
 

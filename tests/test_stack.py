@@ -54,9 +54,22 @@ def port_open(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, data_dir: Path) -> None:
-        self.temporal_port, self.ui_port, self.platform_port = free_ports(3)
+    """``python -m devstack`` as a user runs it, on ``ports`` (temporal, UI, platform)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        ports: list[int] | None = None,
+        settings_file: Path | None = None,
+        workspace: str | None = WORKSPACE,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.temporal_port, self.ui_port, self.platform_port = ports or free_ports(3)
         self.data_dir = data_dir
+        self.settings_file = settings_file or data_dir / "approvals.env"
+        self.workspace = workspace
+        self.env = env
         self.process: asyncio.subprocess.Process | None = None
         self.output: list[str] = []
 
@@ -67,8 +80,9 @@ class Stack:
             "devstack",
             "--data-dir",
             str(self.data_dir),
-            "--workspace-id",
-            WORKSPACE,
+            *(["--workspace-id", self.workspace] if self.workspace else []),
+            "--settings-file",
+            str(self.settings_file),
             "--temporal-port",
             str(self.temporal_port),
             "--ui-port",
@@ -76,12 +90,15 @@ class Stack:
             "--platform-port",
             str(self.platform_port),
             cwd=ROOT,
+            env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
         assert self.process.stdout is not None
         async with asyncio.timeout(90):
-            while "stack is up" not in "".join(self.output):
+            while ".venv/bin/approvals request" not in "".join(
+                self.output
+            ):  # the banner's last line
                 line = await self.process.stdout.readline()
                 assert line, f"stack exited early: {''.join(self.output)}"
                 self.output.append(line.decode())

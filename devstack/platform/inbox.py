@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 PAGE_RESOURCE = "inbox.html"
 
@@ -24,6 +24,13 @@ def inbox_html() -> str:
     )
 
 
+# A check mark on a green disc: the tab's icon, so the browser's /favicon.ico is not a 404.
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="8" fill="#070"/>'
+    '<path d="M4 8.5l2.5 2.5L12 5.5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
+)
+
 _PAGE = inbox_html()  # read once: a missing file fails at import, not per request
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +41,14 @@ router = APIRouter(include_in_schema=False)
 async def inbox() -> HTMLResponse:
     """The page; ``no-store``, so a browser never keeps a page older than the routes."""
     return HTMLResponse(_PAGE, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """The page's icon (SVG), cacheable for a day."""
+    return Response(
+        FAVICON_SVG, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 __all__ = ["inbox_html", "router"]
