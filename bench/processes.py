@@ -115,6 +115,8 @@ class Stack:
             "RBAC_CONFIG_PATH": str(self.data_dir / "config.yaml"),
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
             "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
+            # Several workers per machine: none binds the default metrics port.
+            "WORKER_METRICS_ADDRESS": "",
             **overrides,
         }
 

@@ -182,8 +182,8 @@ class _SignalOutbound(temporal_client.OutboundInterceptor):
 def crash_around_signals(spec: str) -> None:
     """Give the worker's Temporal client (which the listener signals with) the interceptor."""
 
-    async def connect_intercepted(settings: Settings) -> temporal_client.Client:
-        client = await connect(settings)
+    async def connect_intercepted(settings: Settings, **options: Any) -> temporal_client.Client:
+        client = await connect(settings, **options)
         config = client.config()
         config["interceptors"] = [*config["interceptors"], CrashAtSignal(spec)]
         return temporal_client.Client(**config)
