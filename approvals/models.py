@@ -281,4 +281,5 @@ class ApprovalStatusView(_Model):
     decision: Decision | None = None
     rejected_decisions: int = 0
     action_hash: str | None = None
+    action: str | None = None
     args: dict[str, Any] | None = None

@@ -126,6 +126,7 @@ class ApprovalWorkflow:
             decision=self._rules.decision,
             rejected_decisions=len(self._rules.refusals),
             action_hash=self._binding.request_hash,
+            action=self._request.action,
             args=self._request.args,
         )
 
