@@ -46,6 +46,7 @@ APPROVED, DENIED, FAILED = 0, 1, 2
 INTERRUPTED = 130
 QUERY_TIMEOUT = timedelta(seconds=10)
 SHOW_SCAN_LIMIT = 200
+VISIBILITY_ATTEMPTS = 10
 
 T = TypeVar("T")
 Row = tuple[str, WorkflowExecutionStatus | None, ApprovalStatusView | None]
@@ -200,9 +201,14 @@ async def _signal_bound_decision(
     (the upstream contract). Returns the workflow id, or ``None``: no such waiting workflow,
     or it has no args and there is no edit (the platform route then does as before)."""
     client = await _client(settings)
-    handle = await find_waiting_workflow(
-        client, settings.temporal_task_queue, settings.workspace_id, approval_id
-    )
+    handle = None
+    for attempt in range(VISIBILITY_ATTEMPTS):  # visibility lags the workflow a little
+        handle = await find_waiting_workflow(
+            client, settings.temporal_task_queue, settings.workspace_id, approval_id
+        )
+        if handle is not None or attempt == VISIBILITY_ATTEMPTS - 1:
+            break
+        await asyncio.sleep(0.5)
     if handle is None:
         return None
     view = await handle.query(

@@ -229,8 +229,10 @@ async def test_on_the_upstream_contract_the_hash_goes_through_the_workflow(
         async with platform_client(settings) as api:
             await api.decide(approval_id, approved=True, decided_by="bob", action_hash=HASH)
             await _outcomes_are(settings, ["requested", "rejected"])
-            found = await find_waiting_workflow(dev_env.client, task_queue, WORKSPACE, approval_id)
-            assert found is not None and found.id == handle.id
+            found = await eventually(
+                lambda: find_waiting_workflow(dev_env.client, task_queue, WORKSPACE, approval_id)
+            )
+            assert found.id == handle.id
             await found.signal(ApprovalWorkflow.decide, decision(approval_id, decided_by="carol"))
             result = await finish(handle, "hash_through_the_workflow_strict")
 
@@ -325,10 +327,11 @@ async def test_a_parent_workflow_gets_the_edited_args_from_the_child(dev_env, se
                 EditingAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
             )
             approval_id = await eventually(lambda: pending_id(settings), timeout=60)
-            child = await find_waiting_workflow(
-                dev_env.client, approvals_queue, WORKSPACE, approval_id
+            child = await eventually(
+                lambda: find_waiting_workflow(
+                    dev_env.client, approvals_queue, WORKSPACE, approval_id
+                )
             )
-            assert child is not None
             await child.signal(
                 ApprovalWorkflow.decide, decision(approval_id, edit={"dry_run": True})
             )
