@@ -53,7 +53,11 @@ def _as_recorded(
 
 
 def _decision(
-    approval_id: str, status: Any, fields: Mapping[str, Any], source: DecisionSource
+    approval_id: str,
+    status: Any,
+    fields: Mapping[str, Any],
+    source: DecisionSource,
+    hash_key: str = "action_hash",
 ) -> Decision | None:
     if status not in DECIDED_STATUSES:
         return None
@@ -69,6 +73,9 @@ def _decision(
             comment=comment,
             decided_at=_parse_time(fields.get("decided_at") or fields.get("timestamp")),
             source=source,
+            # [ext] the hash it approves and its edits (docs/policies/edits.md)
+            action_hash=fields.get(hash_key),
+            edited_args=fields.get("edited_args"),
         )
     except ValidationError as error:  # one short line: a peer must not flood the log
         bad = ",".join(str(e["loc"][0]) for e in error.errors() if e["loc"])
@@ -117,4 +124,4 @@ def decision_from_item(item: Any, approval_id: str, source: DecisionSource) -> D
     """The decision recorded in one list/get item, or ``None`` while it is still open."""
     if not isinstance(item, dict) or item.get("id") != approval_id:
         return None
-    return _decision(approval_id, item.get("status"), item, source)
+    return _decision(approval_id, item.get("status"), item, source, "decision_action_hash")

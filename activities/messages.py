@@ -10,10 +10,13 @@ from approvals.models import (
     DEFAULT_HEARTBEAT_SECONDS,
     DEFAULT_POLL_INTERVAL_SECONDS,
     DEFAULT_SESSION_SECONDS,
+    ActionHash,
     ActionText,
+    ArgsSchema,
     Decision,
     HeartbeatSeconds,
     Identifier,
+    JsonArgs,
     NameText,
     PollIntervalSeconds,
     ReasonText,
@@ -43,6 +46,10 @@ class CreateApprovalInput(_Model):
     # Shown in the approvers' inbox; optional so histories recorded before they existed replay.
     requester: NameText = ""
     timeout_seconds: TimeoutSeconds | None = None
+    # Sent in the contract's ``context`` (docs/policies/edits.md); absent without args.
+    args: JsonArgs | None = None
+    args_schema: ArgsSchema | None = None
+    action_hash: ActionHash | None = None
 
 
 class CreatedApproval(_Model):

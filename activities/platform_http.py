@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -44,6 +45,16 @@ def marked_task_id(task_id: str | None, idempotency_key: str) -> str:
     return f"{task_id}#{marker}" if task_id else marker
 
 
+def args_context(request: CreateApprovalInput) -> dict[str, Any] | None:
+    """The contract's ``context`` object: the request's args, schema and hash, if it has args."""
+    if request.args is None:
+        return None
+    context: dict[str, Any] = {"args": request.args, "action_hash": request.action_hash}
+    if request.args_schema is not None:
+        context["args_schema"] = request.args_schema
+    return context
+
+
 class PlatformHttpActivities:
     """The platform activities over the worker's ``PlatformAccess``."""
 
@@ -67,6 +78,7 @@ class PlatformHttpActivities:
                 task_id=task_id,
                 requester=request.requester or None,
                 timeout_seconds=request.timeout_seconds,
+                context=args_context(request),
             )
         except PlatformError as error:
             raise as_application_error(error) from error
@@ -113,6 +125,8 @@ class PlatformHttpActivities:
                 approved=decision.approved,
                 decided_by=decision.decided_by,
                 comment=decision.comment,
+                action_hash=decision.action_hash,
+                edited_args=decision.edited_args,
             )
         except PlatformError as error:
             if error.status_code != 404:

@@ -28,8 +28,10 @@ from approvals.audit_log import AuditLog
 from approvals.client import ApprovalHandle, build_request, start_approval
 from approvals.connection import connect
 from approvals.converter import validation_message
+from approvals.edits import bound_decision, find_waiting_workflow
 from approvals.models import (
     APPROVAL_WORKFLOW,
+    DECIDE_SIGNAL,
     STATUS_QUERY,
     ApprovalResult,
     ApprovalState,
@@ -44,6 +46,7 @@ APPROVED, DENIED, FAILED = 0, 1, 2
 INTERRUPTED = 130
 QUERY_TIMEOUT = timedelta(seconds=10)
 SHOW_SCAN_LIMIT = 200
+VISIBILITY_ATTEMPTS = 10
 
 T = TypeVar("T")
 Row = tuple[str, WorkflowExecutionStatus | None, ApprovalStatusView | None]
@@ -133,19 +136,51 @@ async def _watch(handle: ApprovalHandle) -> ApprovalResult:
     return await result
 
 
-def request(action: str, reason: str, key: str | None, timeout: float | None) -> int:
+def json_option(text: str | None, option: str) -> Any:
+    """The JSON an option carries (``None`` when not given); NaN and Infinity are not JSON."""
+    if text is None:
+        return None
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{option}: {constant} is not JSON")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{option}: not JSON ({error.msg} at {error.pos})") from None
+
+
+def request(
+    action: str,
+    reason: str,
+    key: str | None,
+    timeout: float | None,
+    args_text: str | None = None,
+    schema_text: str | None = None,
+) -> int:
     """Ask for approval and wait: 0 approved, 1 denied; a timeout or error raises."""
+    extra: dict[str, Any] = {}
+    if args_text is not None:
+        extra["args"] = json_option(args_text, "--args")
+    if schema_text is not None:
+        extra["args_schema"] = json_option(schema_text, "--args-schema")
 
     async def main(settings: Settings) -> ApprovalResult:
-        build_request(settings, action, reason, timeout=timeout)  # bad input: before connecting
+        # bad input: before connecting
+        build_request(settings, action, reason, timeout=timeout, **extra)
         client = await _client(settings)
-        handle = await start_approval(client, settings, action, reason, key=key, timeout=timeout)
+        handle = await start_approval(
+            client, settings, action, reason, key=key, timeout=timeout, **extra
+        )
         echo(f"workflow {handle.id}")
         return await _watch(handle)
 
     result = run(main)
     if result.status is ApprovalStatus.GRANTED:
         echo(f"approved by {result.decided_by} ({result.approval_id})")
+        if result.action_hash is not None:  # what was approved: edited or as asked
+            echo(f"args {json.dumps(result.args, sort_keys=True, ensure_ascii=False)}")
+            echo(f"action_hash {result.action_hash}{' (edited)' if result.edited else ''}")
         return APPROVED
     if result.status is ApprovalStatus.DENIED:
         echo(f"denied by {result.decided_by} ({result.approval_id})")
@@ -153,21 +188,112 @@ def request(action: str, reason: str, key: str | None, timeout: float | None) ->
     raise RuntimeError(f"{result.status.value}: {result.error or result.message}")
 
 
-def decide(approval_id: str, approve: bool, by: str, comment: str | None) -> int:
-    """Approve or deny a pending request through the platform; unknown ids raise."""
+async def _signal_bound_decision(
+    settings: Settings,
+    approval_id: str,
+    approve: bool,
+    by: str,
+    comment: str | None,
+    edit: dict[str, Any] | None,
+) -> str | None:
+    """Decide through the waiting workflow's ``decide`` signal, naming the hash its status
+    query reports (docs/policies/edits.md): the way when the platform cannot carry the hash
+    (the upstream contract). Returns the workflow id, or ``None``: no such waiting workflow,
+    or it has no args and there is no edit (the platform route then does as before)."""
+    client = await _client(settings)
+    handle = None
+    for attempt in range(VISIBILITY_ATTEMPTS):  # visibility lags the workflow a little
+        handle = await find_waiting_workflow(
+            client, settings.temporal_task_queue, settings.workspace_id, approval_id
+        )
+        if handle is not None or attempt == VISIBILITY_ATTEMPTS - 1:
+            break
+        await asyncio.sleep(0.5)
+    if handle is None:
+        return None
+    view = await handle.query(
+        STATUS_QUERY, result_type=ApprovalStatusView, rpc_timeout=QUERY_TIMEOUT
+    )
+    if view.args is None and edit is None:
+        return None
+    decision = bound_decision(
+        workspace_id=settings.workspace_id,
+        action=view.action or "",
+        args=view.args,
+        approval_id=approval_id,
+        approved=approve,
+        decided_by=by,
+        comment=comment,
+        edit=edit,
+    )
+    await handle.signal(DECIDE_SIGNAL, decision)
+    return handle.id
 
-    async def main(settings: Settings) -> None:
+
+def decide(
+    approval_id: str, approve: bool, by: str, comment: str | None, edit_text: str | None = None
+) -> int:
+    """Approve or deny a pending request through the platform; unknown ids raise.
+
+    For a request with args the decision names the hash it approves (``--edit``: a
+    merge patch of the args, approved instead): through the platform where its item
+    carries the [ext] ``action_hash``, else through the workflow's signal.
+    """
+    edit = json_option(edit_text, "--edit")
+    if edit is not None and not isinstance(edit, dict):
+        raise ValueError("--edit: must be a JSON object (a merge patch of the args)")
+    if edit is not None and not approve:
+        raise ValueError("--edit: only an approval may edit the args")
+
+    async def main(settings: Settings) -> str | None:
         require_identifier(approval_id, "approval id")
         if not by.strip():
             raise ValueError("--by must name who decides")
         async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
             platform = _platform(settings, http)
-            if await platform.get_approval(approval_id) is None:
+            item = await platform.get_approval(approval_id)
+            if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")
+            if "action_hash" in item:  # [ext] the platform carries the hash and edits
+                decision = bound_decision(
+                    workspace_id=settings.workspace_id,
+                    action=str(item.get("action", "")),
+                    args=item.get("args"),
+                    approval_id=approval_id,
+                    approved=approve,
+                    decided_by=by,
+                    comment=comment,
+                    edit=edit,
+                )
+                await platform.decide(
+                    approval_id,
+                    approved=approve,
+                    decided_by=by,
+                    comment=comment,
+                    action_hash=decision.action_hash,
+                    edited_args=decision.edited_args,
+                )
+                return None
+            if edit is not None or "requester" not in item:  # the upstream contract's item
+                try:
+                    signalled = await _signal_bound_decision(
+                        settings, approval_id, approve, by, comment, edit
+                    )
+                except Exception as error:
+                    if edit is not None:
+                        raise
+                    signalled = None  # no Temporal at hand: the contract's route, as before
+                    echo(f"approvals: deciding on the platform only: {one_line(error)}", err=True)
+                if signalled is not None:
+                    return signalled
+                if edit is not None:
+                    raise LookupError(f"no waiting workflow with args for {approval_id}")
             await platform.decide(approval_id, approved=approve, decided_by=by, comment=comment)
+            return None
 
-    run(main)
-    echo(f"{'approved' if approve else 'denied'} {approval_id}")
+    signalled = run(main)
+    via = f" (through workflow {signalled})" if signalled else ""
+    echo(f"{'approved' if approve else 'denied'} {approval_id}{via}")
     return APPROVED
 
 
@@ -285,6 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--reason", default="", help="Why the action is needed.")
     ask.add_argument("--key", help="Idempotency key: same key, same answer.")
     ask.add_argument("--timeout", type=float, help="Seconds to wait (default: APPROVAL_TIMEOUT).")
+    ask.add_argument(
+        "--args",
+        dest="args_json",
+        help='Structured args as a JSON object, e.g. \'{"db": "staging"}\': the approval binds '
+        "to them (docs/policies/edits.md).",
+    )
+    ask.add_argument(
+        "--args-schema",
+        dest="args_schema_json",
+        help="A JSON Schema (supported subset) that approvers' edits must satisfy.",
+    )
 
     answer = commands.add_parser(
         "decide",
@@ -297,6 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--deny", dest="approve", action="store_false", help="Deny.")
     answer.add_argument("--by", required=True, help="Who decides.")
     answer.add_argument("--comment", help="Shown to the agent.")
+    answer.add_argument(
+        "--edit",
+        help="Approve with edits: a JSON merge patch of the request's args, e.g. '{\"dry_run\": "
+        "true}'.",
+    )
 
     listing = commands.add_parser(
         "list",
@@ -338,9 +480,16 @@ def run_command(argv: Sequence[str]) -> int:
         return FAILED
     try:
         if args.command == "request":
-            return request(args.action, args.reason, args.key, args.timeout)
+            return request(
+                args.action,
+                args.reason,
+                args.key,
+                args.timeout,
+                args.args_json,
+                args.args_schema_json,
+            )
         if args.command == "decide":
-            return decide(args.approval_id, args.approve, args.by, args.comment)
+            return decide(args.approval_id, args.approve, args.by, args.comment, args.edit)
         if args.command == "list":
             return list_(args.pending, args.limit)
         return show(args.approval_id)

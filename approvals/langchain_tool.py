@@ -31,7 +31,9 @@ DESCRIPTION = (
     "Request human approval before proceeding with a sensitive action: anything "
     "destructive, expensive, or outside your normal authority. A person sees the action "
     "and your reason and approves or denies it; the call waits for the answer. Proceed "
-    'only if the result has "approved": true; otherwise "message" or "error" says why.'
+    'only if the result has "approved": true; otherwise "message" or "error" says why. '
+    'If you give "args", act only with the "args" the result returns: the person may have '
+    "edited them."
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
@@ -49,6 +51,12 @@ class RequestApprovalArgs(BaseModel):
     reason: str = Field(
         max_length=MAX_REASON_CHARS,
         description="Why this action is necessary: what the person needs to know to decide.",
+    )
+    args: dict[str, Any] | None = Field(
+        default=None,
+        description="Optional: the action's arguments as a JSON object, e.g. "
+        '{"db": "staging", "dry_run": false}. The person approves exactly these, or '
+        'edits them; the result\'s "args" are the ones to use.',
     )
     tool_call_id: Annotated[str, InjectedToolCallId] = ""
 
@@ -127,8 +135,10 @@ class ApprovalTool(BaseTool):
         reason: str,
         tool_call_id: Annotated[str, InjectedToolCallId],
         config: RunnableConfig,
+        args: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return await self._ask(action, reason, approval_key(tool_call_id, _thread_id(config)))
+        key = approval_key(tool_call_id, _thread_id(config))
+        return await self._ask(action, reason, key, args)
 
     def _run(
         self,
@@ -136,21 +146,27 @@ class ApprovalTool(BaseTool):
         reason: str,
         tool_call_id: Annotated[str, InjectedToolCallId],
         config: RunnableConfig,
+        args: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: run one for the call
             key = approval_key(tool_call_id, _thread_id(config))
-            return asyncio.run(self._ask(action, reason, key))
+            return asyncio.run(self._ask(action, reason, key, args))
         return _failure("invoked synchronously inside a running event loop: use ainvoke")
 
-    async def _ask(self, action: str, reason: str, key: str | None) -> dict[str, Any]:
+    async def _ask(
+        self, action: str, reason: str, key: str | None, args: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Ask and wait; with ``args`` the result carries the approved (maybe edited) args."""
+        extra: dict[str, Any] = {} if args is None else {"args": args}
         try:
             settings = self._settings or Settings()
         except ValidationError as error:
             return _failure(f"invalid settings: {_errors(error, env_names=True)}")
         try:
-            build_request(settings, action, reason)  # refused here, before anything is sent
+            # refused here, before anything is sent
+            build_request(settings, action, reason, **extra)
         except SettingsError as error:
             return _failure(str(error))
         except ValidationError as error:
@@ -161,7 +177,7 @@ class ApprovalTool(BaseTool):
         )
         try:
             client = self._client or await connect(settings)
-            handle = await start_approval(client, settings, action, reason, key=key)
+            handle = await start_approval(client, settings, action, reason, key=key, **extra)
         except ConnectionSettingsError as error:
             return _failure(str(error))
         except Exception as error:

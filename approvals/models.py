@@ -10,7 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeGuard
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from approvals.action_hash import HASH_PATTERN, ArgsError, action_hash, check_json_args
+from approvals.binding import check_schema, schema_problem
 
 MAX_ACTION_CHARS = 500
 MAX_REASON_CHARS = 4_000
@@ -100,6 +103,14 @@ ReasonText = Annotated[str, Field(max_length=MAX_REASON_CHARS), AfterValidator(_
 NameText = Annotated[str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_one_line_name)]
 """Who asks or decides, as typed by a person: one line."""
 
+# --- structured args and the action hash (docs/policies/edits.md) ---
+JsonArgs = Annotated[dict[str, Any], AfterValidator(check_json_args)]
+"""Structured arguments: a JSON object, at most 16 KiB encoded and 10 levels deep."""
+ArgsSchema = Annotated[dict[str, Any], AfterValidator(check_schema)]
+"""A JSON Schema in the subset approvals.binding supports."""
+ActionHash = Annotated[str, Field(pattern=HASH_PATTERN)]
+"""approvals.action_hash.action_hash(): 64 lowercase hex digits."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -146,6 +157,23 @@ class ApprovalRequest(_Model):
     idempotency_key: Identifier | None = None
     trace_id: Identifier | None = None
     task_id: Identifier | None = None
+    # Structured args (docs/policies/edits.md): the hash binds decisions to them.
+    args: JsonArgs | None = None
+    args_schema: ArgsSchema | None = None
+
+    @model_validator(mode="after")
+    def _args_fit_schema(self) -> ApprovalRequest:
+        if self.args_schema is not None:
+            if self.args is None:
+                raise ValueError("args_schema needs args")
+            problem = schema_problem(self.args_schema, self.args)
+            if problem:
+                raise ValueError(f"args do not satisfy args_schema: {problem}")
+        return self
+
+    def action_hash(self) -> str:
+        """The hash of (workspace_id, action, args) that an approval of it must name."""
+        return action_hash(self.workspace_id, self.action, self.args)
 
 
 APPROVAL_WORKFLOW = "ApprovalWorkflow"
@@ -165,6 +193,9 @@ class Decision(_Model):
     comment: ReasonText | None = None
     decided_at: datetime | None = None
     source: DecisionSource = DecisionSource.CLIENT
+    # The hash it approves, and the args it approves instead of the request's.
+    action_hash: ActionHash | None = None
+    edited_args: JsonArgs | None = None
 
     def same_answer(self, other: Decision) -> bool:
         """Two sightings of one decision differ only in where they came from."""
@@ -183,10 +214,28 @@ class ApprovalResult(_Model):
     comment: str | None = None
     decided_at: datetime | None = None
     trace_id: str | None = None
+    # Set for a request with args: what was approved (edited or not), and under which hash.
+    workspace_id: str | None = None
+    args: dict[str, Any] | None = None
+    action_hash: str | None = None
+    edited: bool | None = None
 
     def as_tool_result(self) -> dict[str, Any]:
         """The dict the reference tool returned, plus ``status``; absent keys stay absent."""
         return self.model_dump(mode="json", exclude_none=True)
+
+    def covers(self, action: str, args: dict[str, Any] | None) -> bool:
+        """Whether this approval covers running ``action`` with exactly ``args``.
+
+        True only when granted for a request with args and the hash of
+        (workspace, ``action``, ``args``) is the one approved: call it just before acting.
+        """
+        if not self.approved or self.action_hash is None or self.workspace_id is None:
+            return False
+        try:
+            return action_hash(self.workspace_id, action, args) == self.action_hash
+        except ArgsError:
+            return False
 
 
 class AuditOutcome(StrEnum):
@@ -231,3 +280,6 @@ class ApprovalStatusView(_Model):
     trace_id: str
     decision: Decision | None = None
     rejected_decisions: int = 0
+    action_hash: str | None = None
+    action: str | None = None
+    args: dict[str, Any] | None = None

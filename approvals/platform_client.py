@@ -159,11 +159,13 @@ class PlatformClient:
         task_id: str | None = None,
         requester: str | None = None,
         timeout_seconds: float | None = None,
+        context: dict[str, Any] | None = None,
     ) -> str:
         """Create the request and return its ``approval_id`` (an ``Identifier``).
 
         ``idempotency_key``: a retry gets the first request back (where honoured);
-        ``requester`` and ``timeout_seconds`` are [ext] inbox fields.
+        ``requester`` and ``timeout_seconds`` are [ext] inbox fields; ``context`` is the
+        contract's object (args, args_schema and action_hash go there).
 
         Raises:
             PlatformError: a reply other than 201, or a bad one.
@@ -175,6 +177,8 @@ class PlatformClient:
             body["requester"] = requester
         if timeout_seconds is not None:
             body["timeout_seconds"] = timeout_seconds
+        if context is not None:
+            body["context"] = context
         response = await self._send(
             "POST",
             self._url(),
@@ -248,9 +252,19 @@ class PlatformClient:
         return None
 
     async def decide(
-        self, approval_id: str, *, approved: bool, decided_by: str, comment: str | None = None
+        self,
+        approval_id: str,
+        *,
+        approved: bool,
+        decided_by: str,
+        comment: str | None = None,
+        action_hash: str | None = None,
+        edited_args: dict[str, Any] | None = None,
     ) -> None:
         """Record a decision; the first one wins.
+
+        ``action_hash`` and ``edited_args`` are [ext] fields (docs/policies/edits.md):
+        the reference platform checks them; the upstream contract ignores them.
 
         Raises:
             PlatformError: 404 when unknown or already decided, 403 from the
@@ -263,6 +277,10 @@ class PlatformClient:
         }
         if comment:
             body["comment"] = comment
+        if action_hash is not None:
+            body["action_hash"] = action_hash
+        if edited_args is not None:
+            body["edited_args"] = edited_args
         response = await self._send(
             "POST", self._item_url(approval_id, "/decide"), failed="Failed to decide", json=body
         )

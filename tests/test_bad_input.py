@@ -42,6 +42,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.events import decision_from_item
 from approvals import errors
+from approvals.action_hash import action_hash
 from approvals.models import ApprovalRequest, ApprovalStatus, Decision, DecisionSource
 from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
 from tests.helpers import (
@@ -57,6 +58,8 @@ from tests.helpers import (
 )
 from tests.test_cli import cli
 from workflows.approval import ApprovalWorkflow
+from workflows.args_binding import ArgsBinding
+from workflows.decision_rules import DecisionRules, Verdict
 
 LIMIT = 30.0  # seconds any one row may take
 VALID_REQUEST = {"workspace_id": WORKSPACE, "action": "drop table users", "reason": "cleanup"}
@@ -64,6 +67,15 @@ VALID_REQUEST = {"workspace_id": WORKSPACE, "action": "drop table users", "reaso
 # --- models: refused before anything starts --------------------------------------------
 
 REQUEST, DECISION = ApprovalRequest, Decision
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
 VALID = {
     REQUEST: VALID_REQUEST,
     DECISION: {"approval_id": "a1", "approved": True},
@@ -90,6 +102,21 @@ MODEL_ROWS: list[tuple[str, type[Any], dict[str, Any]]] = [
     ("decision-comment-oversized", DECISION, {"comment": "c" * 4001}),
     ("decision-by-control", DECISION, {"decided_by": "mallory\x1b[2K"}),
     ("decision-comment-control", DECISION, {"comment": "ok\x00"}),
+    # structured args and edits (docs/policies/edits.md)
+    ("args-not-an-object", REQUEST, {"args": ["db", "staging"]}),
+    ("args-nan", REQUEST, {"args": {"ratio": float("nan")}}),
+    ("args-non-json-value", REQUEST, {"args": {"tables": {"users", "orders"}}}),
+    ("args-bytes", REQUEST, {"args": {"db": b"staging"}}),
+    ("args-huge-integer", REQUEST, {"args": {"n": 2**64}}),
+    ("args-lone-surrogate", REQUEST, {"args": {"db": "\ud800"}}),
+    ("args-oversized", REQUEST, {"args": {"blob": "x" * (16 * 1024)}}),
+    ("args-too-deep", REQUEST, {"args": _nested(11)}),
+    ("args-schema-unsupported-keyword", REQUEST, {"args_schema": {"oneOf": []}}),
+    ("args-schema-not-an-object", REQUEST, {"args_schema": "object"}),
+    ("decision-hash-not-hex", DECISION, {"action_hash": "Z" * 64}),
+    ("decision-hash-short", DECISION, {"action_hash": "ab12"}),
+    ("decision-edits-not-an-object", DECISION, {"edited_args": [1]}),
+    ("decision-edits-oversized", DECISION, {"edited_args": {"blob": "x" * (16 * 1024)}}),
 ]
 
 
@@ -126,6 +153,30 @@ CLI_ROWS: list[tuple[str, list[str | bytes], str]] = [
     ("request-timeout-not-a-number", ["request", "x", "--timeout", "soon"], "--timeout"),
     ("decide-no-decision", ["decide", "a1", "--by", "a"], "--approve"),
     ("list-zero-limit", ["list", "--limit", "0"], "--limit"),
+    ("request-args-not-json", ["request", "x", "--args", "{db: staging}"], "--args: not JSON"),
+    ("request-args-nan", ["request", "x", "--args", '{"n": NaN}'], "--args: NaN is not JSON"),
+    ("request-args-not-an-object", ["request", "x", "--args", "[1]"], "args"),
+    ("request-args-oversized", ["request", "x", "--args", '{"b": "%s"}' % ("x" * 17000)], "args"),
+    (
+        "request-args-failing-schema",
+        [
+            "request",
+            "x",
+            "--args",
+            '{"db": 1}',
+            "--args-schema",
+            '{"properties": {"db": {"type": "string"}}}',
+        ],
+        "args do not satisfy args_schema",
+    ),
+    ("request-schema-without-args", ["request", "x", "--args-schema", "{}"], "needs args"),
+    ("decide-edit-not-json", ["decide", "a1", "--approve", "--by", "a", "--edit", "{"], "--edit"),
+    (
+        "decide-edit-not-an-object",
+        ["decide", "a1", "--approve", "--by", "a", "--edit", "1"],
+        "--edit",
+    ),
+    ("decide-edit-on-a-denial", ["decide", "a1", "--deny", "--by", "a", "--edit", "{}"], "--edit"),
 ]
 
 
@@ -203,6 +254,14 @@ BODY_ROWS: list[tuple[str, str, bytes]] = [
         b'{"decision": "denied", "comment": "%s"}' % (b"c" * 4001),
     ),
     ("decide-comment-control", "decide", b'{"decision": "denied", "comment": "ok\\u0000"}'),
+    # [ext] docs/policies/edits.md: a decision's hash and edits follow the library's models
+    ("decide-hash-not-hex", "decide", b'{"decision": "approved", "action_hash": "xyz"}'),
+    ("decide-edits-not-an-object", "decide", b'{"decision": "approved", "edited_args": [1]}'),
+    (
+        "decide-edits-oversized",
+        "decide",
+        b'{"decision": "approved", "edited_args": {"b": "%s"}}' % (b"x" * 17000),
+    ),
 ]
 
 
@@ -452,3 +511,64 @@ async def test_an_oversized_create_reply_fails_the_request_without_retries(
 async def _platform_items(settings) -> list[dict[str, Any]]:
     async with platform_client(settings) as api:
         return await api.list_approvals()
+
+
+# --- the binding rule: decisions refused by the workflow and the reference platform ----
+
+BINDING_ARGS = {"db": "staging", "dry_run": False}
+BINDING_SCHEMA = {
+    "type": "object",
+    "properties": {"db": {"enum": ["staging"]}, "dry_run": {"type": "boolean"}},
+    "additionalProperties": False,
+}
+BINDING_HASH = action_hash(WORKSPACE, "drop table users", BINDING_ARGS)
+
+
+def _edit(edited: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "edited_args": edited,
+        "action_hash": action_hash(WORKSPACE, "drop table users", edited),
+    }
+
+
+BINDING_ROWS: list[tuple[str, dict[str, Any], str]] = [
+    # (row, the decision's fields, why it is refused): audited as rejected, still pending
+    (
+        "hash-mismatch",
+        {"action_hash": action_hash(WORKSPACE, "drop table orders", BINDING_ARGS)},
+        "hash-mismatch",
+    ),
+    (
+        "hash-of-another-workspace",
+        {"action_hash": action_hash("ws-other", "drop table users", BINDING_ARGS)},
+        "hash-mismatch",
+    ),
+    ("hash-missing-on-an-approval", {}, "hash-missing"),
+    (
+        "edits-under-the-original-hash",
+        {"edited_args": {**BINDING_ARGS, "dry_run": True}, "action_hash": BINDING_HASH},
+        "hash-mismatch",
+    ),
+    ("edits-failing-the-schema", _edit({**BINDING_ARGS, "db": "prod"}), "edit-invalid"),
+    (
+        "edits-adding-a-key-the-schema-forbids",
+        _edit({**BINDING_ARGS, "force": True}),
+        "edit-invalid",
+    ),
+    (
+        "edits-on-a-denial",
+        {"approved": False, **_edit({**BINDING_ARGS, "dry_run": True})},
+        "edit-invalid",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "because"), [row[1:] for row in BINDING_ROWS], ids=[row[0] for row in BINDING_ROWS]
+)
+def test_a_decision_not_bound_to_the_args_is_refused(fields, because):
+    request = ApprovalRequest(**VALID_REQUEST, args=BINDING_ARGS, args_schema=BINDING_SCHEMA)
+    decision = Decision(approval_id="a1", **{"approved": True, **fields})
+    rules = DecisionRules(requester="", approval_id="a1", binding=ArgsBinding.of(request))
+    assert rules.offer(decision) is Verdict.REFUSED
+    assert (rules.decision, [r.because for r in rules.refusals]) == (None, [because])

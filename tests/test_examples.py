@@ -64,7 +64,7 @@ async def test_langchain_tool_has_the_reference_shape(dev_env, settings, platfor
             settings.model_copy(update={"temporal_task_queue": task_queue}), dev_env.client
         )
         assert tool.name == "request_approval"
-        assert set(tool.args) == {"action", "reason"}
+        assert set(tool.args) == {"action", "reason", "args"}  # args: docs/policies/edits.md
         assert "Request human approval before proceeding" in tool.description
         asking = asyncio.create_task(tool.ainvoke({"action": "Send", "reason": "Weekly"}))
         approval_id = await decide_next(settings, approved=False)

@@ -9,6 +9,7 @@ reference platform, a real worker on the real Temporal dev server.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -232,3 +233,53 @@ async def test_a_self_approval_click_shows_the_platforms_refusal_and_stays_pendi
         await expect(pending_row(page, approval_id).locator("button.approve")).to_be_enabled()
         item = (await http.get(f"/workspaces/{workspace}/approvals/{approval_id}")).json()
         assert item["status"] == "pending"
+
+
+async def test_approve_with_edits_in_the_inbox_binds_the_edited_args(
+    dev_env, settings, platform, page
+):
+    """docs/policies/edits.md: the page shows the args in an edit box, computes the action
+    hash itself (RFC 8785 in JavaScript, SHA-256 by WebCrypto), and sends it with the
+    edits; JSON that does not parse is refused on the page, edits the workflow's rule
+    refuses come back as the platform's 409, and the agent gets the edited args."""
+    from approvals.action_hash import action_hash
+
+    args = {"db": "staging", "dry_run": False, "note": "café ☕"}
+    request = approval_request(action="Resize the staging cluster", args=args)
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, request)
+        approval_id = await wait_pending(handle)
+
+        await page.goto(f"{platform.url}/?workspace={WORKSPACE}")
+        row = pending_row(page, approval_id)
+        await expect(row.locator(".action")).to_have_text(request.action)
+        box = row.locator("textarea.args")
+        await expect(box).to_have_value(re.compile(r'"dry_run": false'))
+        hashed = action_hash(WORKSPACE, request.action, args)
+        await expect(row.locator(".action-hash")).to_have_text(f"hash {hashed[:16]}")
+        await page.fill("#approver-name", "Carol")
+
+        await box.fill("{not json")
+        await row.locator("button.approve").click()
+        await expect(page.locator("#error")).to_have_text(re.compile("^The args are not JSON"))
+
+        await box.fill('{"db": 7, "dry_run": true, "note": "café ☕"}')  # not the same shape
+        await row.locator("button.approve").click()
+        await expect(page.locator("#error")).to_have_text(
+            "Refused: the decision does not match the approval's args (edit-invalid)"
+        )
+        await expect(row).to_have_count(1)  # still pending
+
+        edited = {"note": "café ☕", "dry_run": True, "db": "staging"}
+        await box.fill(json.dumps(edited, ensure_ascii=False))
+        await row.locator("button.approve").click()
+        result = await finish(handle, "inbox_approved_with_edits")
+
+    assert result.status is ApprovalStatus.GRANTED and result.decided_by == "Carol"
+    assert result.args == edited and result.edited is True
+    assert result.action_hash == action_hash(WORKSPACE, request.action, edited)
+    assert result.covers(request.action, edited) and not result.covers(request.action, args)
+    done = history_row(page, approval_id)
+    await expect(done.locator(".edited-args")).to_have_text(
+        'approved with edits: {"db":"staging","dry_run":true,"note":"café ☕"}'
+    )

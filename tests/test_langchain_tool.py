@@ -52,10 +52,13 @@ def test_the_schema_the_model_sees():
     assert description.startswith("Request human approval before proceeding")
     for leftover in ("Args:", "canvas", "\n", "  "):
         assert leftover not in description
-    assert set(parameters["properties"]) == {"action", "reason"}  # tool_call_id is injected
+    # tool_call_id is injected; args are optional (docs/policies/edits.md)
+    assert set(parameters["properties"]) == {"action", "reason", "args"}
     assert parameters["required"] == ["action", "reason"]
-    for name, field in parameters["properties"].items():
+    for name in ("action", "reason"):
+        field = parameters["properties"][name]
         assert field["type"] == "string" and len(field["description"]) > 20, name
+    assert "edits them" in parameters["properties"]["args"]["description"]
     assert parameters["properties"]["action"]["maxLength"] == 500
 
 
@@ -156,3 +159,51 @@ async def test_a_failed_workflow_is_the_failure_result(dev_env, settings, platfo
     assert result["approved"] is False and result["status"] == "failure"
     assert result["error"].startswith(f"approval workflow {workflow_id} failed:")
     assert "terminated" in result["error"]
+
+
+async def test_the_tool_takes_args_and_returns_the_edited_ones(dev_env, settings, platform):
+    """docs/policies/edits.md: the model passes args; the approver edits them (CLI-style
+    merge patch, through the platform's [ext] decide); the tool result carries the
+    approved args and their hash, which the agent acts on."""
+    from approvals.action_hash import action_hash
+    from approvals.edits import bound_decision
+
+    args = {"db": "staging", "dry_run": False}
+    async with running_worker(dev_env.client, settings) as task_queue:
+        settings = settings.model_copy(update={"temporal_task_queue": task_queue})
+        tool = approval_tool(settings, dev_env.client)
+        asking = asyncio.create_task(
+            tool.ainvoke(call({"action": "Drop db", "reason": "rebuild", "args": args}, "c-args"))
+        )
+        [approval_id] = await eventually(lambda: pending_ids(settings), timeout=30)
+        decision = bound_decision(
+            workspace_id=WORKSPACE,
+            action="Drop db",
+            args=args,
+            approval_id=approval_id,
+            approved=True,
+            decided_by="alice",
+            edit={"dry_run": True},
+        )
+        async with platform_client(settings) as api:
+            await api.decide(
+                approval_id,
+                approved=True,
+                decided_by="alice",
+                action_hash=decision.action_hash,
+                edited_args=decision.edited_args,
+            )
+        result = content(await asyncio.wait_for(asking, 30))
+    edited = {"db": "staging", "dry_run": True}
+    assert result["approved"] is True and result["args"] == edited and result["edited"] is True
+    assert result["action_hash"] == action_hash(WORKSPACE, "Drop db", edited)
+    assert ApprovalResult.model_validate(result).covers("Drop db", edited)
+
+
+async def test_args_that_are_not_json_are_the_failure_result():
+    tool = approval_tool(unreachable())  # refused before Temporal is tried
+    result = await tool.ainvoke(
+        {"action": "Drop db", "reason": "r", "args": {"ratio": float("nan")}}
+    )
+    assert result["status"] == "failure"
+    assert result["error"].startswith("invalid approval request: args: Value error"), result

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import activity_options as options
     from workflows import metrics
+    from workflows.args_binding import ArgsBinding
     from workflows.decision_rules import DecisionRules
 
 DENIED_MESSAGE = "Denied by human"
@@ -75,6 +76,8 @@ class ApprovalWorkflow:
         self._state = ApprovalState.CHECKING
         self._deadline: datetime | None = None
         self._rules = DecisionRules(requester=request.requester)
+        self._binding = ArgsBinding.of(request)  # pure: the action hash, no I/O
+        self._rules.binding = self._binding
         self._refusals_audited = 0
         self._requested_audited = False
 
@@ -122,6 +125,9 @@ class ApprovalWorkflow:
             trace_id=self._trace_id,
             decision=self._rules.decision,
             rejected_decisions=len(self._rules.refusals),
+            action_hash=self._binding.request_hash,
+            action=self._request.action,
+            args=self._request.args,
         )
 
     def span_attributes(self) -> dict[str, str]:
@@ -170,6 +176,7 @@ class ApprovalWorkflow:
                 idempotency_key=f"{info.workflow_id}/{info.run_id}",
                 requester=request.requester,
                 timeout_seconds=request.timeout_seconds,
+                **self._args_fields(),
             ),
             start_to_close_timeout=options.CREATE.start_to_close_timeout,
             retry_policy=options.CREATE.retry_policy,
@@ -265,6 +272,7 @@ class ApprovalWorkflow:
             comment=decision.comment,
             via=decision.source.value,
             recorded_on_platform=on_platform,
+            **self._approved_args_audit(decision),
         )
         await self._audit_refusals()
         return self._finish(
@@ -273,6 +281,7 @@ class ApprovalWorkflow:
             message=None if decision.approved else DENIED_MESSAGE,
             comment=decision.comment,
             decided_at=decision.decided_at,
+            **self._approved_args_result(decision),
         )
 
     async def _close_as_cancelled(self, approval_id: str) -> None:
@@ -316,6 +325,44 @@ class ApprovalWorkflow:
             return None
         return outcome
 
+    # --- args and the action hash (docs/policies/edits.md) -------------------------
+
+    def _args_fields(self) -> dict[str, Any]:
+        """The create input's args fields; none for a request without args."""
+        request = self._request
+        if request.args is None:
+            return {}
+        return {
+            "args": request.args,
+            "args_schema": request.args_schema,
+            "action_hash": self._binding.request_hash,
+        }
+
+    def _args_audit(self) -> dict[str, Any]:
+        """Audit the hash and the args' key names, never their values (they may hold secrets)."""
+        if self._request.args is None:
+            return {}
+        return {"action_hash": self._binding.request_hash, "arg_keys": sorted(self._request.args)}
+
+    def _approved_args_audit(self, decision: Decision) -> dict[str, Any]:
+        if self._request.args is None and decision.action_hash is None:
+            return {}
+        _, approved_hash = self._binding.approved_args(decision)
+        edited = decision.edited_args is not None
+        return {"action_hash": approved_hash, "edited": edited}
+
+    def _approved_args_result(self, decision: Decision) -> dict[str, Any]:
+        """The result's binding fields (``ApprovalResult.covers``), for a request with args."""
+        if self._request.args is None:
+            return {}
+        args, approved_hash = self._binding.approved_args(decision)
+        return {
+            "workspace_id": self._request.workspace_id,
+            "args": args,
+            "action_hash": approved_hash,
+            "edited": decision.edited_args is not None,
+        }
+
     # --- audit -------------------------------------------------------------------
 
     def _refusals_unaudited(self) -> bool:
@@ -327,6 +374,7 @@ class ApprovalWorkflow:
             outcome=AuditOutcome.REQUESTED,
             approval_id=approval_id,
             reason_text=self._request.reason,
+            **self._args_audit(),
         )
         self._requested_audited = True
 
@@ -344,6 +392,8 @@ class ApprovalWorkflow:
                 decision="approved" if decision.approved else "denied",
                 rejected_because=refusal.because,
                 via=decision.source.value,
+                action_hash=decision.action_hash,
+                edited=decision.edited_args is not None or None,
             )
             self._refusals_audited += 1
 

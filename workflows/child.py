@@ -1,6 +1,8 @@
 """Approval as a child workflow, for agents that are themselves Temporal workflows.
 
 Build the ``ApprovalRequest`` outside the workflow (settings come from the environment).
+A request with ``args`` returns the approved (maybe edited) ``args``; check them in the
+parent with ``result.covers(action, args)``, a pure function (docs/policies/edits.md).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -34,6 +35,8 @@ class DecisionRules:
     decision: Decision | None = None
     closed: bool = False
     refusals: list[Refusal] = field(default_factory=list)
+    binding: Callable[[Decision], str | None] | None = None
+    """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
 
     def offer(self, decision: Decision, *, made_in_time: bool = False) -> Verdict:
         """Apply the rules, in order; a refusal is appended to ``refusals`` once per answer.
@@ -42,6 +45,7 @@ class DecisionRules:
         2. the decision already taken, seen again: ``REPEATED``, nothing changes;
         3. by the requester: refused, ``self-approval``;
         4. after ``close()``, unless ``made_in_time`` (the expiry read it): refused, ``late``;
+        4b. not bound to the request's args (``binding``): refused with its reason;
         5. another answer after the first: refused, ``conflicting``;
         6. else taken; a late refusal of the same answer is withdrawn.
         """
@@ -53,6 +57,9 @@ class DecisionRules:
             return self._refuse(decision, SELF_APPROVAL)
         if self.closed and not made_in_time:
             return self._refuse(decision, LATE)
+        unbound = self.binding(decision) if self.binding is not None else None
+        if unbound is not None:
+            return self._refuse(decision, unbound)
         if self.decision is not None:
             return self._refuse(decision, CONFLICTING)
         self.decision = decision

@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from approvals.action_hash import ArgsError, action_hash, check_json_args
+from approvals.binding import binding_refusal
 from approvals.identity import SELF_APPROVAL
-from approvals.models import NameText, ReasonText
+from approvals.models import ActionHash, JsonArgs, NameText, ReasonText
 from devstack.platform.context import ApiError, Context, envelope, parse_body, require_token
-from devstack.platform.store import ExpireOutcome, SelfDecisionRefused, Status
+from devstack.platform.store import Approval, ExpireOutcome, SelfDecisionRefused, Status
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ ERROR_BAD_DECISION = "decision must be 'approved' or 'denied'"
 ERROR_NOT_FOUND = "approval not found"
 ERROR_NOT_DECIDABLE = "approval not found or already decided"
 ERROR_SELF_DECISION = "the requester cannot decide their own approval"
+ERROR_NOT_BOUND = "the decision does not match the approval's args"
 
 PREFIX = "/workspaces/{workspace_id}/approvals"
 
@@ -71,6 +74,36 @@ class _DecideBody(_ContractDecideBody):
     """The decide body with the [ext] ``comment``, which follows the library's rule too."""
 
     comment: ReasonText | None = None
+    # [ext] docs/policies/edits.md: the hash it approves, and the args it approves instead.
+    action_hash: ActionHash | None = None
+    edited_args: JsonArgs | None = None
+
+
+def _binding_refusal(approval: Approval, body: _DecideBody, approved: bool) -> str | None:
+    """The library's binding rule (approvals/binding.py) against the stored request.
+
+    The request's hash is recomputed here from its workspace, action and args, not
+    taken from what the creator sent.
+    """
+    context = approval.context if isinstance(approval.context, dict) else {}
+    args = context.get("args")
+    schema = context.get("args_schema")
+    try:
+        if args is not None:
+            check_json_args(args)
+        request_hash = action_hash(approval.workspace_id, approval.action, args)
+    except ArgsError:
+        return None  # not args our library wrote: nothing to bind to
+    return binding_refusal(
+        workspace_id=approval.workspace_id,
+        action=approval.action,
+        args=args,
+        args_schema=schema if isinstance(schema, dict) else None,
+        request_hash=request_hash,
+        approved=approved,
+        decision_hash=body.action_hash,
+        edited_args=body.edited_args,
+    )
 
 
 class _ExpireBody(BaseModel):
@@ -130,6 +163,7 @@ async def decide(
     """The first decision wins and is broadcast; later ones get 404."""
     raw = await request.body()
     body: _ContractDecideBody
+    ext_body: _DecideBody | None = None
     if platform.strict:  # no comment, and no self-approval rule: the requester may decide
         body = parse_body(_ContractDecideBody, raw)
         comment, allow_self_decision = None, True
@@ -140,6 +174,18 @@ async def decide(
     if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
         raise ApiError(400, {"error": ERROR_BAD_DECISION})
     decision = Status(body.decision)
+    bound: dict[str, Any] = {}
+    if ext_body is not None:
+        stored = platform.store.get(workspace_id, approval_id)
+        refused = (
+            _binding_refusal(stored, ext_body, decision is Status.APPROVED)
+            if stored is not None and stored.status is Status.PENDING
+            else None
+        )
+        if refused is not None:  # [ext] refused before it is recorded: it stays decidable
+            logger.warning("refused a decision of %s in %s: %s", approval_id, workspace_id, refused)
+            raise ApiError(409, {"error": ERROR_NOT_BOUND, "reason": refused})
+        bound = {"action_hash": ext_body.action_hash, "edited_args": ext_body.edited_args}
     try:
         approval = platform.store.decide(
             workspace_id,
@@ -148,6 +194,7 @@ async def decide(
             decided_by=body.decided_by or "human",
             comment=comment,
             allow_self_decision=allow_self_decision,
+            **bound,
         )
     except SelfDecisionRefused:
         logger.warning("refused a self-approval of %s in %s", approval_id, workspace_id)
@@ -162,6 +209,10 @@ async def decide(
     }
     if not platform.strict:
         payload["comment"] = approval.comment
+        if approval.decision_action_hash is not None:
+            payload["action_hash"] = approval.decision_action_hash
+        if approval.edited_args is not None:
+            payload["edited_args"] = approval.edited_args
     platform.hub.broadcast(workspace_id, envelope(event, workspace_id, payload))
     return {"status": decision.value, "approval_id": approval.id}
 

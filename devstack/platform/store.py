@@ -45,13 +45,20 @@ CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
 
 _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
-    "decided_by, decided_at, comment, created_at, requester, expires_at"
+    "decided_by, decided_at, comment, created_at, requester, expires_at, "
+    "decision_action_hash, edited_args"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
 # before gets them added on open (``ALTER TABLE ... ADD COLUMN``), so old files
 # keep working and their rows read back with these as NULL.
-_ADDED_COLUMNS = (("requester", "TEXT"), ("expires_at", "TEXT"))
+_ADDED_COLUMNS = (
+    ("requester", "TEXT"),
+    ("expires_at", "TEXT"),
+    # [ext] the hash a decision approved and its edited args (docs/policies/edits.md)
+    ("decision_action_hash", "TEXT"),
+    ("edited_args", "TEXT"),
+)
 
 
 class Status(StrEnum):
@@ -103,6 +110,8 @@ class Approval:
     created_at: str
     requester: str | None = None
     expires_at: str | None = None
+    decision_action_hash: str | None = None
+    edited_args: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -121,7 +130,22 @@ class Approval:
             created_at=row["created_at"],
             requester=row["requester"],
             expires_at=row["expires_at"],
+            decision_action_hash=row["decision_action_hash"],
+            edited_args=json.loads(row["edited_args"]) if row["edited_args"] else None,
         )
+
+    def args_fields(self) -> dict[str, Any]:
+        """[ext] The request's args, schema and hash (from ``context``), and the decision's."""
+        context = self.context if isinstance(self.context, dict) else {}
+        if "args" not in context:
+            return {}
+        return {
+            "args": context.get("args"),
+            "args_schema": context.get("args_schema"),
+            "action_hash": context.get("action_hash"),
+            "decision_action_hash": self.decision_action_hash,
+            "edited_args": self.edited_args,
+        }
 
     def contract_item(self) -> dict[str, Any]:
         """The upstream contract's list item: no [ext] field (strict mode)."""
@@ -143,6 +167,7 @@ class Approval:
             "comment": self.comment,
             "requester": self.requester,
             "expires_at": self.expires_at,
+            **self.args_fields(),
         }
 
     def contract_pending_item(self) -> dict[str, Any]:
@@ -166,6 +191,7 @@ class Approval:
             **self.contract_pending_item(),
             "requester": self.requester,
             "expires_at": self.expires_at,
+            **self.args_fields(),
         }
 
 
@@ -300,6 +326,8 @@ class Store:
         decided_by: str,
         comment: str | None = None,
         allow_self_decision: bool = False,
+        action_hash: str | None = None,
+        edited_args: dict[str, Any] | None = None,
     ) -> Approval | None:
         """Record a decision if the approval is still pending.
 
@@ -330,13 +358,16 @@ class Store:
             ):
                 raise SelfDecisionRefused(approval_id)
             cursor = self._db.execute(
-                "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ? "
+                "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?, "
+                "decision_action_hash = ?, edited_args = ? "
                 "WHERE id = ? AND workspace_id = ? AND status = ?",
                 (
                     status.value,
                     decided_by,
                     utc_now(),
                     comment,
+                    action_hash,
+                    json.dumps(edited_args) if edited_args is not None else None,
                     approval_id,
                     workspace_id,
                     Status.PENDING.value,

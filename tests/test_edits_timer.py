@@ -1,0 +1,89 @@
+"""Args binding on the time-skipping server (docs/policies/edits.md): a decision for
+another hash does not end a week-long wait, and the matching one, with edits, does.
+
+The worker runs no workspace listener (a running activity would hold the clock still);
+decisions come as signals, creating and expiring go to the real platform.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from approvals.action_hash import action_hash
+from approvals.edits import bound_decision
+from approvals.models import ApprovalStatus, Decision
+from tests.helpers import (
+    WORKSPACE,
+    approval_request,
+    audit_records,
+    finish,
+    platform_client,
+    start,
+    wait_pending,
+)
+from tests.test_durable_timer import WEEK, timer_only_worker
+from workflows.approval import ApprovalWorkflow
+
+ACTION = "Rotate the database password"
+ARGS = {"db": "orders", "dry_run": False}
+
+
+def _request():
+    return approval_request(action=ACTION, args=ARGS, timeout_seconds=WEEK)
+
+
+async def test_a_mismatch_does_not_end_a_week_long_wait(skipping_env, settings, platform):
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with (
+        platform_client(settings) as api,
+        timer_only_worker(skipping_env.client, settings, api.http, task_queue),
+    ):
+        handle = await start(skipping_env.client, task_queue, _request())
+        approval_id = await wait_pending(handle)
+        other = action_hash(WORKSPACE, ACTION, {**ARGS, "db": "users"})
+        await handle.signal(
+            ApprovalWorkflow.decide,
+            Decision(approval_id=approval_id, approved=True, decided_by="bob", action_hash=other),
+        )
+        result = await finish(handle, "edits_mismatch_then_timeout", timeout=60)
+
+    assert result.status is ApprovalStatus.TIMEOUT
+    assert not result.covers(ACTION, ARGS)
+    records = audit_records(settings)
+    assert [r["outcome"] for r in records] == ["requested", "rejected", "timeout"]
+    assert records[1]["rejected_because"] == "hash-mismatch"
+
+
+async def test_after_a_mismatch_an_edited_approval_ends_the_wait(skipping_env, settings, platform):
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with (
+        platform_client(settings) as api,
+        timer_only_worker(skipping_env.client, settings, api.http, task_queue),
+    ):
+        handle = await start(skipping_env.client, task_queue, _request())
+        approval_id = await wait_pending(handle)
+        await handle.signal(
+            ApprovalWorkflow.decide,
+            Decision(approval_id=approval_id, approved=True, decided_by="bob"),  # no hash
+        )
+        await handle.signal(
+            ApprovalWorkflow.decide,
+            bound_decision(
+                workspace_id=WORKSPACE,
+                action=ACTION,
+                args=ARGS,
+                approval_id=approval_id,
+                approved=True,
+                decided_by="carol",
+                edit={"dry_run": True},
+            ),
+        )
+        result = await finish(handle, "edits_missing_hash_then_edited", timeout=60)
+
+    edited = {**ARGS, "dry_run": True}
+    assert result.status is ApprovalStatus.GRANTED and result.decided_by == "carol"
+    assert result.args == edited and result.covers(ACTION, edited)
+    assert not result.covers(ACTION, ARGS)
+    records = audit_records(settings)
+    assert [r["outcome"] for r in records] == ["requested", "rejected", "granted"]
+    assert records[1]["rejected_because"] == "hash-missing"

@@ -1,0 +1,41 @@
+"""The binding rule (approvals/binding.py) for one request, as a ``DecisionRules`` hook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from approvals.binding import binding_refusal
+from approvals.models import ApprovalRequest, Decision
+
+
+@dataclass(frozen=True)
+class ArgsBinding:
+    """Refuses the decisions that do not name this request's hash (or valid edits' hash)."""
+
+    request: ApprovalRequest
+    request_hash: str
+
+    @classmethod
+    def of(cls, request: ApprovalRequest) -> ArgsBinding:
+        """The binding of ``request``; pure, deterministic: fine in workflow code."""
+        return cls(request=request, request_hash=request.action_hash())
+
+    def __call__(self, decision: Decision) -> str | None:
+        request = self.request
+        return binding_refusal(
+            workspace_id=request.workspace_id,
+            action=request.action,
+            args=request.args,
+            args_schema=request.args_schema,
+            request_hash=self.request_hash,
+            approved=decision.approved,
+            decision_hash=decision.action_hash,
+            edited_args=decision.edited_args,
+        )
+
+    def approved_args(self, decision: Decision) -> tuple[dict[str, Any] | None, str]:
+        """The args ``decision`` approves (edited or original) and their hash."""
+        if decision.edited_args is not None and decision.action_hash is not None:
+            return decision.edited_args, decision.action_hash
+        return self.request.args, self.request_hash
