@@ -45,17 +45,30 @@ CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
 
 _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
-    "decided_by, decided_at, comment, created_at, requester, expires_at"
+    "decided_by, decided_at, comment, created_at, requester, expires_at, "
+    "escalated_to, escalated_at, escalation_level, reminders, reminded_at"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
 # before gets them added on open (``ALTER TABLE ... ADD COLUMN``), so old files
 # keep working and their rows read back with these as NULL.
-_ADDED_COLUMNS = (("requester", "TEXT"), ("expires_at", "TEXT"))
+_ADDED_COLUMNS = (
+    ("requester", "TEXT"),
+    ("expires_at", "TEXT"),
+    # [ext] escalation and reminders (docs/policies/escalation.md)
+    ("escalated_to", "TEXT"),
+    ("escalated_at", "TEXT"),
+    ("escalation_level", "INTEGER"),
+    ("reminders", "INTEGER"),
+    ("reminded_at", "TEXT"),
+)
+_OPEN = "status IN ('pending', 'escalated')"
+"""Still decidable: an escalated approval waits for a decision like a pending one
+(written out in the statements that update, so that each is one literal)."""
 
 
 class Status(StrEnum):
-    """Approval statuses; ``escalated`` exists in the contract but nothing here sets it."""
+    """Approval statuses; ``escalated`` is set by the [ext] escalate route only."""
 
     PENDING = "pending"
     APPROVED = "approved"
@@ -70,6 +83,15 @@ class ExpireOutcome(StrEnum):
     EXPIRED = "expired"  # it was pending and is expired now
     ALREADY_EXPIRED = "already_expired"
     DECIDED = "decided"
+    NOT_FOUND = "not_found"
+
+
+class NoticeOutcome(StrEnum):
+    """What ``Store.remind`` and ``Store.escalate`` found."""
+
+    SHOWN = "shown"  # new: broadcast it
+    REPEATED = "repeated"  # this reminder or level was shown already
+    CLOSED = "closed"  # decided or expired
     NOT_FOUND = "not_found"
 
 
@@ -103,6 +125,11 @@ class Approval:
     created_at: str
     requester: str | None = None
     expires_at: str | None = None
+    escalated_to: str | None = None
+    escalated_at: str | None = None
+    escalation_level: int | None = None
+    reminders: int | None = None
+    reminded_at: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -121,6 +148,11 @@ class Approval:
             created_at=row["created_at"],
             requester=row["requester"],
             expires_at=row["expires_at"],
+            escalated_to=row["escalated_to"],
+            escalated_at=row["escalated_at"],
+            escalation_level=row["escalation_level"],
+            reminders=row["reminders"],
+            reminded_at=row["reminded_at"],
         )
 
     def contract_item(self) -> dict[str, Any]:
@@ -143,6 +175,16 @@ class Approval:
             "comment": self.comment,
             "requester": self.requester,
             "expires_at": self.expires_at,
+            **self._escalation_fields(),
+        }
+
+    def _escalation_fields(self) -> dict[str, Any]:
+        return {
+            "escalated_to": self.escalated_to,
+            "escalated_at": self.escalated_at,
+            "escalation_level": self.escalation_level or 0,
+            "reminders": self.reminders or 0,
+            "reminded_at": self.reminded_at,
         }
 
     def contract_pending_item(self) -> dict[str, Any]:
@@ -166,6 +208,7 @@ class Approval:
             **self.contract_pending_item(),
             "requester": self.requester,
             "expires_at": self.expires_at,
+            **self._escalation_fields(),
         }
 
 
@@ -282,12 +325,12 @@ class Store:
         return [Approval.from_row(row) for row in rows]
 
     def list_pending(self, limit: int = LIST_LIMIT) -> list[Approval]:
-        """Pending approvals of every workspace, newest first."""
+        """Pending (and [ext] escalated) approvals of every workspace, newest first."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM approvals WHERE status = ? "  # noqa: S608
+                f"SELECT {_COLUMNS} FROM approvals WHERE {_OPEN} "  # noqa: S608
                 "ORDER BY seq DESC LIMIT ?",
-                (Status.PENDING.value, limit),
+                (limit,),
             ).fetchall()
         return [Approval.from_row(row) for row in rows]
 
@@ -320,8 +363,7 @@ class Store:
             raise ValueError(f"not a decision: {status!r}")
         with self._lock:
             pending = self._select_one(
-                "id = ? AND workspace_id = ? AND status = ?",
-                (approval_id, workspace_id, Status.PENDING.value),
+                f"id = ? AND workspace_id = ? AND {_OPEN}", (approval_id, workspace_id)
             )
             if (
                 pending is not None
@@ -331,16 +373,8 @@ class Store:
                 raise SelfDecisionRefused(approval_id)
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ? "
-                "WHERE id = ? AND workspace_id = ? AND status = ?",
-                (
-                    status.value,
-                    decided_by,
-                    utc_now(),
-                    comment,
-                    approval_id,
-                    workspace_id,
-                    Status.PENDING.value,
-                ),
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated')",
+                (status.value, decided_by, utc_now(), comment, approval_id, workspace_id),
             )
             if cursor.rowcount != 1:
                 return None
@@ -361,15 +395,8 @@ class Store:
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_at = ?, comment = ? "
-                "WHERE id = ? AND workspace_id = ? AND status = ?",
-                (
-                    Status.EXPIRED.value,
-                    utc_now(),
-                    reason,
-                    approval_id,
-                    workspace_id,
-                    Status.PENDING.value,
-                ),
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated')",
+                (Status.EXPIRED.value, utc_now(), reason, approval_id, workspace_id),
             )
             row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
         if row is None:
@@ -380,6 +407,63 @@ class Store:
         if approval.status is Status.EXPIRED:
             return ExpireOutcome.ALREADY_EXPIRED, approval
         return ExpireOutcome.DECIDED, approval
+
+    def remind(
+        self, workspace_id: str, approval_id: str, *, reminder: int
+    ) -> tuple[NoticeOutcome, Approval | None]:
+        """[ext] Count reminder number ``reminder`` of an open approval (once per number)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET reminders = ?, reminded_at = ? "
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated') "
+                "AND COALESCE(reminders, 0) < ?",
+                (reminder, utc_now(), approval_id, workspace_id, reminder),
+            )
+            row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
+        return self._notice(cursor.rowcount, row)
+
+    def escalate(
+        self,
+        workspace_id: str,
+        approval_id: str,
+        *,
+        escalated_to: str,
+        level: int,
+        expires_at: datetime | None = None,
+    ) -> tuple[NoticeOutcome, Approval | None]:
+        """[ext] Escalate an open approval to ``escalated_to`` (once per ``level``): status
+        ``escalated``, still decidable; ``expires_at`` moves the shown deadline."""
+        expires = _rfc3339(expires_at.astimezone(UTC)) if expires_at is not None else None
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET status = ?, escalated_to = ?, escalated_at = ?, "
+                "escalation_level = ?, expires_at = COALESCE(?, expires_at) "
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated') "
+                "AND COALESCE(escalation_level, 0) < ?",
+                (
+                    Status.ESCALATED.value,
+                    escalated_to,
+                    utc_now(),
+                    level,
+                    expires,
+                    approval_id,
+                    workspace_id,
+                    level,
+                ),
+            )
+            row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
+        return self._notice(cursor.rowcount, row)
+
+    @staticmethod
+    def _notice(rowcount: int, row: sqlite3.Row | None) -> tuple[NoticeOutcome, Approval | None]:
+        if row is None:
+            return NoticeOutcome.NOT_FOUND, None
+        approval = Approval.from_row(row)
+        if rowcount == 1:
+            return NoticeOutcome.SHOWN, approval
+        if approval.status in (Status.PENDING, Status.ESCALATED):
+            return NoticeOutcome.REPEATED, approval
+        return NoticeOutcome.CLOSED, approval
 
     def deny_stale(self, created_before: datetime, *, decided_by: str) -> int:
         """Deny every pending approval created before ``created_before`` (strict auto-deny).
@@ -420,6 +504,7 @@ __all__ = [
     "LIST_LIMIT",
     "Approval",
     "ExpireOutcome",
+    "NoticeOutcome",
     "SelfDecisionRefused",
     "Status",
     "Store",
