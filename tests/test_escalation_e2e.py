@@ -8,11 +8,15 @@ import asyncio
 import json
 import os
 import signal
+import uuid
 from collections import Counter
 
 import pytest
+from temporalio.worker import Worker
 
+from approvals.langchain_tool import approval_tool
 from approvals.models import ApprovalStatus, ApprovalStatusView, DecisionSource
+from examples.parent_workflow import Cleanup, CleanupAgent
 from tests.helpers import (
     approval_request,
     audit_records,
@@ -156,6 +160,48 @@ async def test_the_cli_asks_with_a_policy_and_show_prints_the_escalation(
 
     assert status == 0, (out, err)
     assert f"escalated to {LEADS}\napproved by lead" in out
+
+
+@pytest.mark.reference_only("the LangChain surface; the platform modes are covered above")
+async def test_the_langchain_tool_asks_with_the_deployments_policy(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        settings = settings.model_copy(update={"temporal_task_queue": task_queue})
+        tool = approval_tool(settings, dev_env.client, escalate_after=1, escalate_to=LEADS)
+        assert set(tool.args) == {"action", "reason"}  # the model does not choose the policy
+        call = {"action": "Send the newsletter", "reason": "Weekly"}
+        asking = asyncio.create_task(tool.ainvoke(call))
+        await eventually(lambda: _async("escalated" in outcomes(settings)), timeout=30)
+        approval_id = audit_records(settings)[0]["approval_id"]
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=True, decided_by="lead")
+        answer = await asyncio.wait_for(asking, 30)
+        bad = await approval_tool(settings, dev_env.client, escalate_after=1).ainvoke(call)
+
+    assert answer["approved"] is True and answer["escalated_to"] == LEADS
+    assert bad["status"] == "failure" and "escalate_to" in bad["error"]
+
+
+@pytest.mark.reference_only("the child-workflow surface; the platform modes are covered above")
+async def test_a_child_workflow_escalates_too(dev_env, settings, platform):
+    request = settings.approval_request(
+        "Drop db", "rebuild", escalate_after=1, escalate_to=LEADS, remind_every=5
+    )
+    async with running_worker(dev_env.client, settings) as approvals_queue:
+        agent_queue = f"agents-{uuid.uuid4()}"
+        async with Worker(dev_env.client, task_queue=agent_queue, workflows=[CleanupAgent]):
+            handle = await dev_env.client.start_workflow(
+                CleanupAgent.run,
+                Cleanup(request=request, approvals_task_queue=approvals_queue),
+                id=f"agent-{uuid.uuid4()}",
+                task_queue=agent_queue,
+            )
+            await eventually(lambda: _async("escalated" in outcomes(settings)), timeout=30)
+            approval_id = audit_records(settings)[0]["approval_id"]
+            async with platform_client(settings) as api:
+                await api.decide(approval_id, approved=False, decided_by="lead")
+            assert await asyncio.wait_for(handle.result(), 60) == "kept: Denied by human"
+    escalated = [r for r in audit_records(settings) if r["outcome"] == "escalated"]
+    assert [(r["escalated_to"], r["shown_on_platform"]) for r in escalated] == [(LEADS, True)]
 
 
 async def _async(value: bool) -> bool:
