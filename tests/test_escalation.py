@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowFailureError
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
@@ -159,3 +160,29 @@ async def test_a_decision_after_the_escalation_is_taken_and_says_it_was_escalate
     ]
     assert item is not None and item["status"] == "approved"
     assert item["decided_by"] == "lead-on-call"
+
+
+async def test_cancelling_after_a_reminder_expires_the_request(skipping_env, settings, platform):
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with platform_client(settings) as api:
+        async with policy_worker(skipping_env.client, settings, api.http, task_queue):
+            handle = await start(skipping_env.client, task_queue, approval_request(**WEEK_CHAIN))
+            approval_id = await wait_pending(handle)
+            await skipping_env.sleep(timedelta(days=1, hours=1))
+            await eventually(lambda: _reminded(settings))
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await finish(handle, "week_chain_cancelled", timeout=60)
+        item = await api.get_approval(approval_id)
+
+    assert trail(settings) == [
+        ("requested", None, None),
+        ("reminded", 1, None),
+        ("cancelled", None, None),
+    ]
+    assert item is not None
+    assert item["status"] == ("pending" if platform.strict else "expired")
+
+
+async def _reminded(settings) -> bool:
+    return [r["outcome"] for r in audit_records(settings)][-1:] == ["reminded"]
