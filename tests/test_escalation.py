@@ -186,3 +186,30 @@ async def test_cancelling_after_a_reminder_expires_the_request(skipping_env, set
 
 async def _reminded(settings) -> bool:
     return [r["outcome"] for r in audit_records(settings)][-1:] == ["reminded"]
+
+
+@pytest.mark.reference_only("the platform being down is the same in both modes")
+async def test_a_reminder_while_the_platform_is_down_is_audited_with_the_error(
+    skipping_env, settings, platform
+):
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with (
+        platform_client(settings) as api,
+        policy_worker(skipping_env.client, settings, api.http, task_queue),
+    ):
+        handle = await start(skipping_env.client, task_queue, approval_request(**WEEK_CHAIN))
+        approval_id = await wait_pending(handle)
+        await platform.stop()
+        await skipping_env.sleep(timedelta(days=1, hours=1))
+        await eventually(lambda: _reminded(settings), timeout=60)
+        await platform.start()
+        await handle.signal(
+            ApprovalWorkflow.decide,
+            Decision(approval_id=approval_id, approved=True, decided_by="lead-on-call"),
+        )
+        result = await finish(handle, "week_chain_platform_down_at_reminder", timeout=60)
+
+    reminded = audit_records(settings)[1]
+    assert reminded["outcome"] == "reminded" and reminded["shown_on_platform"] is False
+    assert "cannot reach the platform" in reminded["platform_error"]
+    assert result.status is ApprovalStatus.GRANTED and result.escalated_to is None
