@@ -311,7 +311,9 @@ class ApprovalWorkflow:
         self._escalated_at = workflow.now()
         at_deadline = step.kind is StepKind.ESCALATE_AT_DEADLINE
         if at_deadline:
-            self._deadline = final_deadline
+            self._deadline = final_deadline  # the second deadline
+        deadline = self._deadline
+        assert deadline is not None  # set before the wait began
         shown, error = await self._tell_platform(
             PlatformHttpActivities.escalate_approval,
             EscalateApprovalInput(
@@ -319,10 +321,9 @@ class ApprovalWorkflow:
                 approval_id=approval_id,
                 escalated_to=escalated_to,
                 level=step.number,
-                expires_at=self._deadline,
+                expires_at=deadline,
             ),
         )
-        assert self._deadline is not None
         await self._audit(
             f"escalated-{step.number}",
             outcome=AuditOutcome.ESCALATED,
@@ -330,7 +331,7 @@ class ApprovalWorkflow:
             escalated_to=escalated_to,
             level=step.number,
             because="timeout" if at_deadline else "escalate_after",
-            deadline=self._deadline.isoformat(),
+            deadline=deadline.isoformat(),
             shown_on_platform=shown,
             platform_error=error,
         )
