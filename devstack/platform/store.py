@@ -59,8 +59,9 @@ _ADDED_COLUMNS = (
     ("escalated_to", "TEXT"),
     ("escalated_at", "TEXT"),
     ("escalation_level", "INTEGER"),
-    ("reminders", "INTEGER"),
+    ("reminders", "INTEGER"),  # how many were shown
     ("reminded_at", "TEXT"),
+    ("last_reminder", "INTEGER"),  # the highest reminder number shown: repeats show nothing
 )
 _OPEN = "status IN ('pending', 'escalated')"
 """Still decidable: an escalated approval waits for a decision like a pending one
@@ -411,13 +412,15 @@ class Store:
     def remind(
         self, workspace_id: str, approval_id: str, *, reminder: int
     ) -> tuple[NoticeOutcome, Approval | None]:
-        """[ext] Count reminder number ``reminder`` of an open approval (once per number)."""
+        """[ext] Count reminder number ``reminder`` of an open approval, unless a number as
+        high was shown already (a retried or redone call)."""
         with self._lock:
             cursor = self._db.execute(
-                "UPDATE approvals SET reminders = ?, reminded_at = ? "
+                "UPDATE approvals SET reminders = COALESCE(reminders, 0) + 1, reminded_at = ?, "
+                "last_reminder = ? "
                 "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated') "
-                "AND COALESCE(reminders, 0) < ?",
-                (reminder, utc_now(), approval_id, workspace_id, reminder),
+                "AND COALESCE(last_reminder, 0) < ?",
+                (utc_now(), reminder, approval_id, workspace_id, reminder),
             )
             row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
         return self._notice(cursor.rowcount, row)
