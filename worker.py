@@ -189,6 +189,8 @@ async def build_worker(
                 http_activities.read_decision,
                 http_activities.expire_approval,
                 http_activities.record_decision,
+                http_activities.remind_approval,
+                http_activities.escalate_approval,
                 listener.listen_workspace,
                 audit.write_audit,
             ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
@@ -101,3 +102,24 @@ class ExpireOutcome(_Model):
 
     expired: bool
     decision: Decision | None = None
+
+
+class RemindApprovalInput(_Model):
+    """A reminder to show on the platform ([ext] route; docs/policies/escalation.md)."""
+
+    workspace_id: Identifier
+    approval_id: Identifier
+    reminder: Annotated[int, Field(ge=1)]
+    """The reminder's period number: repeating one shows nothing new."""
+    escalated_to: Identifier | None = None
+
+
+class EscalateApprovalInput(_Model):
+    """An escalation to show on the platform ([ext] route; docs/policies/escalation.md)."""
+
+    workspace_id: Identifier
+    approval_id: Identifier
+    escalated_to: Identifier
+    level: Annotated[int, Field(ge=1)]
+    """1 for the first escalation, 2 for the second: repeating one shows nothing new."""
+    expires_at: datetime | None = None

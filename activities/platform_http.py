@@ -14,10 +14,12 @@ from activities.events import decision_from_item
 from activities.messages import (
     CreateApprovalInput,
     CreatedApproval,
+    EscalateApprovalInput,
     ExpireApprovalInput,
     ExpireOutcome,
     ReadApprovalInput,
     RecordDecisionInput,
+    RemindApprovalInput,
 )
 from activities.workspace import PlatformAccess
 from approvals import metrics
@@ -138,3 +140,29 @@ class PlatformHttpActivities:
             held = decision_from_item(item, decision.approval_id, DecisionSource.CLIENT)
             return held is not None and held.same_answer(decision)
         return True
+
+    @activity.defn
+    async def remind_approval(self, request: RemindApprovalInput) -> bool:
+        """Show a reminder on the platform; ``False`` where it cannot (no route, closed)."""
+        platform = self._access.client(request.workspace_id)
+        try:
+            return await platform.remind(
+                request.approval_id, reminder=request.reminder, escalated_to=request.escalated_to
+            )
+        except PlatformError as error:
+            raise as_application_error(error) from error
+
+    @activity.defn
+    async def escalate_approval(self, request: EscalateApprovalInput) -> bool:
+        """Show an escalation on the platform; ``False`` where it cannot (no route, closed)."""
+        platform = self._access.client(request.workspace_id)
+        expires_at = request.expires_at.isoformat() if request.expires_at is not None else None
+        try:
+            return await platform.escalate(
+                request.approval_id,
+                escalated_to=request.escalated_to,
+                level=request.level,
+                expires_at=expires_at,
+            )
+        except PlatformError as error:
+            raise as_application_error(error) from error

@@ -26,6 +26,7 @@ from approvals.models import (
     ApprovalStatusView,
     Decision,
     DecisionSource,
+    OnTimeout,
     WebSocketMode,
 )
 from approvals.platform_client import PlatformClient, PlatformError
@@ -44,6 +45,7 @@ __all__ = [
     "ConnectionSettingsError",
     "Decision",
     "DecisionSource",
+    "OnTimeout",
     "PlatformClient",
     "PlatformError",
     "Settings",

@@ -107,6 +107,8 @@ def _waiting_line(view: ApprovalStatusView, started: float) -> str:
     if view.deadline is not None:
         remaining = max((view.deadline - datetime.now(UTC)).total_seconds(), 0.0)
         left = f", time left {remaining:.0f}s"
+    if view.escalated_to is not None:
+        left += f", escalated to {view.escalated_to}"
     return f"waiting for approval {view.approval_id}: elapsed {elapsed:.0f}s{left}"
 
 
@@ -157,9 +159,15 @@ def request(
     timeout: float | None,
     args_text: str | None = None,
     schema_text: str | None = None,
+    policy: dict[str, Any] | None = None,
 ) -> int:
-    """Ask for approval and wait: 0 approved, 1 denied; a timeout or error raises."""
-    extra: dict[str, Any] = {}
+    """Ask for approval and wait: 0 approved, 1 denied; a timeout or error raises.
+
+    ``policy``: escalation and reminder fields of ``ApprovalRequest`` (unset ones left out).
+    """
+    extra: dict[str, Any] = {
+        name: value for name, value in (policy or {}).items() if value is not None
+    }
     if args_text is not None:
         extra["args"] = json_option(args_text, "--args")
     if schema_text is not None:
@@ -176,6 +184,8 @@ def request(
         return await _watch(handle)
 
     result = run(main)
+    if result.escalated_to is not None:
+        echo(f"escalated to {result.escalated_to}")
     if result.status is ApprovalStatus.GRANTED:
         echo(f"approved by {result.decided_by} ({result.approval_id})")
         if result.action_hash is not None:  # what was approved: edited or as asked
@@ -324,6 +334,15 @@ def _visibility_query(settings: Settings, pending: bool) -> str:
     return query + (" AND ExecutionStatus = 'Running'" if pending else "")
 
 
+def _escalation_line(view: ApprovalStatusView) -> str:
+    """The escalation state in words, for ``show``."""
+    parts = [f"escalated to {view.escalated_to} ({view.escalations}x)"] if view.escalated_to else []
+    parts.append(f"{view.reminders} reminder(s)")
+    if view.next_reminder_at is not None:
+        parts.append(f"next reminder at {view.next_reminder_at.isoformat(timespec='seconds')}")
+    return ", ".join(parts)
+
+
 def list_(pending: bool, limit: int) -> int:
     """Print one tab-separated line per approval workflow, newest first."""
 
@@ -368,6 +387,8 @@ def show(approval_id: str) -> int:
             out["workflow_id"] = workflow_id
             out["workflow_status"] = status.name if status else None
             out["status"] = view.model_dump(mode="json")
+            if view.escalations or view.reminders or view.next_reminder_at:
+                out["escalation"] = _escalation_line(view)
             out["audit"] = [
                 record
                 for record in AuditLog(settings.audit_log_path).records()
@@ -421,6 +442,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--args-schema",
         dest="args_schema_json",
         help="A JSON Schema (supported subset) that approvers' edits must satisfy.",
+    )
+    policy = ask.add_argument_group(
+        "escalation and reminders", "See docs/policies/escalation.md; unset: none."
+    )
+    policy.add_argument(
+        "--remind-every", type=float, metavar="SECONDS", help="A reminder each period."
+    )
+    policy.add_argument(
+        "--escalate-after",
+        type=float,
+        metavar="SECONDS",
+        help="Escalate to --escalate-to after this long.",
+    )
+    policy.add_argument(
+        "--escalate-to", metavar="ID", help="The approver group or parent workspace."
+    )
+    policy.add_argument(
+        "--on-timeout",
+        choices=["deny", "escalate"],
+        help="At the deadline: time out (deny, the default) or escalate once more.",
+    )
+    policy.add_argument(
+        "--escalation-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="With --on-timeout escalate: the second deadline (default: --timeout's).",
     )
 
     answer = commands.add_parser(
@@ -480,6 +527,13 @@ def run_command(argv: Sequence[str]) -> int:
         return FAILED
     try:
         if args.command == "request":
+            policy = {
+                "remind_every": args.remind_every,
+                "escalate_after": args.escalate_after,
+                "escalate_to": args.escalate_to,
+                "on_timeout": args.on_timeout,
+                "escalation_timeout": args.escalation_timeout,
+            }
             return request(
                 args.action,
                 args.reason,
@@ -487,6 +541,7 @@ def run_command(argv: Sequence[str]) -> int:
                 args.timeout,
                 args.args_json,
                 args.args_schema_json,
+                policy,
             )
         if args.command == "decide":
             return decide(args.approval_id, args.approve, args.by, args.comment, args.edit)

@@ -106,7 +106,10 @@ async def request_approval(
         timeout: seconds to wait for a decision; default APPROVAL_TIMEOUT.
         settings: default ``Settings()`` (the environment).
         client: default one connected from ``settings``.
-        **overrides: other ``ApprovalRequest`` fields (``requester``, ``task_id``...).
+        **overrides: other ``ApprovalRequest`` fields (``requester``, ``task_id``...),
+            among them the escalation and reminder policy (``remind_every``,
+            ``escalate_after``, ``escalate_to``, ``on_timeout``, ``escalation_timeout``:
+            docs/policies/escalation.md).
 
     Returns:
         The outcome: ``status`` is granted, denied, timeout, failure or rbac_denied.

@@ -114,13 +114,19 @@ class ApprovalTool(BaseTool):
 
     _settings: Settings | None = PrivateAttr(default=None)
     _client: Client | None = PrivateAttr(default=None)
+    _policy: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __init__(
-        self, settings: Settings | None = None, client: Client | None = None, **kwargs: Any
+        self,
+        settings: Settings | None = None,
+        client: Client | None = None,
+        policy: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._settings = settings
         self._client = client
+        self._policy = {k: v for k, v in (policy or {}).items() if v is not None}
 
     def _parse_input(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
@@ -166,7 +172,7 @@ class ApprovalTool(BaseTool):
             return _failure(f"invalid settings: {_errors(error, env_names=True)}")
         try:
             # refused here, before anything is sent
-            build_request(settings, action, reason, **extra)
+            build_request(settings, action, reason, **extra, **self._policy)
         except SettingsError as error:
             return _failure(str(error))
         except ValidationError as error:
@@ -177,7 +183,9 @@ class ApprovalTool(BaseTool):
         )
         try:
             client = self._client or await connect(settings)
-            handle = await start_approval(client, settings, action, reason, key=key, **extra)
+            handle = await start_approval(
+                client, settings, action, reason, key=key, **extra, **self._policy
+            )
         except ConnectionSettingsError as error:
             return _failure(str(error))
         except Exception as error:
@@ -191,6 +199,27 @@ class ApprovalTool(BaseTool):
         return result.as_tool_result()
 
 
-def approval_tool(settings: Settings | None = None, client: Client | None = None) -> BaseTool:
-    """A ``request_approval`` tool; settings from the environment unless given."""
-    return ApprovalTool(settings, client)
+def approval_tool(
+    settings: Settings | None = None,
+    client: Client | None = None,
+    *,
+    remind_every: float | None = None,
+    escalate_after: float | None = None,
+    escalate_to: str | None = None,
+    on_timeout: str | None = None,
+    escalation_timeout: float | None = None,
+) -> BaseTool:
+    """A ``request_approval`` tool; settings from the environment unless given.
+
+    The escalation and reminder policy (docs/policies/escalation.md) is the deployment's,
+    not the model's: it applies to every call and is not among the arguments the model
+    sees. A bad policy makes every call's result a failure naming the field.
+    """
+    policy = {
+        "remind_every": remind_every,
+        "escalate_after": escalate_after,
+        "escalate_to": escalate_to,
+        "on_timeout": on_timeout,
+        "escalation_timeout": escalation_timeout,
+    }
+    return ApprovalTool(settings, client, policy)

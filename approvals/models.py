@@ -146,6 +146,49 @@ class DecisionSource(StrEnum):
     CLIENT = "client"
 
 
+# --- escalation and reminders: the request's policy fields ---------------------------
+
+MIN_POLICY_SECONDS = 1.0
+MAX_REMINDERS = 1_000
+"""At most this many reminders in one request's whole wait (each adds history events)."""
+
+PolicySeconds = Annotated[float, Field(ge=MIN_POLICY_SECONDS, le=MAX_TIMEOUT_SECONDS)]
+"""A reminder period, an escalation delay or a second deadline, in seconds."""
+
+
+class OnTimeout(StrEnum):
+    """What the deadline does: ``deny`` (time out, today's behaviour) or ``escalate``
+    once more and wait ``escalation_timeout`` seconds longer."""
+
+    DENY = "deny"
+    ESCALATE = "escalate"
+
+
+def check_escalation_policy(request: ApprovalRequest) -> None:
+    """The policy fields' rules across fields (docs/policies/escalation.md).
+
+    Raises:
+        ValueError: the first rule broken, naming the field.
+    """
+    timeout = request.timeout_seconds
+    escalates = request.escalate_after is not None or request.on_timeout is OnTimeout.ESCALATE
+    if request.remind_every is not None:
+        if request.remind_every >= timeout:
+            raise ValueError("remind_every must be shorter than timeout_seconds")
+        if request.total_timeout_seconds / request.remind_every > MAX_REMINDERS:
+            raise ValueError(f"remind_every is too short: more than {MAX_REMINDERS} reminders")
+    if request.escalate_after is not None and request.escalate_after >= timeout:
+        raise ValueError("escalate_after must be shorter than timeout_seconds")
+    if escalates and request.escalate_to is None:
+        raise ValueError("escalate_to is required with escalate_after or on_timeout=escalate")
+    if request.escalate_to is not None and not escalates:
+        raise ValueError("escalate_to is set but nothing escalates (escalate_after, on_timeout)")
+    if request.escalation_timeout is not None and request.on_timeout is not OnTimeout.ESCALATE:
+        raise ValueError("escalation_timeout needs on_timeout=escalate")
+    if request.total_timeout_seconds > MAX_TIMEOUT_SECONDS:
+        raise ValueError("timeout_seconds plus escalation_timeout is longer than a month")
+
+
 class ApprovalRequest(_Model):
     """The workflow's input: what the agent asks for and how long it will wait."""
 
@@ -174,6 +217,34 @@ class ApprovalRequest(_Model):
     def action_hash(self) -> str:
         """The hash of (workspace_id, action, args) that an approval of it must name."""
         return action_hash(self.workspace_id, self.action, self.args)
+
+    # --- escalation and reminders (docs/policies/escalation.md): unset, today's one timer
+    remind_every: PolicySeconds | None = None
+    escalate_after: PolicySeconds | None = None
+    escalate_to: Identifier | None = None
+    on_timeout: OnTimeout = OnTimeout.DENY
+    escalation_timeout: PolicySeconds | None = None
+
+    @model_validator(mode="after")
+    def _escalation_policy(self) -> ApprovalRequest:
+        check_escalation_policy(self)
+        return self
+
+    @property
+    def has_escalation_policy(self) -> bool:
+        """Whether reminders or escalation apply (else exactly today's single timer)."""
+        return (
+            self.remind_every is not None
+            or self.escalate_after is not None
+            or self.on_timeout is OnTimeout.ESCALATE
+        )
+
+    @property
+    def total_timeout_seconds(self) -> float:
+        """How long it may wait in all: ``timeout_seconds``, plus the second deadline."""
+        if self.on_timeout is OnTimeout.ESCALATE:
+            return self.timeout_seconds + (self.escalation_timeout or self.timeout_seconds)
+        return self.timeout_seconds
 
 
 APPROVAL_WORKFLOW = "ApprovalWorkflow"
@@ -219,6 +290,9 @@ class ApprovalResult(_Model):
     args: dict[str, Any] | None = None
     action_hash: str | None = None
     edited: bool | None = None
+    escalated_to: str | None = None
+    """Set when the request was escalated (docs/policies/escalation.md) before it ended."""
+    escalated_at: datetime | None = None
 
     def as_tool_result(self) -> dict[str, Any]:
         """The dict the reference tool returned, plus ``status``; absent keys stay absent."""
@@ -247,6 +321,8 @@ class AuditOutcome(StrEnum):
     FAILURE = "failure"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
 
 
 class AuditEntry(_Model):
@@ -283,3 +359,9 @@ class ApprovalStatusView(_Model):
     action_hash: str | None = None
     action: str | None = None
     args: dict[str, Any] | None = None
+    # escalation and reminders (unset without a policy)
+    escalated_to: str | None = None
+    escalated_at: datetime | None = None
+    escalations: int = 0
+    reminders: int = 0
+    next_reminder_at: datetime | None = None

@@ -311,5 +311,44 @@ class PlatformClient:
             return ExpireResult.NOT_SUPPORTED
         raise _status_error("Failed to expire", response)
 
+    async def _notify(self, approval_id: str, suffix: str, body: dict[str, Any]) -> bool:
+        response = await self._send(
+            "POST", self._item_url(approval_id, suffix), failed=f"Failed to {suffix[1:]}", json=body
+        )
+        if response.status_code == 200:
+            return True
+        if response.status_code in (404, 405):
+            return False  # no such route (the upstream contract), or the approval is closed
+        raise _status_error(f"Failed to {suffix[1:]}", response, detail=_error_text(response))
+
+    async def remind(
+        self, approval_id: str, *, reminder: int, escalated_to: str | None = None
+    ) -> bool:
+        """[ext] Show reminder number ``reminder`` (``APPROVAL_REMINDED``); a repeat shows nothing.
+
+        Returns:
+            Whether the platform shows it (``False``: no such route, or the approval is closed).
+
+        Raises:
+            PlatformError: any other reply.
+        """
+        body: dict[str, Any] = {"reminder": reminder}
+        if escalated_to:
+            body["escalated_to"] = escalated_to
+        return await self._notify(approval_id, "/remind", body)
+
+    async def escalate(
+        self, approval_id: str, *, escalated_to: str, level: int, expires_at: str | None = None
+    ) -> bool:
+        """[ext] Escalate to ``escalated_to`` (status ``escalated``, ``APPROVAL_ESCALATED``);
+        the approval stays decidable, a repeated ``level`` shows nothing new.
+
+        Returns and Raises: as ``remind``.
+        """
+        body: dict[str, Any] = {"escalated_to": escalated_to, "level": level}
+        if expires_at:
+            body["expires_at"] = expires_at
+        return await self._notify(approval_id, "/escalate", body)
+
 
 __all__ = ["ExpireResult", "PlatformClient", "PlatformError"]

@@ -46,6 +46,7 @@ from approvals.action_hash import action_hash
 from approvals.models import ApprovalRequest, ApprovalStatus, Decision, DecisionSource
 from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
 from tests.helpers import (
+    PLATFORM_TOKEN,
     WORKSPACE,
     approval_request,
     crash_loop_signs,
@@ -129,6 +130,49 @@ def test_a_model_refuses_bad_input_before_anything_starts(model, bad):
     assert caught.value.errors()[0]["loc"][0] == next(iter(bad))
 
 
+# escalation and reminders (docs/policies/escalation.md): rules across fields, so the
+# error is the model's own (no field in ``loc``) and its message names the field
+ESCALATION_ROWS: list[tuple[str, dict[str, Any], str]] = [
+    # (row, the policy fields, what the message says)
+    ("remind-zero", {"remind_every": 0}, "remind_every"),
+    ("remind-negative", {"remind_every": -5}, "remind_every"),
+    ("remind-nan", {"remind_every": float("nan")}, "remind_every"),
+    ("remind-not-shorter", {"timeout_seconds": 60, "remind_every": 60}, "remind_every"),
+    ("remind-too-often", {"timeout_seconds": 7200, "remind_every": 1}, "too short"),
+    ("escalate-zero", {"escalate_after": 0, "escalate_to": "leads"}, "escalate_after"),
+    (
+        "escalate-not-shorter",
+        {"timeout_seconds": 60, "escalate_after": 90, "escalate_to": "leads"},
+        "escalate_after",
+    ),
+    ("escalate-without-target", {"escalate_after": 10}, "escalate_to"),
+    ("on-timeout-escalate-without-target", {"on_timeout": "escalate"}, "escalate_to"),
+    ("target-without-escalation", {"escalate_to": "leads"}, "nothing escalates"),
+    ("target-traversal", {"escalate_after": 10, "escalate_to": "../root"}, "escalate_to"),
+    ("on-timeout-unknown", {"on_timeout": "page"}, "on_timeout"),
+    ("second-deadline-without-escalate", {"escalation_timeout": 60}, "escalation_timeout"),
+    (
+        "second-deadline-beyond-a-month",
+        {
+            "timeout_seconds": 20 * 86400,
+            "on_timeout": "escalate",
+            "escalate_to": "leads",
+            "escalation_timeout": 20 * 86400,
+        },
+        "longer than a month",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"), [row[1:] for row in ESCALATION_ROWS], ids=[row[0] for row in ESCALATION_ROWS]
+)
+def test_an_escalation_policy_refuses_bad_input_before_anything_starts(bad, says):
+    with pytest.raises(ValidationError) as caught:
+        ApprovalRequest(**{**VALID_REQUEST, "timeout_seconds": 300, **bad})
+    assert says in str(caught.value)
+
+
 # --- the CLI: one line, exit 2, before any network call --------------------------------
 
 CLI_ROWS: list[tuple[str, list[str | bytes], str]] = [
@@ -177,6 +221,15 @@ CLI_ROWS: list[tuple[str, list[str | bytes], str]] = [
         "--edit",
     ),
     ("decide-edit-on-a-denial", ["decide", "a1", "--deny", "--by", "a", "--edit", "{}"], "--edit"),
+    ("request-remind-zero", ["request", "x", "--remind-every", "0"], "remind_every"),
+    ("request-escalate-no-target", ["request", "x", "--escalate-after", "9"], "escalate_to"),
+    (
+        "request-remind-not-shorter",
+        ["request", "x", "--timeout", "10", "--remind-every", "10"],
+        "remind_every",
+    ),
+    ("request-on-timeout-unknown", ["request", "x", "--on-timeout", "page"], "--on-timeout"),
+    ("request-escalate-to-traversal", ["request", "x", "--escalate-to", "../x"], "escalate_to"),
 ]
 
 
@@ -297,6 +350,41 @@ async def test_the_platform_refuses_a_bad_body_with_the_contract_400(platform, r
 
     assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
     assert [(item["id"], item["status"]) for item in listed] == [(approval_id, "pending")]
+
+
+NOTICE_ROWS: list[tuple[str, str, bytes]] = [
+    # (row, [ext] route, raw body): 400 in reference mode, nothing stored or sent
+    ("remind-no-number", "remind", b"{}"),
+    ("remind-zero", "remind", b'{"reminder": 0}'),
+    ("remind-not-json", "remind", b"soon"),
+    ("escalate-no-target", "escalate", b'{"level": 1}'),
+    ("escalate-target-traversal", "escalate", b'{"escalated_to": "../x", "level": 1}'),
+    ("escalate-level-zero", "escalate", b'{"escalated_to": "leads", "level": 0}'),
+    ("escalate-bad-deadline", "escalate", b'{"escalated_to": "l", "level": 1, "expires_at": "x"}'),
+]
+
+
+@pytest.mark.platform_modes("reference", "strict")
+@pytest.mark.parametrize(
+    ("route", "body"), [row[1:] for row in NOTICE_ROWS], ids=[row[0] for row in NOTICE_ROWS]
+)
+async def test_the_platform_refuses_a_bad_reminder_or_escalation(platform, route, body):
+    """Reference: the contract's 400; strict: no such route (Gin's 404), whatever the body."""
+    base = f"{platform.url}/workspaces/{WORKSPACE}/approvals"
+    headers = {"Content-Type": "application/json"}
+    if platform.strict:
+        headers["Authorization"] = f"Bearer {PLATFORM_TOKEN}"
+    async with asyncio.timeout(LIMIT), httpx.AsyncClient(timeout=5.0, headers=headers) as http:
+        approval_id = (await http.post(base, json={"action": "rotate keys"})).json()["approval_id"]
+        response = await http.post(f"{base}/{approval_id}/{route}", content=body)
+        listed = (await http.get(base)).json()
+
+    if platform.strict:
+        assert (response.status_code, response.text) == (404, "404 page not found")
+    else:
+        assert (response.status_code, response.json()) == (400, {"error": "invalid request body"})
+    assert [(item["id"], item["status"]) for item in listed] == [(approval_id, "pending")]
+    assert listed[0].get("reminders", 0) == 0 and listed[0].get("escalated_to") is None
 
 
 # --- the platform client: typed errors, and no request for an id that would move the URL -

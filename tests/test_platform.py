@@ -46,10 +46,13 @@ ITEM_KEYS = {
     # Extensions for the approvers' inbox (tests/test_inbox_platform.py).
     "requester",
     "expires_at",
+    # Escalation and reminders (docs/policies/escalation.md).
+    *("escalated_to", "escalated_at", "escalation_level", "reminders", "reminded_at"),
 }
 PENDING_KEYS = {
     *("id", "workspace_id", "workspace_name", "action", "reason", "status", "created_at"),
     *("requester", "expires_at"),
+    *("escalated_to", "escalated_at", "escalation_level", "reminders", "reminded_at"),
 }
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -49,3 +50,13 @@ async def test_a_changed_workflow_fails_replay():
     failures = await replay_failures(ReorderedApprovalWorkflow)
     assert len(failures) == len(list(HISTORIES_DIR.glob("*/*.json")))
     assert all("nondetermin" in message.lower() for message in failures.values()), failures
+
+
+FEATURE_SETS = ["escalation"]
+"""History sets recorded for one feature's new commands (a request that uses it)."""
+
+
+@pytest.mark.parametrize("history_set", FEATURE_SETS)
+async def test_a_feature_set_is_recorded_and_replays(history_set):
+    assert list(HISTORIES_DIR.glob(f"{history_set}/*.json")), f"{history_set}: record it"
+    assert await replay_failures(ApprovalWorkflow, f"{history_set}/*") == {}

@@ -20,12 +20,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import (
         CreateApprovalInput,
         CreatedApproval,
+        EscalateApprovalInput,
         ExpireApprovalInput,
         ExpireOutcome,
         PermissionCheck,
         PermissionVerdict,
         ReadApprovalInput,
         RecordDecisionInput,
+        RemindApprovalInput,
     )
     from activities.platform_http import PlatformHttpActivities
     from activities.rbac import RbacActivities
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import metrics
     from workflows.args_binding import ArgsBinding
     from workflows.decision_rules import DecisionRules
+    from workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
 
 DENIED_MESSAGE = "Denied by human"
 
@@ -80,6 +83,14 @@ class ApprovalWorkflow:
         self._rules.binding = self._binding
         self._refusals_audited = 0
         self._requested_audited = False
+        # Escalation and reminders (workflows/escalation.py); no policy: today's one timer.
+        self._policy = Policy.of(request) if request.has_escalation_policy else None
+        self._escalated_to: str | None = None
+        self._escalated_at: datetime | None = None
+        self._escalations = 0
+        self._reminders = 0
+        self._last_reminder = 0
+        self._waiting_since: datetime | None = None
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
@@ -98,7 +109,10 @@ class ApprovalWorkflow:
             # Inside the try: a cancellation while these run still expires the request.
             await self._audit_requested(approval_id)
             await self._read_once(approval_id)
-            await self._wait_for_decision(self._deadline)
+            if self._policy is None:
+                await self._wait_for_decision(self._deadline)
+            else:
+                await self._wait_with_policy(approval_id, self._policy)
         except asyncio.CancelledError:
             await self._close_as_cancelled(approval_id)
             raise
@@ -128,6 +142,11 @@ class ApprovalWorkflow:
             action_hash=self._binding.request_hash,
             action=self._request.action,
             args=self._request.args,
+            escalated_to=self._escalated_to,
+            escalated_at=self._escalated_at,
+            escalations=self._escalations,
+            reminders=self._reminders,
+            next_reminder_at=self._next_reminder_at(),
         )
 
     def span_attributes(self) -> dict[str, str]:
@@ -241,18 +260,112 @@ class ApprovalWorkflow:
             if self._rules.decision is None:
                 await self._audit_refusals()  # the outcome's record comes first otherwise
 
+    # --- escalation and reminders (docs/policies/escalation.md) --------------------
+
+    def _next_reminder_at(self) -> datetime | None:
+        since = self._waiting_since
+        if self._policy is None or since is None or self._state is not ApprovalState.PENDING:
+            return None
+        elapsed = (workflow.now() - since).total_seconds()
+        at = next_reminder(self._policy, elapsed, self._escalations, self._last_reminder)
+        return None if at is None else since + timedelta(seconds=at)
+
+    async def _wait_with_policy(self, approval_id: str, policy: Policy) -> None:
+        """``_wait_for_decision`` to each of the policy's steps in turn (one timer each)."""
+        assert self._deadline is not None
+        since = self._deadline - timedelta(seconds=policy.timeout)
+        self._waiting_since = since
+        while self._rules.decision is None:
+            elapsed = (workflow.now() - since).total_seconds()
+            step = next_step(policy, elapsed, self._escalations, self._last_reminder)
+            await self._wait_for_decision(since + timedelta(seconds=step.at))
+            if self._rules.decision is not None or step.kind is StepKind.DEADLINE:
+                return
+            if step.kind is StepKind.REMIND:
+                await self._remind(approval_id, step.number)
+            else:
+                await self._escalate(
+                    approval_id, step, since + timedelta(seconds=policy.final_deadline)
+                )
+
+    async def _remind(self, approval_id: str, number: int) -> None:
+        self._last_reminder = number
+        self._reminders += 1
+        shown, error = await self._tell_platform(
+            PlatformHttpActivities.remind_approval,
+            RemindApprovalInput(
+                workspace_id=self._request.workspace_id,
+                approval_id=approval_id,
+                reminder=number,
+                escalated_to=self._escalated_to,
+            ),
+        )
+        await self._audit(
+            f"reminded-{number}",
+            outcome=AuditOutcome.REMINDED,
+            approval_id=approval_id,
+            reminder=number,
+            escalated_to=self._escalated_to,
+            shown_on_platform=shown,
+            platform_error=error,
+        )
+
+    async def _escalate(self, approval_id: str, step: Step, final_deadline: datetime) -> None:
+        escalated_to = self._request.escalate_to
+        assert escalated_to is not None  # the request's validation
+        self._escalations = step.number
+        self._escalated_to = escalated_to
+        self._escalated_at = workflow.now()
+        at_deadline = step.kind is StepKind.ESCALATE_AT_DEADLINE
+        if at_deadline:
+            self._deadline = final_deadline  # the second deadline
+        deadline = self._deadline
+        assert deadline is not None  # set before the wait began
+        shown, error = await self._tell_platform(
+            PlatformHttpActivities.escalate_approval,
+            EscalateApprovalInput(
+                workspace_id=self._request.workspace_id,
+                approval_id=approval_id,
+                escalated_to=escalated_to,
+                level=step.number,
+                expires_at=deadline,
+            ),
+        )
+        await self._audit(
+            f"escalated-{step.number}",
+            outcome=AuditOutcome.ESCALATED,
+            approval_id=approval_id,
+            escalated_to=escalated_to,
+            level=step.number,
+            because="timeout" if at_deadline else "escalate_after",
+            deadline=deadline.isoformat(),
+            shown_on_platform=shown,
+            platform_error=error,
+        )
+
+    async def _tell_platform(self, activity: Any, arg: Any) -> tuple[bool, str | None]:
+        """Show a reminder or an escalation on the platform (best effort): whether it is
+        shown, and why not when a call failed (a platform without the route: no error)."""
+        try:
+            shown: bool = await self._call(activity, arg, options.PLATFORM_CALL)
+        except ACTIVITY_FAILED as error:
+            workflow.logger.warning("could not tell the platform: %s", error)
+            return False, _failure_message(error)
+        return shown, None
+
     def _adopt_platform_decision(self, outcome: ExpireOutcome | None) -> None:
         """A decision the platform recorded before the expiry wins over the timer."""
         if outcome is not None and outcome.decision is not None:
             self._rules.offer(outcome.decision, made_in_time=True)
 
     async def _time_out(self, approval_id: str) -> ApprovalResult:
-        timeout = self._request.timeout_seconds
+        timeout = self._request.total_timeout_seconds
         await self._audit(
             "timeout",
             outcome=AuditOutcome.TIMEOUT,
             approval_id=approval_id,
             timeout_seconds=timeout,
+            escalated_to=self._escalated_to,
         )
         await self._audit_refusals()
         return self._finish(
@@ -273,6 +386,7 @@ class ApprovalWorkflow:
             via=decision.source.value,
             recorded_on_platform=on_platform,
             **self._approved_args_audit(decision),
+            escalated_to=self._escalated_to,
         )
         await self._audit_refusals()
         return self._finish(
@@ -447,5 +561,7 @@ class ApprovalWorkflow:
             status=status,
             approval_id=self._rules.approval_id,
             trace_id=self._trace_id,
+            escalated_to=self._escalated_to,
+            escalated_at=self._escalated_at,
             **fields,
         )

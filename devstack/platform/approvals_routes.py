@@ -1,4 +1,5 @@
-"""A workspace's approvals: create, list, decide (``router``); get one, expire (``ext_router``).
+"""A workspace's approvals: create, list, decide (``router``); get one, expire, remind,
+escalate (``ext_router``).
 
 Bodies are parsed by hand from the raw bytes, so every malformed body gets
 the contract's 400 ``{"error": "invalid request body"}``.
@@ -7,6 +8,7 @@ the contract's 400 ``{"error": "invalid request body"}``.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,9 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from approvals.action_hash import ArgsError, action_hash, check_json_args
 from approvals.binding import binding_refusal
 from approvals.identity import SELF_APPROVAL
-from approvals.models import ActionHash, JsonArgs, NameText, ReasonText
+from approvals.models import ActionHash, Identifier, JsonArgs, NameText, ReasonText
 from devstack.platform.context import ApiError, Context, envelope, parse_body, require_token
-from devstack.platform.store import Approval, ExpireOutcome, SelfDecisionRefused, Status
+from devstack.platform.store import (
+    Approval,
+    ExpireOutcome,
+    NoticeOutcome,
+    SelfDecisionRefused,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +118,21 @@ class _ExpireBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     reason: str | None = None
+
+
+class _RemindBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reminder: int = Field(ge=1, le=1_000_000)
+    escalated_to: Identifier | None = None
+
+
+class _EscalateBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    escalated_to: Identifier
+    level: int = Field(ge=1, le=100)
+    expires_at: datetime | None = None
 
 
 @router.post("", status_code=201)
@@ -244,6 +267,68 @@ async def expire(
             envelope("APPROVAL_EXPIRED", workspace_id, {"approval_id": approval.id}),
         )
     return {"status": Status.EXPIRED.value, "approval_id": approval.id}
+
+
+def _notice_reply(outcome: NoticeOutcome, approval: Approval | None) -> dict[str, Any]:
+    if outcome is NoticeOutcome.NOT_FOUND or approval is None:
+        raise ApiError(404, {"error": ERROR_NOT_FOUND})
+    if outcome is NoticeOutcome.CLOSED:
+        raise ApiError(404, {"error": ERROR_NOT_DECIDABLE})
+    return {
+        "approval_id": approval.id,
+        "status": approval.status.value,
+        "escalated_to": approval.escalated_to,
+        "reminders": approval.reminders or 0,
+    }
+
+
+@ext_router.post("/{approval_id}/remind")
+async def remind(
+    workspace_id: str, approval_id: str, request: Request, platform: Context
+) -> dict[str, Any]:
+    """[ext] Reminder number ``reminder`` of an open approval: ``APPROVAL_REMINDED`` once."""
+    body = parse_body(_RemindBody, await request.body())
+    outcome, approval = platform.store.remind(workspace_id, approval_id, reminder=body.reminder)
+    if outcome is NoticeOutcome.SHOWN and approval is not None:
+        payload = {
+            "approval_id": approval.id,
+            "action": approval.action,
+            "reminder": body.reminder,
+            "escalated_to": approval.escalated_to,
+        }
+        platform.hub.broadcast(workspace_id, envelope("APPROVAL_REMINDED", workspace_id, payload))
+    return _notice_reply(outcome, approval)
+
+
+@ext_router.post("/{approval_id}/escalate")
+async def escalate(
+    workspace_id: str, approval_id: str, request: Request, platform: Context
+) -> dict[str, Any]:
+    """[ext] Escalate an open approval to ``escalated_to`` (a group, or the parent
+    workspace): status ``escalated``, still decidable; ``APPROVAL_ESCALATED`` once per
+    ``level``, to this workspace and to ``escalated_to``'s sockets."""
+    body = parse_body(_EscalateBody, await request.body())
+    outcome, approval = platform.store.escalate(
+        workspace_id,
+        approval_id,
+        escalated_to=body.escalated_to,
+        level=body.level,
+        expires_at=body.expires_at,
+    )
+    if outcome is NoticeOutcome.SHOWN and approval is not None:
+        payload = {
+            "approval_id": approval.id,
+            "action": approval.action,
+            "reason": approval.reason,
+            "escalated_to": body.escalated_to,
+            "level": body.level,
+            "expires_at": approval.expires_at,
+        }
+        event = envelope("APPROVAL_ESCALATED", workspace_id, payload)
+        platform.hub.broadcast(workspace_id, event)
+        if body.escalated_to != workspace_id:  # the contract sends it to the parent workspace
+            platform.hub.broadcast(body.escalated_to, event)
+    return _notice_reply(outcome, approval)
 
 
 __all__ = [

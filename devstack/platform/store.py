@@ -46,7 +46,8 @@ CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
 _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
     "decided_by, decided_at, comment, created_at, requester, expires_at, "
-    "decision_action_hash, edited_args"
+    "decision_action_hash, edited_args, "
+    "escalated_to, escalated_at, escalation_level, reminders, reminded_at"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
@@ -58,11 +59,21 @@ _ADDED_COLUMNS = (
     # [ext] the hash a decision approved and its edited args (docs/policies/edits.md)
     ("decision_action_hash", "TEXT"),
     ("edited_args", "TEXT"),
+    # [ext] escalation and reminders (docs/policies/escalation.md)
+    ("escalated_to", "TEXT"),
+    ("escalated_at", "TEXT"),
+    ("escalation_level", "INTEGER"),
+    ("reminders", "INTEGER"),  # how many were shown
+    ("reminded_at", "TEXT"),
+    ("last_reminder", "INTEGER"),  # the highest reminder number shown: repeats show nothing
 )
+_OPEN = "status IN ('pending', 'escalated')"
+"""Still decidable: an escalated approval waits for a decision like a pending one
+(written out in the statements that update, so that each is one literal)."""
 
 
 class Status(StrEnum):
-    """Approval statuses; ``escalated`` exists in the contract but nothing here sets it."""
+    """Approval statuses; ``escalated`` is set by the [ext] escalate route only."""
 
     PENDING = "pending"
     APPROVED = "approved"
@@ -77,6 +88,15 @@ class ExpireOutcome(StrEnum):
     EXPIRED = "expired"  # it was pending and is expired now
     ALREADY_EXPIRED = "already_expired"
     DECIDED = "decided"
+    NOT_FOUND = "not_found"
+
+
+class NoticeOutcome(StrEnum):
+    """What ``Store.remind`` and ``Store.escalate`` found."""
+
+    SHOWN = "shown"  # new: broadcast it
+    REPEATED = "repeated"  # this reminder or level was shown already
+    CLOSED = "closed"  # decided or expired
     NOT_FOUND = "not_found"
 
 
@@ -112,6 +132,11 @@ class Approval:
     expires_at: str | None = None
     decision_action_hash: str | None = None
     edited_args: dict[str, Any] | None = None
+    escalated_to: str | None = None
+    escalated_at: str | None = None
+    escalation_level: int | None = None
+    reminders: int | None = None
+    reminded_at: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -132,6 +157,11 @@ class Approval:
             expires_at=row["expires_at"],
             decision_action_hash=row["decision_action_hash"],
             edited_args=json.loads(row["edited_args"]) if row["edited_args"] else None,
+            escalated_to=row["escalated_to"],
+            escalated_at=row["escalated_at"],
+            escalation_level=row["escalation_level"],
+            reminders=row["reminders"],
+            reminded_at=row["reminded_at"],
         )
 
     def args_fields(self) -> dict[str, Any]:
@@ -168,6 +198,16 @@ class Approval:
             "requester": self.requester,
             "expires_at": self.expires_at,
             **self.args_fields(),
+            **self._escalation_fields(),
+        }
+
+    def _escalation_fields(self) -> dict[str, Any]:
+        return {
+            "escalated_to": self.escalated_to,
+            "escalated_at": self.escalated_at,
+            "escalation_level": self.escalation_level or 0,
+            "reminders": self.reminders or 0,
+            "reminded_at": self.reminded_at,
         }
 
     def contract_pending_item(self) -> dict[str, Any]:
@@ -192,6 +232,7 @@ class Approval:
             "requester": self.requester,
             "expires_at": self.expires_at,
             **self.args_fields(),
+            **self._escalation_fields(),
         }
 
 
@@ -308,12 +349,12 @@ class Store:
         return [Approval.from_row(row) for row in rows]
 
     def list_pending(self, limit: int = LIST_LIMIT) -> list[Approval]:
-        """Pending approvals of every workspace, newest first."""
+        """Pending (and [ext] escalated) approvals of every workspace, newest first."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM approvals WHERE status = ? "  # noqa: S608
+                f"SELECT {_COLUMNS} FROM approvals WHERE {_OPEN} "  # noqa: S608
                 "ORDER BY seq DESC LIMIT ?",
-                (Status.PENDING.value, limit),
+                (limit,),
             ).fetchall()
         return [Approval.from_row(row) for row in rows]
 
@@ -348,8 +389,7 @@ class Store:
             raise ValueError(f"not a decision: {status!r}")
         with self._lock:
             pending = self._select_one(
-                "id = ? AND workspace_id = ? AND status = ?",
-                (approval_id, workspace_id, Status.PENDING.value),
+                f"id = ? AND workspace_id = ? AND {_OPEN}", (approval_id, workspace_id)
             )
             if (
                 pending is not None
@@ -360,7 +400,7 @@ class Store:
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?, "
                 "decision_action_hash = ?, edited_args = ? "
-                "WHERE id = ? AND workspace_id = ? AND status = ?",
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated')",
                 (
                     status.value,
                     decided_by,
@@ -370,7 +410,6 @@ class Store:
                     json.dumps(edited_args) if edited_args is not None else None,
                     approval_id,
                     workspace_id,
-                    Status.PENDING.value,
                 ),
             )
             if cursor.rowcount != 1:
@@ -392,15 +431,8 @@ class Store:
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_at = ?, comment = ? "
-                "WHERE id = ? AND workspace_id = ? AND status = ?",
-                (
-                    Status.EXPIRED.value,
-                    utc_now(),
-                    reason,
-                    approval_id,
-                    workspace_id,
-                    Status.PENDING.value,
-                ),
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated')",
+                (Status.EXPIRED.value, utc_now(), reason, approval_id, workspace_id),
             )
             row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
         if row is None:
@@ -411,6 +443,65 @@ class Store:
         if approval.status is Status.EXPIRED:
             return ExpireOutcome.ALREADY_EXPIRED, approval
         return ExpireOutcome.DECIDED, approval
+
+    def remind(
+        self, workspace_id: str, approval_id: str, *, reminder: int
+    ) -> tuple[NoticeOutcome, Approval | None]:
+        """[ext] Count reminder number ``reminder`` of an open approval, unless a number as
+        high was shown already (a retried or redone call)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET reminders = COALESCE(reminders, 0) + 1, reminded_at = ?, "
+                "last_reminder = ? "
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated') "
+                "AND COALESCE(last_reminder, 0) < ?",
+                (utc_now(), reminder, approval_id, workspace_id, reminder),
+            )
+            row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
+        return self._notice(cursor.rowcount, row)
+
+    def escalate(
+        self,
+        workspace_id: str,
+        approval_id: str,
+        *,
+        escalated_to: str,
+        level: int,
+        expires_at: datetime | None = None,
+    ) -> tuple[NoticeOutcome, Approval | None]:
+        """[ext] Escalate an open approval to ``escalated_to`` (once per ``level``): status
+        ``escalated``, still decidable; ``expires_at`` moves the shown deadline."""
+        expires = _rfc3339(expires_at.astimezone(UTC)) if expires_at is not None else None
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET status = ?, escalated_to = ?, escalated_at = ?, "
+                "escalation_level = ?, expires_at = COALESCE(?, expires_at) "
+                "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated') "
+                "AND COALESCE(escalation_level, 0) < ?",
+                (
+                    Status.ESCALATED.value,
+                    escalated_to,
+                    utc_now(),
+                    level,
+                    expires,
+                    approval_id,
+                    workspace_id,
+                    level,
+                ),
+            )
+            row = self._select_one("id = ? AND workspace_id = ?", (approval_id, workspace_id))
+        return self._notice(cursor.rowcount, row)
+
+    @staticmethod
+    def _notice(rowcount: int, row: sqlite3.Row | None) -> tuple[NoticeOutcome, Approval | None]:
+        if row is None:
+            return NoticeOutcome.NOT_FOUND, None
+        approval = Approval.from_row(row)
+        if rowcount == 1:
+            return NoticeOutcome.SHOWN, approval
+        if approval.status in (Status.PENDING, Status.ESCALATED):
+            return NoticeOutcome.REPEATED, approval
+        return NoticeOutcome.CLOSED, approval
 
     def deny_stale(self, created_before: datetime, *, decided_by: str) -> int:
         """Deny every pending approval created before ``created_before`` (strict auto-deny).
@@ -451,6 +542,7 @@ __all__ = [
     "LIST_LIMIT",
     "Approval",
     "ExpireOutcome",
+    "NoticeOutcome",
     "SelfDecisionRefused",
     "Status",
     "Store",
