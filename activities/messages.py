@@ -27,11 +27,15 @@ from approvals.models import (
 class PermissionCheck(_Model):
     workspace_id: Identifier
     permission: str = "approve"
+    approver_group: Identifier | None = None
+    """N-of-M: also return this group's members (``PermissionVerdict.group_members``)."""
 
 
 class PermissionVerdict(_Model):
     allowed: bool
     roles: list[str]
+    group_members: list[str] | None = None
+    """The members of ``PermissionCheck.approver_group``; ``None``: none asked, or unknown."""
 
 
 class CreateApprovalInput(_Model):
@@ -43,6 +47,8 @@ class CreateApprovalInput(_Model):
     # Shown in the approvers' inbox; optional so histories recorded before they existed replay.
     requester: NameText = ""
     timeout_seconds: TimeoutSeconds | None = None
+    approvals_required: int | None = None
+    """N-of-M: the platform [ext] that makes its decide route record votes; ``None``: omitted."""
 
 
 class CreatedApproval(_Model):
@@ -87,6 +93,8 @@ class RecordDecisionInput(_Model):
 
     workspace_id: Identifier
     decision: Decision
+    final: bool = False
+    """N-of-M: the request's outcome after votes; closes a reference platform's vote item."""
 
 
 class ExpireOutcome(_Model):

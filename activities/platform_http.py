@@ -67,6 +67,7 @@ class PlatformHttpActivities:
                 task_id=task_id,
                 requester=request.requester or None,
                 timeout_seconds=request.timeout_seconds,
+                approvals_required=request.approvals_required,
             )
         except PlatformError as error:
             raise as_application_error(error) from error
@@ -113,6 +114,7 @@ class PlatformHttpActivities:
                 approved=decision.approved,
                 decided_by=decision.decided_by,
                 comment=decision.comment,
+                final=request.final,
             )
         except PlatformError as error:
             if error.status_code != 404:

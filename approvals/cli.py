@@ -25,7 +25,14 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from approvals.audit_log import AuditLog
-from approvals.client import ApprovalHandle, build_request, start_approval
+from approvals.client import (
+    ApprovalHandle,
+    approval_status,
+    build_request,
+    send_decision,
+    start_approval,
+    waiting_workflow,
+)
 from approvals.connection import connect
 from approvals.converter import validation_message
 from approvals.models import (
@@ -104,7 +111,19 @@ def _waiting_line(view: ApprovalStatusView, started: float) -> str:
     if view.deadline is not None:
         remaining = max((view.deadline - datetime.now(UTC)).total_seconds(), 0.0)
         left = f", time left {remaining:.0f}s"
-    return f"waiting for approval {view.approval_id}: elapsed {elapsed:.0f}s{left}"
+    votes = f", {_votes_line(view)}" if _counts_votes(view) else ""
+    return f"waiting for approval {view.approval_id}: elapsed {elapsed:.0f}s{left}{votes}"
+
+
+def _counts_votes(view: ApprovalStatusView) -> bool:
+    return view.approvals_required > 1 or view.approver_group is not None
+
+
+def _votes_line(view: ApprovalStatusView) -> str:
+    """``1 of 2 approvals (alice)``: the N-of-M progress of a request that counts votes."""
+    approvers = [vote.decided_by for vote in view.votes if vote.approved]
+    names = f" ({', '.join(approvers)})" if approvers else ""
+    return f"{len(approvers)} of {view.approvals_required} approvals{names}"
 
 
 async def _watch(handle: ApprovalHandle) -> ApprovalResult:
@@ -133,19 +152,35 @@ async def _watch(handle: ApprovalHandle) -> ApprovalResult:
     return await result
 
 
-def request(action: str, reason: str, key: str | None, timeout: float | None) -> int:
+def request(
+    action: str,
+    reason: str,
+    key: str | None,
+    timeout: float | None,
+    approvals_required: int | None = None,
+    approver_group: str | None = None,
+) -> int:
     """Ask for approval and wait: 0 approved, 1 denied; a timeout or error raises."""
+    policy: dict[str, Any] = {}  # N-of-M (docs/policies/n-of-m.md): only what was given
+    if approvals_required is not None:
+        policy["approvals_required"] = approvals_required
+    if approver_group is not None:
+        policy["approver_group"] = approver_group
 
     async def main(settings: Settings) -> ApprovalResult:
-        build_request(settings, action, reason, timeout=timeout)  # bad input: before connecting
+        # bad input: before connecting
+        build_request(settings, action, reason, timeout=timeout, **policy)
         client = await _client(settings)
-        handle = await start_approval(client, settings, action, reason, key=key, timeout=timeout)
+        handle = await start_approval(
+            client, settings, action, reason, key=key, timeout=timeout, **policy
+        )
         echo(f"workflow {handle.id}")
         return await _watch(handle)
 
     result = run(main)
     if result.status is ApprovalStatus.GRANTED:
-        echo(f"approved by {result.decided_by} ({result.approval_id})")
+        by = ", ".join(result.approvers) if result.approvers else result.decided_by
+        echo(f"approved by {by} ({result.approval_id})")
         return APPROVED
     if result.status is ApprovalStatus.DENIED:
         echo(f"denied by {result.decided_by} ({result.approval_id})")
@@ -153,22 +188,60 @@ def request(action: str, reason: str, key: str | None, timeout: float | None) ->
     raise RuntimeError(f"{result.status.value}: {result.error or result.message}")
 
 
-def decide(approval_id: str, approve: bool, by: str, comment: str | None) -> int:
-    """Approve or deny a pending request through the platform; unknown ids raise."""
+def decide(
+    approval_id: str, approve: bool, by: str, comment: str | None, vote: bool = False
+) -> int:
+    """Approve or deny a pending request through the platform; unknown ids raise.
 
-    async def main(settings: Settings) -> None:
+    A request that counts votes (N-of-M) on a platform that keeps one decision per
+    approval (no [ext] vote item) gets a vote by the workflow's ``decide`` signal instead,
+    found by the status query; ``vote`` sends it that way without asking.
+    """
+
+    async def main(settings: Settings) -> str:
         require_identifier(approval_id, "approval id")
         if not by.strip():
             raise ValueError("--by must name who decides")
         async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
             platform = _platform(settings, http)
-            if await platform.get_approval(approval_id) is None:
+            item = None if vote else await platform.get_approval(approval_id)
+            if vote or (item is not None and await _votes_by_signal(settings, item)):
+                client = await _client(settings)
+                await send_decision(
+                    client, settings, approval_id, approved=approve, decided_by=by, comment=comment
+                )
+                return " (a vote, by signal)"
+            if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")
             await platform.decide(approval_id, approved=approve, decided_by=by, comment=comment)
+        return " (a vote)" if "approvals_required" in item else ""
 
-    run(main)
-    echo(f"{'approved' if approve else 'denied'} {approval_id}")
+    how = run(main)
+    echo(f"{'approved' if approve else 'denied'} {approval_id}{how}")
     return APPROVED
+
+
+async def _votes_by_signal(settings: Settings, item: dict[str, Any]) -> bool:
+    """Whether a pending item that is no [ext] vote item belongs to a request counting votes.
+
+    A reference platform's item carries its [ext] fields (``expires_at``): it is a vote
+    item or a plain request. A strict platform's item says nothing: the workflow's status
+    query does; without Temporal the platform decides, as before.
+    """
+    if item.get("status") != "pending" or "approvals_required" in item or "expires_at" in item:
+        return False
+    try:
+        client = await _client(settings)
+        workflow_id = await waiting_workflow(client, settings, str(item.get("id")))
+        if workflow_id is None:
+            return False
+        return _counts_votes(await approval_status(client, workflow_id))
+    except Exception as error:  # unknown: the platform decides, as before
+        echo(
+            f"approvals: cannot ask the workflow, deciding on the platform: {one_line(error)}",
+            err=True,
+        )
+        return False
 
 
 async def _view(client: Client, execution: WorkflowExecution) -> ApprovalStatusView | None:
@@ -242,6 +315,8 @@ def show(approval_id: str) -> int:
             out["workflow_id"] = workflow_id
             out["workflow_status"] = status.name if status else None
             out["status"] = view.model_dump(mode="json")
+            if _counts_votes(view):
+                out["votes"] = _votes_line(view)
             out["audit"] = [
                 record
                 for record in AuditLog(settings.audit_log_path).records()
@@ -285,6 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--reason", default="", help="Why the action is needed.")
     ask.add_argument("--key", help="Idempotency key: same key, same answer.")
     ask.add_argument("--timeout", type=float, help="Seconds to wait (default: APPROVAL_TIMEOUT).")
+    ask.add_argument(
+        "--approvals-required",
+        type=_positive,
+        help="Approvals needed from distinct deciders, never the requester (default: 1).",
+    )
+    ask.add_argument(
+        "--approver-group",
+        help="Only members of this group of the workspace config's approver_groups count.",
+    )
 
     answer = commands.add_parser(
         "decide",
@@ -297,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--deny", dest="approve", action="store_false", help="Deny.")
     answer.add_argument("--by", required=True, help="Who decides.")
     answer.add_argument("--comment", help="Shown to the agent.")
+    answer.add_argument(
+        "--vote",
+        action="store_true",
+        help="Send it to the waiting workflow by signal (N-of-M votes; found automatically "
+        "where the platform keeps one decision per approval).",
+    )
 
     listing = commands.add_parser(
         "list",
@@ -338,9 +428,16 @@ def run_command(argv: Sequence[str]) -> int:
         return FAILED
     try:
         if args.command == "request":
-            return request(args.action, args.reason, args.key, args.timeout)
+            return request(
+                args.action,
+                args.reason,
+                args.key,
+                args.timeout,
+                args.approvals_required,
+                args.approver_group,
+            )
         if args.command == "decide":
-            return decide(args.approval_id, args.approve, args.by, args.comment)
+            return decide(args.approval_id, args.approve, args.by, args.comment, args.vote)
         if args.command == "list":
             return list_(args.pending, args.limit)
         return show(args.approval_id)

@@ -101,6 +101,11 @@ NameText = Annotated[str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_one_
 """Who asks or decides, as typed by a person: one line."""
 
 
+MAX_APPROVALS_REQUIRED = 50
+ApprovalsRequired = Annotated[int, Field(ge=1, le=MAX_APPROVALS_REQUIRED, strict=True)]
+"""How many approvals from distinct deciders a request needs (docs/policies/n-of-m.md)."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -146,6 +151,14 @@ class ApprovalRequest(_Model):
     idempotency_key: Identifier | None = None
     trace_id: Identifier | None = None
     task_id: Identifier | None = None
+    # N-of-M (docs/policies/n-of-m.md); the defaults are one decision by anyone but the requester.
+    approvals_required: ApprovalsRequired = 1
+    approver_group: Identifier | None = None
+
+    @property
+    def has_vote_policy(self) -> bool:
+        """Whether votes are counted (``workflows.votes``): n > 1 or an approver group."""
+        return self.approvals_required > 1 or self.approver_group is not None
 
 
 APPROVAL_WORKFLOW = "ApprovalWorkflow"
@@ -183,6 +196,8 @@ class ApprovalResult(_Model):
     comment: str | None = None
     decided_at: datetime | None = None
     trace_id: str | None = None
+    approvers: list[str] | None = None
+    """Everyone whose approval counted, in order (a request with a vote policy only)."""
 
     def as_tool_result(self) -> dict[str, Any]:
         """The dict the reference tool returned, plus ``status``; absent keys stay absent."""
@@ -198,6 +213,7 @@ class AuditOutcome(StrEnum):
     FAILURE = "failure"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    VOTED = "voted"
 
 
 class AuditEntry(_Model):
@@ -231,3 +247,7 @@ class ApprovalStatusView(_Model):
     trace_id: str
     decision: Decision | None = None
     rejected_decisions: int = 0
+    # N-of-M: the votes counted so far (who, when, which answer) and the policy.
+    votes: list[Decision] = Field(default_factory=list)
+    approvals_required: int = 1
+    approver_group: str | None = None

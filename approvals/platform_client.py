@@ -159,11 +159,13 @@ class PlatformClient:
         task_id: str | None = None,
         requester: str | None = None,
         timeout_seconds: float | None = None,
+        approvals_required: int | None = None,
     ) -> str:
         """Create the request and return its ``approval_id`` (an ``Identifier``).
 
         ``idempotency_key``: a retry gets the first request back (where honoured);
-        ``requester`` and ``timeout_seconds`` are [ext] inbox fields.
+        ``requester`` and ``timeout_seconds`` are [ext] inbox fields; ``approvals_required``
+        the [ext] that makes the decide route record votes (docs/policies/n-of-m.md).
 
         Raises:
             PlatformError: a reply other than 201, or a bad one.
@@ -175,6 +177,8 @@ class PlatformClient:
             body["requester"] = requester
         if timeout_seconds is not None:
             body["timeout_seconds"] = timeout_seconds
+        if approvals_required is not None:
+            body["approvals_required"] = approvals_required
         response = await self._send(
             "POST",
             self._url(),
@@ -248,9 +252,16 @@ class PlatformClient:
         return None
 
     async def decide(
-        self, approval_id: str, *, approved: bool, decided_by: str, comment: str | None = None
+        self,
+        approval_id: str,
+        *,
+        approved: bool,
+        decided_by: str,
+        comment: str | None = None,
+        final: bool = False,
     ) -> None:
-        """Record a decision; the first one wins.
+        """Record a decision; the first one wins. On a reference platform's vote item (N-of-M)
+        a decision is a vote, unless ``final`` (the [ext] the workflow's outcome carries).
 
         Raises:
             PlatformError: 404 when unknown or already decided, 403 from the
@@ -263,6 +274,8 @@ class PlatformClient:
         }
         if comment:
             body["comment"] = comment
+        if final:
+            body["final"] = True
         response = await self._send(
             "POST", self._item_url(approval_id, "/decide"), failed="Failed to decide", json=body
         )

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.rbac import RbacActivities
     from approvals import search_attributes as attributes
     from approvals import tracing
+    from approvals.errors import APPROVALS_EXCEED_GROUP, UNKNOWN_APPROVER_GROUP
     from approvals.models import (
         APPROVAL_WORKFLOW,
         DECIDE_SIGNAL,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_options as options
     from workflows import metrics
     from workflows.decision_rules import DecisionRules
+    from workflows.votes import Tally
 
 DENIED_MESSAGE = "Denied by human"
 
@@ -77,12 +79,21 @@ class ApprovalWorkflow:
         self._rules = DecisionRules(requester=request.requester)
         self._refusals_audited = 0
         self._requested_audited = False
+        # N-of-M (workflows/votes.py): None keeps today's single decision, command for command.
+        self._tally = (
+            Tally(self._rules, request.approvals_required, request.approver_group)
+            if request.has_vote_policy
+            else None
+        )
+        self._votes_audited = 0
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
         verdict = await self._check_permission()
         if not verdict.allowed:
             return await self._refuse_by_rbac(verdict)
+        if self._tally is not None and (problem := self._vote_policy_problem(verdict)):
+            return await self._refuse_vote_policy(*problem)
         try:
             approval_id = await self._create()
         except ACTIVITY_FAILED as error:
@@ -111,7 +122,7 @@ class ApprovalWorkflow:
         """Offer a decision (``DecisionRules``); one without ``decided_at`` is dated on arrival."""
         if decision.decided_at is None:
             decision = decision.model_copy(update={"decided_at": workflow.now()})
-        self._rules.offer(decision)
+        self._offer(decision)
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ApprovalStatusView:
@@ -122,6 +133,9 @@ class ApprovalWorkflow:
             trace_id=self._trace_id,
             decision=self._rules.decision,
             rejected_decisions=len(self._rules.refusals),
+            votes=list(self._tally.votes) if self._tally else [],
+            approvals_required=self._request.approvals_required,
+            approver_group=self._request.approver_group,
         )
 
     def span_attributes(self) -> dict[str, str]:
@@ -136,7 +150,10 @@ class ApprovalWorkflow:
     async def _check_permission(self) -> PermissionVerdict:
         verdict: PermissionVerdict = await self._call(
             RbacActivities.check_permission,
-            PermissionCheck(workspace_id=self._request.workspace_id),
+            PermissionCheck(
+                workspace_id=self._request.workspace_id,
+                approver_group=self._request.approver_group,
+            ),
             options.RBAC,
         )
         return verdict
@@ -170,6 +187,7 @@ class ApprovalWorkflow:
                 idempotency_key=f"{info.workflow_id}/{info.run_id}",
                 requester=request.requester,
                 timeout_seconds=request.timeout_seconds,
+                approvals_required=request.approvals_required if self._tally else None,
             ),
             start_to_close_timeout=options.CREATE.start_to_close_timeout,
             retry_policy=options.CREATE.retry_policy,
@@ -216,7 +234,7 @@ class ApprovalWorkflow:
             workflow.logger.warning("could not read %s once: %s", approval_id, error)
             return
         if decision is not None:
-            self._rules.offer(decision)
+            self._offer(decision)
 
     async def _wait_for_decision(self, deadline: datetime) -> None:
         """Return once a decision is taken or at ``deadline``; refusals are audited as they come."""
@@ -226,18 +244,23 @@ class ApprovalWorkflow:
                 return
             try:
                 await workflow.wait_condition(
-                    lambda: self._rules.decision is not None or self._refusals_unaudited(),
+                    lambda: (
+                        self._rules.decision is not None
+                        or self._refusals_unaudited()
+                        or self._votes_unaudited()
+                    ),
                     timeout=remaining,
                 )
             except TimeoutError:
                 return
             if self._rules.decision is None:
+                await self._audit_votes()
                 await self._audit_refusals()  # the outcome's record comes first otherwise
 
     def _adopt_platform_decision(self, outcome: ExpireOutcome | None) -> None:
         """A decision the platform recorded before the expiry wins over the timer."""
         if outcome is not None and outcome.decision is not None:
-            self._rules.offer(outcome.decision, made_in_time=True)
+            self._offer(outcome.decision, made_in_time=True)
 
     async def _time_out(self, approval_id: str) -> ApprovalResult:
         timeout = self._request.timeout_seconds
@@ -247,6 +270,7 @@ class ApprovalWorkflow:
             approval_id=approval_id,
             timeout_seconds=timeout,
         )
+        await self._audit_votes()
         await self._audit_refusals()
         return self._finish(
             ApprovalStatus.TIMEOUT,
@@ -255,6 +279,7 @@ class ApprovalWorkflow:
 
     async def _conclude(self, decision: Decision) -> ApprovalResult:
         self._state = ApprovalState.DECIDED
+        await self._audit_votes()
         on_platform = await self._record_client_decision(decision)
         await self._audit(
             "decided",
@@ -265,6 +290,8 @@ class ApprovalWorkflow:
             comment=decision.comment,
             via=decision.source.value,
             recorded_on_platform=on_platform,
+            approvers=self._tally.approvers if self._tally else None,
+            approvals_required=self._request.approvals_required if self._tally else None,
         )
         await self._audit_refusals()
         return self._finish(
@@ -282,18 +309,24 @@ class ApprovalWorkflow:
             await self._audit_requested(approval_id)  # same event_id: written once
         await self._expire(approval_id, "cancelled")
         await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
+        await self._audit_votes()
         await self._audit_refusals()
         self._state = ApprovalState.CLOSED
         self._set_final_state(ApprovalStatus.CANCELLED)
 
     async def _record_client_decision(self, decision: Decision) -> bool | None:
-        """Write a signalled decision to the platform (best effort); ``None``: not a client's."""
-        if decision.source is not DecisionSource.CLIENT:
+        """Write a signalled decision to the platform (best effort); ``None``: not a client's.
+        After votes, the outcome is written whichever path its last vote came by."""
+        if decision.source is not DecisionSource.CLIENT and self._tally is None:
             return None
         try:
             recorded: bool = await self._call(
                 PlatformHttpActivities.record_decision,
-                RecordDecisionInput(workspace_id=self._request.workspace_id, decision=decision),
+                RecordDecisionInput(
+                    workspace_id=self._request.workspace_id,
+                    decision=decision,
+                    final=self._tally is not None,
+                ),
                 options.PLATFORM_CALL,
             )
         except ACTIVITY_FAILED as error:
@@ -315,6 +348,69 @@ class ApprovalWorkflow:
             workflow.logger.warning("could not expire %s: %s", approval_id, error)
             return None
         return outcome
+
+    # --- N-of-M (docs/policies/n-of-m.md) ---------------------------------------------
+
+    def _offer(self, decision: Decision, *, made_in_time: bool = False) -> None:
+        """A decision for ``DecisionRules``, or a vote for the tally if the request counts votes."""
+        if self._tally is not None:
+            self._tally.offer(decision, made_in_time=made_in_time)
+        else:
+            self._rules.offer(decision, made_in_time=made_in_time)
+
+    def _vote_policy_problem(self, verdict: PermissionVerdict) -> tuple[str, str] | None:
+        """(error type, message) when the request's vote policy can never be met, else None."""
+        assert self._tally is not None
+        group, required = self._request.approver_group, self._request.approvals_required
+        if group is None:
+            return None
+        if verdict.group_members is None:
+            return UNKNOWN_APPROVER_GROUP, (
+                f"unknown approver group {group!r}: not in the workspace config's approver_groups"
+            )
+        self._tally.set_members(verdict.group_members)
+        eligible = self._tally.eligible_count() or 0
+        if required > eligible:
+            return APPROVALS_EXCEED_GROUP, (
+                f"{required} approvals required but approver group {group!r} has "
+                f"{eligible} possible approver(s) (the requester never counts)"
+            )
+        return None
+
+    async def _refuse_vote_policy(self, error_type: str, message: str) -> ApprovalResult:
+        await self._audit(
+            "policy-invalid",
+            outcome=AuditOutcome.FAILURE,
+            reason="invalid_vote_policy",
+            error_type=error_type,
+            error=message,
+            approver_group=self._request.approver_group,
+            approvals_required=self._request.approvals_required,
+        )
+        return self._finish(ApprovalStatus.FAILURE, error=message)
+
+    def _votes_unaudited(self) -> bool:
+        return self._tally is not None and self._votes_audited < len(self._tally.votes)
+
+    async def _audit_votes(self) -> None:
+        while self._tally is not None and self._votes_unaudited():
+            vote = self._tally.votes[self._votes_audited]
+            counted = self._tally.votes[: self._votes_audited + 1]
+            # Counted once written, as refusals are.
+            await self._audit(
+                f"voted-{self._votes_audited + 1}",
+                outcome=AuditOutcome.VOTED,
+                actor=vote.decided_by,
+                approval_id=vote.approval_id,
+                decided_by=vote.decided_by,
+                decision="approved" if vote.approved else "denied",
+                comment=vote.comment,
+                approvals=sum(1 for v in counted if v.approved),
+                approvals_required=self._request.approvals_required,
+                approver_group=self._request.approver_group,
+                via=vote.source.value,
+            )
+            self._votes_audited += 1
 
     # --- audit -------------------------------------------------------------------
 
@@ -392,6 +488,8 @@ class ApprovalWorkflow:
         if self._state is not ApprovalState.DECIDED:
             self._state = ApprovalState.CLOSED
         self._set_final_state(status)
+        if self._tally is not None:
+            fields.setdefault("approvers", self._tally.approvers)
         return ApprovalResult(
             approved=status is ApprovalStatus.GRANTED,
             status=status,

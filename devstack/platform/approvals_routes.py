@@ -14,8 +14,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from approvals.identity import SELF_APPROVAL
-from approvals.models import NameText, ReasonText
-from devstack.platform.context import ApiError, Context, envelope, parse_body, require_token
+from approvals.models import MAX_APPROVALS_REQUIRED, NameText, ReasonText
+from devstack.platform.context import (
+    ApiError,
+    Context,
+    PlatformContext,
+    envelope,
+    parse_body,
+    require_token,
+)
 from devstack.platform.store import ExpireOutcome, SelfDecisionRefused, Status
 
 logger = logging.getLogger(__name__)
@@ -56,6 +63,8 @@ class _CreateBody(_ContractCreateBody):
 
     requester: NameText | None = None
     timeout_seconds: float | None = Field(default=None, gt=0, le=10 * 366 * 86400)
+    approvals_required: int | None = Field(default=None, ge=1, le=MAX_APPROVALS_REQUIRED)
+    """N-of-M: the decide route records votes on this item (docs/policies/n-of-m.md)."""
 
 
 class _ContractDecideBody(BaseModel):
@@ -71,6 +80,8 @@ class _DecideBody(_ContractDecideBody):
     """The decide body with the [ext] ``comment``, which follows the library's rule too."""
 
     comment: ReasonText | None = None
+    final: bool = False
+    """N-of-M: the workflow's outcome, which closes a vote item; a plain decide is a vote."""
 
 
 class _ExpireBody(BaseModel):
@@ -87,6 +98,7 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         return reply
     raw = await request.body()
     body: _ContractCreateBody
+    approvals_required: int | None = None
     if platform.strict:  # no Idempotency-Key, no requester, no deadline: every POST is new
         body = parse_body(_ContractCreateBody, raw)
         key, requester, timeout_seconds = None, None, None
@@ -94,6 +106,7 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         ext_body = parse_body(_CreateBody, raw)
         body, requester, timeout_seconds = ext_body, ext_body.requester, ext_body.timeout_seconds
         key = request.headers.get("idempotency-key") or None
+        approvals_required = ext_body.approvals_required
     approval, created = platform.store.create(
         workspace_id,
         action=body.action,
@@ -103,6 +116,7 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         idempotency_key=key,
         requester=requester,
         timeout_seconds=timeout_seconds,
+        approvals_required=approvals_required,
     )
     if created:
         payload = {
@@ -127,19 +141,25 @@ async def list_approvals(workspace_id: str, platform: Context) -> list[dict[str,
 async def decide(
     workspace_id: str, approval_id: str, request: Request, platform: Context
 ) -> dict[str, Any]:
-    """The first decision wins and is broadcast; later ones get 404."""
+    """The first decision wins and is broadcast; later ones get 404. [ext] On a vote item
+    (N-of-M) a decision without ``final`` is a vote: stored, broadcast, the item stays pending."""
     raw = await request.body()
     body: _ContractDecideBody
+    final = True
     if platform.strict:  # no comment, and no self-approval rule: the requester may decide
         body = parse_body(_ContractDecideBody, raw)
         comment, allow_self_decision = None, True
     else:
         ext_body = parse_body(_DecideBody, raw)
-        body, comment = ext_body, ext_body.comment
+        body, comment, final = ext_body, ext_body.comment, ext_body.final
         allow_self_decision = platform.hooks.self_decision_allowed(workspace_id, approval_id)
     if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
         raise ApiError(400, {"error": ERROR_BAD_DECISION})
     decision = Status(body.decision)
+    if not final:
+        voted = _vote(platform, workspace_id, approval_id, decision, body.decided_by, comment)
+        if voted is not None:
+            return voted
     try:
         approval = platform.store.decide(
             workspace_id,
@@ -164,6 +184,43 @@ async def decide(
         payload["comment"] = approval.comment
     platform.hub.broadcast(workspace_id, envelope(event, workspace_id, payload))
     return {"status": decision.value, "approval_id": approval.id}
+
+
+def _vote(
+    platform: PlatformContext,
+    workspace_id: str,
+    approval_id: str,
+    decision: Status,
+    decided_by: str | None,
+    comment: str | None,
+) -> dict[str, Any] | None:
+    """[ext] Record a vote on a vote item and broadcast ``APPROVAL_VOTED`` once per vote;
+    ``None``: not a pending vote item (the plain decide answers)."""
+    try:
+        voted = platform.store.vote(
+            workspace_id,
+            approval_id,
+            status=decision,
+            decided_by=decided_by or "human",
+            comment=comment,
+        )
+    except SelfDecisionRefused:
+        logger.warning("refused a self-vote on %s in %s", approval_id, workspace_id)
+        raise ApiError(403, {"error": ERROR_SELF_DECISION, "reason": SELF_APPROVAL}) from None
+    if voted is None:
+        return None
+    approval, new = voted
+    if new:
+        vote = approval.votes[-1]
+        payload = {"approval_id": approval.id, **vote}
+        platform.hub.broadcast(workspace_id, envelope("APPROVAL_VOTED", workspace_id, payload))
+    return {
+        "status": Status.PENDING.value,
+        "approval_id": approval.id,
+        "vote": decision.value,
+        "votes": len(approval.votes),
+        "approvals_required": approval.approvals_required,
+    }
 
 
 @ext_router.get("/{approval_id}")

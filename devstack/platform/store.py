@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from approvals.identity import is_self_decision
+from approvals.identity import identity_key, is_self_decision
 
 LIST_LIMIT = 50
 
@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS approvals (
     idempotency_key TEXT,
     requester       TEXT,
     expires_at      TEXT,
+    approvals_required INTEGER,
+    votes           TEXT,
     UNIQUE (workspace_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, seq);
@@ -45,13 +47,19 @@ CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
 
 _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
-    "decided_by, decided_at, comment, created_at, requester, expires_at"
+    "decided_by, decided_at, comment, created_at, requester, expires_at, "
+    "approvals_required, votes"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
 # before gets them added on open (``ALTER TABLE ... ADD COLUMN``), so old files
 # keep working and their rows read back with these as NULL.
-_ADDED_COLUMNS = (("requester", "TEXT"), ("expires_at", "TEXT"))
+_ADDED_COLUMNS = (
+    ("requester", "TEXT"),
+    ("expires_at", "TEXT"),
+    ("approvals_required", "INTEGER"),
+    ("votes", "TEXT"),
+)
 
 
 class Status(StrEnum):
@@ -103,6 +111,9 @@ class Approval:
     created_at: str
     requester: str | None = None
     expires_at: str | None = None
+    approvals_required: int | None = None
+    """[ext] N-of-M: set, the decide route records votes (``Store.vote``) until a final one."""
+    votes: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -121,6 +132,8 @@ class Approval:
             created_at=row["created_at"],
             requester=row["requester"],
             expires_at=row["expires_at"],
+            approvals_required=row["approvals_required"],
+            votes=tuple(json.loads(row["votes"])) if row["votes"] else (),
         )
 
     def contract_item(self) -> dict[str, Any]:
@@ -137,13 +150,18 @@ class Approval:
         }
 
     def item(self) -> dict[str, Any]:
-        """The shape of the workspace list and single-item routes, with the [ext] fields."""
-        return {
+        """The shape of the workspace list and single-item routes, with the [ext] fields
+        (``approvals_required`` and ``votes`` on a vote item only)."""
+        item = {
             **self.contract_item(),
             "comment": self.comment,
             "requester": self.requester,
             "expires_at": self.expires_at,
         }
+        if self.approvals_required is not None:
+            item["approvals_required"] = self.approvals_required
+            item["votes"] = [dict(vote) for vote in self.votes]
+        return item
 
     def contract_pending_item(self) -> dict[str, Any]:
         """The upstream contract's ``/approvals/pending`` item: no [ext] field (strict mode).
@@ -162,11 +180,15 @@ class Approval:
 
     def pending_item(self) -> dict[str, Any]:
         """The shape of the cross-workspace ``/approvals/pending`` route, with the [ext] fields."""
-        return {
+        item = {
             **self.contract_pending_item(),
             "requester": self.requester,
             "expires_at": self.expires_at,
         }
+        if self.approvals_required is not None:
+            item["approvals_required"] = self.approvals_required
+            item["votes"] = [dict(vote) for vote in self.votes]
+        return item
 
 
 class Store:
@@ -213,6 +235,7 @@ class Store:
         idempotency_key: str | None = None,
         requester: str | None = None,
         timeout_seconds: float | None = None,
+        approvals_required: int | None = None,
     ) -> tuple[Approval, bool]:
         """Insert a pending approval.
 
@@ -222,6 +245,7 @@ class Store:
             idempotency_key: a key already used in this workspace inserts nothing.
             requester: who asks; may not decide it (see ``decide``).
             timeout_seconds: sets ``expires_at`` (shown only: nothing expires by itself).
+            approvals_required: makes it a vote item (``vote``).
 
         Returns:
             The approval and whether it was created now (``False``: the key's
@@ -238,8 +262,8 @@ class Store:
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO approvals (id, workspace_id, task_id, action, reason, context, "
-                "status, created_at, idempotency_key, requester, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, created_at, idempotency_key, requester, expires_at, approvals_required) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
                 (
                     approval_id,
@@ -253,6 +277,7 @@ class Store:
                     idempotency_key,
                     requester,
                     expires_at,
+                    approvals_required,
                 ),
             )
             created = cursor.rowcount == 1
@@ -347,6 +372,62 @@ class Store:
             row = self._select_one("id = ?", (approval_id,))
         assert row is not None
         return Approval.from_row(row)
+
+    def vote(
+        self,
+        workspace_id: str,
+        approval_id: str,
+        *,
+        status: Status,
+        decided_by: str,
+        comment: str | None = None,
+    ) -> tuple[Approval, bool] | None:
+        """Record a vote on a pending vote item; the item stays pending (N-of-M).
+
+        A decider's vote with the same answer is kept once (names compare as
+        ``approvals.identity`` does). Counting is the workflow's: it closes the item with
+        a final decision (``decide``).
+
+        Returns:
+            The item and whether the vote is new; ``None`` when it is unknown, another
+            workspace's, not a vote item, or no longer pending.
+
+        Raises:
+            SelfDecisionRefused: ``decided_by`` is the requester; nothing is stored.
+        """
+        if status not in (Status.APPROVED, Status.DENIED):
+            raise ValueError(f"not a decision: {status!r}")
+        with self._lock:
+            row = self._select_one(
+                "id = ? AND workspace_id = ? AND status = ? AND approvals_required IS NOT NULL",
+                (approval_id, workspace_id, Status.PENDING.value),
+            )
+            if row is None:
+                return None
+            if is_self_decision(row["requester"], decided_by):
+                raise SelfDecisionRefused(approval_id)
+            votes = list(json.loads(row["votes"])) if row["votes"] else []
+            key = identity_key(decided_by)
+            if any(
+                identity_key(v.get("decided_by")) == key and v.get("decision") == status.value
+                for v in votes
+            ):
+                return Approval.from_row(row), False
+            votes.append(
+                {
+                    "decided_by": decided_by,
+                    "decision": status.value,
+                    "comment": comment,
+                    "decided_at": utc_now(),
+                }
+            )
+            self._db.execute(
+                "UPDATE approvals SET votes = ? WHERE id = ? AND status = ?",
+                (json.dumps(votes), approval_id, Status.PENDING.value),
+            )
+            updated = self._select_one("id = ?", (approval_id,))
+        assert updated is not None
+        return Approval.from_row(updated), True
 
     def expire(
         self, workspace_id: str, approval_id: str, *, reason: str | None = None
