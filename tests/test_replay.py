@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -20,6 +21,8 @@ from tests.replay_mutant import ReorderedApprovalWorkflow
 from workflows.approval import ApprovalWorkflow
 
 MIN_RECORDED = 12
+FEATURE_SETS = ["n-of-m"]
+"""Sets recorded by a feature's own tests, beside ``baseline`` (docs/testing.md)."""
 
 
 async def recorded_histories(pattern: str = "*/*") -> AsyncIterator[WorkflowHistory]:
@@ -49,3 +52,9 @@ async def test_a_changed_workflow_fails_replay():
     failures = await replay_failures(ReorderedApprovalWorkflow)
     assert len(failures) == len(list(HISTORIES_DIR.glob("*/*.json")))
     assert all("nondetermin" in message.lower() for message in failures.values()), failures
+
+
+@pytest.mark.parametrize("history_set", FEATURE_SETS)
+async def test_a_feature_set_replays(history_set):
+    assert list(HISTORIES_DIR.glob(f"{history_set}/*.json")), f"record {history_set}"
+    assert await replay_failures(ApprovalWorkflow, f"{history_set}/*") == {}
