@@ -106,13 +106,25 @@ class ApprovalTool(BaseTool):
 
     _settings: Settings | None = PrivateAttr(default=None)
     _client: Client | None = PrivateAttr(default=None)
+    _policy: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __init__(
-        self, settings: Settings | None = None, client: Client | None = None, **kwargs: Any
+        self,
+        settings: Settings | None = None,
+        client: Client | None = None,
+        *,
+        approvals_required: int | None = None,
+        approver_group: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._settings = settings
         self._client = client
+        # N-of-M (docs/policies/n-of-m.md): the developer's, never an argument the model picks.
+        if approvals_required is not None:
+            self._policy["approvals_required"] = approvals_required
+        if approver_group is not None:
+            self._policy["approver_group"] = approver_group
 
     def _parse_input(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
@@ -150,7 +162,8 @@ class ApprovalTool(BaseTool):
         except ValidationError as error:
             return _failure(f"invalid settings: {_errors(error, env_names=True)}")
         try:
-            build_request(settings, action, reason)  # refused here, before anything is sent
+            # refused here, before anything is sent
+            build_request(settings, action, reason, **self._policy)
         except SettingsError as error:
             return _failure(str(error))
         except ValidationError as error:
@@ -161,7 +174,7 @@ class ApprovalTool(BaseTool):
         )
         try:
             client = self._client or await connect(settings)
-            handle = await start_approval(client, settings, action, reason, key=key)
+            handle = await start_approval(client, settings, action, reason, key=key, **self._policy)
         except ConnectionSettingsError as error:
             return _failure(str(error))
         except Exception as error:
@@ -175,6 +188,18 @@ class ApprovalTool(BaseTool):
         return result.as_tool_result()
 
 
-def approval_tool(settings: Settings | None = None, client: Client | None = None) -> BaseTool:
-    """A ``request_approval`` tool; settings from the environment unless given."""
-    return ApprovalTool(settings, client)
+def approval_tool(
+    settings: Settings | None = None,
+    client: Client | None = None,
+    *,
+    approvals_required: int | None = None,
+    approver_group: str | None = None,
+) -> BaseTool:
+    """A ``request_approval`` tool; settings from the environment unless given.
+
+    ``approvals_required`` and ``approver_group`` set the N-of-M policy of every request
+    the tool makes (docs/policies/n-of-m.md); the result then lists ``approvers``.
+    """
+    return ApprovalTool(
+        settings, client, approvals_required=approvals_required, approver_group=approver_group
+    )

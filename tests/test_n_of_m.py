@@ -15,12 +15,15 @@ import uuid
 from typing import Any
 
 import pytest
+from temporalio.worker import Worker
 
 from approvals.cli import build_parser
 from approvals.client import send_decision
+from approvals.langchain_tool import approval_tool
 from approvals.models import ApprovalState, ApprovalStatus, ApprovalStatusView, Decision
 from approvals.platform_client import PlatformError
 from approvals.settings import Settings
+from examples.parent_workflow import Cleanup, CleanupAgent
 from tests.helpers import (
     approval_request,
     audit_records,
@@ -54,8 +57,14 @@ async def cast(
     platform, settings: Settings, client, approval_id: str, by: str, approved: bool = True
 ) -> None:
     """One vote by the path the platform's mode offers."""
-    if platform.strict:
-        await send_decision(client, settings, approval_id, approved=approved, decided_by=by)
+    if platform.strict:  # retried while visibility does not show the workflow yet
+
+        async def sent() -> str:
+            return await send_decision(
+                client, settings, approval_id, approved=approved, decided_by=by
+            )
+
+        await eventually(sent)
         return
     async with platform_client(settings) as api:
         await api.decide(approval_id, approved=approved, decided_by=by, comment=f"by {by}")
@@ -305,3 +314,42 @@ async def test_the_two_approver_example_runs(dev_env, settings, platform):
         printed = await asking
 
     assert printed == "approved by alice, bob\n"
+
+
+async def test_the_langchain_tool_asks_for_the_policy_its_developer_set(
+    dev_env, settings, platform
+):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        settings = settings.model_copy(update={"temporal_task_queue": task_queue})
+        tool = approval_tool(settings, dev_env.client, approvals_required=2)
+        assert set(tool.args) == {"action", "reason"}  # the model cannot lower the bar
+        asking = asyncio.create_task(tool.ainvoke({"action": "Purge the CDN", "reason": "leak"}))
+        approval_id = await eventually(lambda: pending_id(settings), timeout=60)
+        for who in ("alice", "bob"):
+            await cast(platform, settings, dev_env.client, approval_id, who)
+        answer = await asyncio.wait_for(asking, 60)
+
+    assert answer["approved"] is True and answer["approvers"] == ["alice", "bob"]
+    assert answer["decided_by"] == "bob"
+
+
+async def test_a_child_approval_counts_votes_too(dev_env, settings, platform):
+    async with running_worker(dev_env.client, settings) as approvals_queue:
+        settings = settings.model_copy(update={"temporal_task_queue": approvals_queue})
+        agent_queue = f"agents-{uuid.uuid4()}"
+        async with Worker(dev_env.client, task_queue=agent_queue, workflows=[CleanupAgent]):
+            job = Cleanup(
+                request=settings.approval_request(
+                    "Drop db", "rebuild", requester=REQUESTER, approvals_required=2
+                ),
+                approvals_task_queue=approvals_queue,
+            )
+            handle = await dev_env.client.start_workflow(
+                CleanupAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
+            )
+            approval_id = await eventually(lambda: pending_id(settings), timeout=60)
+            await cast(platform, settings, dev_env.client, approval_id, "alice")
+            await cast(platform, settings, dev_env.client, approval_id, "bob", approved=False)
+            assert await asyncio.wait_for(handle.result(), 60) == "kept: Denied by human"
+
+    assert outcomes(settings) == ["requested", "voted", "voted", "denied"]
