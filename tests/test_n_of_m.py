@@ -20,7 +20,13 @@ from temporalio.worker import Worker
 from approvals.cli import build_parser
 from approvals.client import send_decision
 from approvals.langchain_tool import approval_tool
-from approvals.models import ApprovalState, ApprovalStatus, ApprovalStatusView, Decision
+from approvals.models import (
+    ApprovalState,
+    ApprovalStatus,
+    ApprovalStatusView,
+    Decision,
+    WebSocketMode,
+)
 from approvals.platform_client import PlatformError
 from approvals.settings import Settings
 from examples.parent_workflow import Cleanup, CleanupAgent
@@ -353,3 +359,18 @@ async def test_a_child_approval_counts_votes_too(dev_env, settings, platform):
             assert await asyncio.wait_for(handle.result(), 60) == "kept: Denied by human"
 
     assert outcomes(settings) == ["requested", "voted", "voted", "denied"]
+
+
+@pytest.mark.reference_only("the item's votes are an [ext]; strict votes come by signal")
+async def test_votes_reach_the_workflow_by_polling_without_the_socket(dev_env, settings, platform):
+    settings = settings.model_copy(update={"approval_use_websocket": WebSocketMode.FALSE})
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, two_of())
+        approval_id = await wait_pending(handle)
+        await cast(platform, settings, dev_env.client, approval_id, "alice")
+        assert await votes_counted(handle, 1) == ["alice"]
+        await cast(platform, settings, dev_env.client, approval_id, "bob")
+        result = await finish(handle, "two_approvers_polling")
+
+    assert result.approvers == ["alice", "bob"]
+    assert {r["via"] for r in audit_records(settings) if r["outcome"] == "voted"} == {"polling"}
