@@ -49,6 +49,8 @@ class CreateApprovalInput(_Model):
     timeout_seconds: TimeoutSeconds | None = None
     approvals_required: int | None = None
     """N-of-M: the platform [ext] that makes its decide route record votes; ``None``: omitted."""
+    approvers: list[NameText] | None = None
+    """N-of-M: the approver group's members, the only voters a platform [ext] accepts."""
 
 
 class CreatedApproval(_Model):

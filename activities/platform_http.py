@@ -68,6 +68,7 @@ class PlatformHttpActivities:
                 requester=request.requester or None,
                 timeout_seconds=request.timeout_seconds,
                 approvals_required=request.approvals_required,
+                approvers=request.approvers,
             )
         except PlatformError as error:
             raise as_application_error(error) from error

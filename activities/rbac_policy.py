@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from approvals.models import MAX_NAME_CHARS, NAME_CONTROL_CHARS
+
 ALL_ACTIONS = "*"
 DEFAULT_ROLES: tuple[str, ...] = ("operator",)
 
@@ -41,15 +43,27 @@ class RbacPolicy:
         return False
 
 
+def _is_name(value: str) -> bool:
+    """A member name the models take (``NameText``), not blank."""
+    return (
+        bool(value.strip())
+        and len(value) <= MAX_NAME_CHARS
+        and not NAME_CONTROL_CHARS.search(value)
+    )
+
+
 def approver_groups_from_config(config: Any) -> dict[str, tuple[str, ...]]:
     """The ``approver_groups`` of a parsed ``config.yaml``: a group that is not a list of
-    names is left out (a request naming it fails as an unknown group)."""
+    names is left out (a request naming it fails as an unknown group); a member that is
+    no valid name (blank, over 200 characters, a control character) is left out."""
     raw = config.get("approver_groups") if isinstance(config, Mapping) else None
     groups: dict[str, tuple[str, ...]] = {}
     if isinstance(raw, Mapping):
         for name, members in raw.items():
             if isinstance(members, Sequence) and not isinstance(members, str):
-                groups[str(name)] = tuple(str(m) for m in members if isinstance(m, str | int))
+                groups[str(name)] = tuple(
+                    str(m) for m in members if isinstance(m, str | int) and _is_name(str(m))
+                )
     return groups
 
 

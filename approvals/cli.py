@@ -222,13 +222,14 @@ def decide(
 
 
 async def _votes_by_signal(settings: Settings, item: dict[str, Any]) -> bool:
-    """Whether a pending item that is no [ext] vote item belongs to a request counting votes.
+    """Whether an item that is no [ext] vote item belongs to a request counting votes.
 
     A reference platform's item carries its [ext] fields (``expires_at``): it is a vote
     item or a plain request. A strict platform's item says nothing: the workflow's status
-    query does; without Temporal the platform decides, as before.
+    query does (the item may be decided already, by a first vote on the platform, while
+    the workflow waits for more); without Temporal the platform decides, as before.
     """
-    if item.get("status") != "pending" or "approvals_required" in item or "expires_at" in item:
+    if "approvals_required" in item or "expires_at" in item:
         return False
     try:
         client = await _client(settings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 SELF_APPROVAL = "self-approval"
 """The ``rejected_because`` of a refused decision, and the platform's refusal reason."""
+NOT_IN_GROUP = "not in approver group"
+"""The same for a vote by someone outside the request's approver group (N-of-M)."""
 
 
 def _normal(name: str | None) -> str:
@@ -35,4 +37,4 @@ def same_identity(one: str | None, other: str | None) -> bool:
     return is_self_decision(one, other)
 
 
-__all__ = ["SELF_APPROVAL", "identity_key", "is_self_decision", "same_identity"]
+__all__ = ["NOT_IN_GROUP", "SELF_APPROVAL", "identity_key", "is_self_decision", "same_identity"]

@@ -160,12 +160,14 @@ class PlatformClient:
         requester: str | None = None,
         timeout_seconds: float | None = None,
         approvals_required: int | None = None,
+        approvers: list[str] | None = None,
     ) -> str:
         """Create the request and return its ``approval_id`` (an ``Identifier``).
 
         ``idempotency_key``: a retry gets the first request back (where honoured);
         ``requester`` and ``timeout_seconds`` are [ext] inbox fields; ``approvals_required``
-        the [ext] that makes the decide route record votes (docs/policies/n-of-m.md).
+        the [ext] that makes the decide route record votes, ``approvers`` the only names it
+        takes votes from (docs/policies/n-of-m.md).
 
         Raises:
             PlatformError: a reply other than 201, or a bad one.
@@ -179,6 +181,8 @@ class PlatformClient:
             body["timeout_seconds"] = timeout_seconds
         if approvals_required is not None:
             body["approvals_required"] = approvals_required
+        if approvers is not None:
+            body["approvers"] = approvers
         response = await self._send(
             "POST",
             self._url(),

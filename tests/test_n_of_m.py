@@ -18,7 +18,7 @@ import pytest
 from temporalio.worker import Worker
 
 from approvals.cli import build_parser
-from approvals.client import send_decision
+from approvals.client import approval_status, send_decision, waiting_workflow
 from approvals.langchain_tool import approval_tool
 from approvals.models import (
     ApprovalState,
@@ -60,9 +60,31 @@ def two_of(**fields: Any):
 
 
 async def cast(
-    platform, settings: Settings, client, approval_id: str, by: str, approved: bool = True
+    platform,
+    settings: Settings,
+    client,
+    approval_id: str,
+    by: str,
+    approved: bool = True,
+    *,
+    counted: int | None = None,
 ) -> None:
-    """One vote by the path the platform's mode offers."""
+    """One vote by the path the platform's mode offers; with ``counted``, wait until the
+    workflow has counted that many (votes sent at once may arrive in any order)."""
+    await _send(platform, settings, client, approval_id, by, approved)
+    if counted is not None:
+        await eventually(lambda: _counted(client, settings, approval_id, counted))
+
+
+async def _counted(client, settings: Settings, approval_id: str, count: int) -> bool:
+    workflow_id = await waiting_workflow(client, settings, approval_id)
+    assert workflow_id is not None
+    return len((await approval_status(client, workflow_id)).votes) >= count
+
+
+async def _send(
+    platform, settings: Settings, client, approval_id: str, by: str, approved: bool
+) -> None:
     if platform.strict:  # retried while visibility does not show the workflow yet
 
         async def sent() -> str:
@@ -135,7 +157,7 @@ async def test_the_requester_never_counts(dev_env, settings, platform):
             dev_env.client, settings, approval_id, approved=True, decided_by="Agent-7"
         )
         await eventually(lambda: _has(settings, "rejected"))
-        await cast(platform, settings, dev_env.client, approval_id, "alice")
+        await cast(platform, settings, dev_env.client, approval_id, "alice", counted=1)
         await cast(platform, settings, dev_env.client, approval_id, "bob")
         result = await finish(handle, "requester_refused")
 
@@ -169,9 +191,19 @@ async def test_only_group_members_count(dev_env, settings, platform):
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
         handle = await start(dev_env.client, task_queue, request)
         approval_id = await wait_pending(handle)
-        await cast(platform, settings, dev_env.client, approval_id, "mallory")
+        if not platform.strict:  # the vote item names its approvers: the platform refuses
+            with pytest.raises(PlatformError) as refused:
+                await cast(platform, settings, dev_env.client, approval_id, "mallory")
+            assert refused.value.status_code == 403
+            async with platform_client(settings) as api:
+                item = await api.get_approval(approval_id)
+            assert item is not None and item["approvers"] == ["Alice", "bob", "agent-7"]
+        # by signal, or on strict: refused by the workflow and audited
+        await send_decision(
+            dev_env.client, settings, approval_id, approved=True, decided_by="mallory"
+        )
         await eventually(lambda: _has(settings, "rejected"))
-        await cast(platform, settings, dev_env.client, approval_id, "alice")
+        await cast(platform, settings, dev_env.client, approval_id, "alice", counted=1)
         await cast(platform, settings, dev_env.client, approval_id, "BOB")
         result = await finish(handle, "group_members")
         assert (await view(handle)).approver_group == "prod-admins"
@@ -242,6 +274,8 @@ async def test_the_cli_asks_for_two_votes_decides_and_shows_them(dev_env, settin
             )
         )
         approval_id = await eventually(lambda: pending_id(settings), timeout=60)
+        waiting = settings.model_copy(update={"temporal_task_queue": task_queue})
+        await eventually(lambda: waiting_workflow(dev_env.client, waiting, approval_id))
         code, out, err = await cli(env, "decide", approval_id, "--approve", "--by", "alice")
         assert code == 0, err
         assert out.strip() == f"approved {approval_id} " + (
@@ -307,7 +341,8 @@ async def test_the_two_approver_example_runs(dev_env, settings, platform):
         env = settings_env(dev_env.client, settings, task_queue)
         asking = asyncio.create_task(run_example("two_approvers.py", env))
         approval_id = await eventually(lambda: pending_id(settings), timeout=60)
-        for who in ("alice", "bob"):
+        await eventually(lambda: waiting_workflow(dev_env.client, settings, approval_id))
+        for count, who in enumerate(("alice", "bob"), start=1):
             code, _, err = await cli(
                 cli_env(dev_env, settings, task_queue),
                 "decide",
@@ -317,6 +352,8 @@ async def test_the_two_approver_example_runs(dev_env, settings, platform):
                 who,
             )
             assert code == 0, err
+            if count == 1:
+                await eventually(lambda: _counted(dev_env.client, settings, approval_id, 1))
         printed = await asking
 
     assert printed == "approved by alice, bob\n"
@@ -332,7 +369,14 @@ async def test_the_langchain_tool_asks_for_the_policy_its_developer_set(
         asking = asyncio.create_task(tool.ainvoke({"action": "Purge the CDN", "reason": "leak"}))
         approval_id = await eventually(lambda: pending_id(settings), timeout=60)
         for who in ("alice", "bob"):
-            await cast(platform, settings, dev_env.client, approval_id, who)
+            await cast(
+                platform,
+                settings,
+                dev_env.client,
+                approval_id,
+                who,
+                counted=1 if who == "alice" else None,
+            )
         answer = await asyncio.wait_for(asking, 60)
 
     assert answer["approved"] is True and answer["approvers"] == ["alice", "bob"]
@@ -354,7 +398,7 @@ async def test_a_child_approval_counts_votes_too(dev_env, settings, platform):
                 CleanupAgent.run, job, id=f"agent-{uuid.uuid4()}", task_queue=agent_queue
             )
             approval_id = await eventually(lambda: pending_id(settings), timeout=60)
-            await cast(platform, settings, dev_env.client, approval_id, "alice")
+            await cast(platform, settings, dev_env.client, approval_id, "alice", counted=1)
             await cast(platform, settings, dev_env.client, approval_id, "bob", approved=False)
             assert await asyncio.wait_for(handle.result(), 60) == "kept: Denied by human"
 

@@ -84,6 +84,25 @@ async def test_a_vote_item_records_votes_and_stays_pending(http, server, workspa
     assert [p["votes"] for p in pending if p["id"] == approval_id] == [shown["votes"]]
 
 
+async def test_a_vote_item_with_approvers_takes_votes_from_them_only(http, workspace):
+    approval_id = await create(
+        http, workspace, approvals_required=2, approvers=["Alice", "bob"], requester="agent"
+    )
+    refused = await decide(http, workspace, approval_id, decision="denied", decided_by="mallory")
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "error": "only the approval's approvers may vote on it",
+            "reason": "not in approver group",
+        },
+    )
+    taken = await decide(http, workspace, approval_id, decision="approved", decided_by=" alice ")
+    assert taken.json()["votes"] == 1
+    shown = await item(http, workspace, approval_id)
+    assert shown["approvers"] == ["Alice", "bob"] and len(shown["votes"]) == 1
+    assert shown["status"] == "pending"
+
+
 async def test_final_closes_a_vote_item_as_a_decision(http, server, workspace):
     approval_id = await create(http, workspace, approvals_required=2)
     await decide(http, workspace, approval_id, decision="approved", decided_by="alice")

@@ -187,7 +187,7 @@ class ApprovalWorkflow:
                 idempotency_key=f"{info.workflow_id}/{info.run_id}",
                 requester=request.requester,
                 timeout_seconds=request.timeout_seconds,
-                approvals_required=request.approvals_required if self._tally else None,
+                **self._vote_item_fields(),
             ),
             start_to_close_timeout=options.CREATE.start_to_close_timeout,
             retry_policy=options.CREATE.retry_policy,
@@ -357,6 +357,13 @@ class ApprovalWorkflow:
             self._tally.offer(decision, made_in_time=made_in_time)
         else:
             self._rules.offer(decision, made_in_time=made_in_time)
+
+    def _vote_item_fields(self) -> dict[str, Any]:
+        """What makes the platform's item a vote item ([ext]); nothing without a policy."""
+        if self._tally is None:
+            return {}
+        members = self._tally.member_names if self._tally.members is not None else None
+        return {"approvals_required": self._tally.required, "approvers": members}
 
     def _vote_policy_problem(self, verdict: PermissionVerdict) -> tuple[str, str] | None:
         """(error type, message) when the request's vote policy can never be met, else None."""

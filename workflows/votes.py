@@ -22,11 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from approvals.identity import SELF_APPROVAL, identity_key, is_self_decision
+from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
 from approvals.models import Decision
 from workflows.decision_rules import DecisionRules, Verdict
-
-NOT_IN_GROUP = "not in approver group"
 
 
 class VoteVerdict(StrEnum):
@@ -48,9 +46,12 @@ class Tally:
     anyone but the requester may vote."""
     votes: list[Decision] = field(default_factory=list)
     """The counted votes, in arrival order."""
+    member_names: list[str] = field(default_factory=list)
+    """The group's members as the config names them."""
 
     def set_members(self, names: Iterable[str]) -> None:
-        self.members = frozenset(identity_key(name) for name in names if identity_key(name))
+        self.member_names = [name for name in names if identity_key(name)]
+        self.members = frozenset(identity_key(name) for name in self.member_names)
 
     def eligible_count(self) -> int | None:
         """How many distinct deciders may vote (group members but the requester); ``None``:

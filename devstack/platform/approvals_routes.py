@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from approvals.identity import SELF_APPROVAL
+from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL
 from approvals.models import MAX_APPROVALS_REQUIRED, NameText, ReasonText
 from devstack.platform.context import (
     ApiError,
@@ -23,7 +23,7 @@ from devstack.platform.context import (
     parse_body,
     require_token,
 )
-from devstack.platform.store import ExpireOutcome, SelfDecisionRefused, Status
+from devstack.platform.store import ExpireOutcome, NotAnApprover, SelfDecisionRefused, Status
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ ERROR_BAD_DECISION = "decision must be 'approved' or 'denied'"
 ERROR_NOT_FOUND = "approval not found"
 ERROR_NOT_DECIDABLE = "approval not found or already decided"
 ERROR_SELF_DECISION = "the requester cannot decide their own approval"
+ERROR_NOT_AN_APPROVER = "only the approval's approvers may vote on it"
 
 PREFIX = "/workspaces/{workspace_id}/approvals"
 
@@ -65,6 +66,8 @@ class _CreateBody(_ContractCreateBody):
     timeout_seconds: float | None = Field(default=None, gt=0, le=10 * 366 * 86400)
     approvals_required: int | None = Field(default=None, ge=1, le=MAX_APPROVALS_REQUIRED)
     """N-of-M: the decide route records votes on this item (docs/policies/n-of-m.md)."""
+    approvers: list[NameText] | None = Field(default=None, max_length=1_000)
+    """N-of-M: the only deciders a vote item takes votes from (an approver group)."""
 
 
 class _ContractDecideBody(BaseModel):
@@ -99,6 +102,7 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
     raw = await request.body()
     body: _ContractCreateBody
     approvals_required: int | None = None
+    approvers: list[str] | None = None
     if platform.strict:  # no Idempotency-Key, no requester, no deadline: every POST is new
         body = parse_body(_ContractCreateBody, raw)
         key, requester, timeout_seconds = None, None, None
@@ -107,6 +111,7 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         body, requester, timeout_seconds = ext_body, ext_body.requester, ext_body.timeout_seconds
         key = request.headers.get("idempotency-key") or None
         approvals_required = ext_body.approvals_required
+        approvers = ext_body.approvers if approvals_required is not None else None
     approval, created = platform.store.create(
         workspace_id,
         action=body.action,
@@ -117,6 +122,7 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         requester=requester,
         timeout_seconds=timeout_seconds,
         approvals_required=approvals_required,
+        approvers=approvers,
     )
     if created:
         payload = {
@@ -207,6 +213,8 @@ def _vote(
     except SelfDecisionRefused:
         logger.warning("refused a self-vote on %s in %s", approval_id, workspace_id)
         raise ApiError(403, {"error": ERROR_SELF_DECISION, "reason": SELF_APPROVAL}) from None
+    except NotAnApprover:
+        raise ApiError(403, {"error": ERROR_NOT_AN_APPROVER, "reason": NOT_IN_GROUP}) from None
     if voted is None:
         return None
     approval, new = voted

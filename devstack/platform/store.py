@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS approvals (
     expires_at      TEXT,
     approvals_required INTEGER,
     votes           TEXT,
+    approvers       TEXT,
     UNIQUE (workspace_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, seq);
@@ -48,7 +49,7 @@ CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, seq);
 _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
     "decided_by, decided_at, comment, created_at, requester, expires_at, "
-    "approvals_required, votes"
+    "approvals_required, votes, approvers"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
@@ -59,6 +60,7 @@ _ADDED_COLUMNS = (
     ("expires_at", "TEXT"),
     ("approvals_required", "INTEGER"),
     ("votes", "TEXT"),
+    ("approvers", "TEXT"),
 )
 
 
@@ -83,6 +85,10 @@ class ExpireOutcome(StrEnum):
 
 class SelfDecisionRefused(Exception):
     """The decider is the approval's requester; nothing was stored."""
+
+
+class NotAnApprover(Exception):
+    """[ext] N-of-M: the voter is not among the vote item's approvers; nothing was stored."""
 
 
 def utc_now() -> str:
@@ -114,6 +120,8 @@ class Approval:
     approvals_required: int | None = None
     """[ext] N-of-M: set, the decide route records votes (``Store.vote``) until a final one."""
     votes: tuple[dict[str, Any], ...] = ()
+    approvers: tuple[str, ...] | None = None
+    """[ext] N-of-M: the only deciders whose votes a vote item takes; ``None``: anyone."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -134,6 +142,7 @@ class Approval:
             expires_at=row["expires_at"],
             approvals_required=row["approvals_required"],
             votes=tuple(json.loads(row["votes"])) if row["votes"] else (),
+            approvers=tuple(json.loads(row["approvers"])) if row["approvers"] else None,
         )
 
     def contract_item(self) -> dict[str, Any]:
@@ -158,10 +167,16 @@ class Approval:
             "requester": self.requester,
             "expires_at": self.expires_at,
         }
-        if self.approvals_required is not None:
-            item["approvals_required"] = self.approvals_required
-            item["votes"] = [dict(vote) for vote in self.votes]
-        return item
+        return {**item, **self._vote_fields()}
+
+    def _vote_fields(self) -> dict[str, Any]:
+        if self.approvals_required is None:
+            return {}
+        return {
+            "approvals_required": self.approvals_required,
+            "votes": [dict(vote) for vote in self.votes],
+            "approvers": list(self.approvers) if self.approvers is not None else None,
+        }
 
     def contract_pending_item(self) -> dict[str, Any]:
         """The upstream contract's ``/approvals/pending`` item: no [ext] field (strict mode).
@@ -185,10 +200,7 @@ class Approval:
             "requester": self.requester,
             "expires_at": self.expires_at,
         }
-        if self.approvals_required is not None:
-            item["approvals_required"] = self.approvals_required
-            item["votes"] = [dict(vote) for vote in self.votes]
-        return item
+        return {**item, **self._vote_fields()}
 
 
 class Store:
@@ -236,6 +248,7 @@ class Store:
         requester: str | None = None,
         timeout_seconds: float | None = None,
         approvals_required: int | None = None,
+        approvers: list[str] | None = None,
     ) -> tuple[Approval, bool]:
         """Insert a pending approval.
 
@@ -245,7 +258,8 @@ class Store:
             idempotency_key: a key already used in this workspace inserts nothing.
             requester: who asks; may not decide it (see ``decide``).
             timeout_seconds: sets ``expires_at`` (shown only: nothing expires by itself).
-            approvals_required: makes it a vote item (``vote``).
+            approvals_required: makes it a vote item (``vote``); ``approvers``, the only
+                deciders it takes votes from.
 
         Returns:
             The approval and whether it was created now (``False``: the key's
@@ -262,8 +276,8 @@ class Store:
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO approvals (id, workspace_id, task_id, action, reason, context, "
-                "status, created_at, idempotency_key, requester, expires_at, approvals_required) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, created_at, idempotency_key, requester, expires_at, approvals_required, "
+                "approvers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
                 (
                     approval_id,
@@ -278,6 +292,7 @@ class Store:
                     requester,
                     expires_at,
                     approvals_required,
+                    json.dumps(approvers) if approvers is not None else None,
                 ),
             )
             created = cursor.rowcount == 1
@@ -394,6 +409,7 @@ class Store:
 
         Raises:
             SelfDecisionRefused: ``decided_by`` is the requester; nothing is stored.
+            NotAnApprover: the item names its approvers and ``decided_by`` is not one.
         """
         if status not in (Status.APPROVED, Status.DENIED):
             raise ValueError(f"not a decision: {status!r}")
@@ -406,6 +422,10 @@ class Store:
                 return None
             if is_self_decision(row["requester"], decided_by):
                 raise SelfDecisionRefused(approval_id)
+            if row["approvers"] is not None and identity_key(decided_by) not in {
+                identity_key(name) for name in json.loads(row["approvers"])
+            }:
+                raise NotAnApprover(approval_id)
             votes = list(json.loads(row["votes"])) if row["votes"] else []
             key = identity_key(decided_by)
             if any(
@@ -501,6 +521,7 @@ __all__ = [
     "LIST_LIMIT",
     "Approval",
     "ExpireOutcome",
+    "NotAnApprover",
     "SelfDecisionRefused",
     "Status",
     "Store",
