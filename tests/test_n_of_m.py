@@ -295,6 +295,7 @@ async def test_the_cli_asks_for_two_votes_decides_and_shows_them(dev_env, settin
         code, out, err = await asyncio.wait_for(asking, 60)
 
     assert code == 0, err
+    assert f"waiting for approval {approval_id}: elapsed" in out and "of 2 approvals" in out
     assert out.splitlines()[-1] == f"approved by alice, bob ({approval_id})"
 
 
