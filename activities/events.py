@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 DECIDED_STATUSES = {"approved": True, "denied": False}
 _ENVELOPE_EVENTS = {"APPROVAL_APPROVED", "APPROVAL_DENIED"}
 _FLAT_EVENT = "APPROVAL_DECIDED"
+_VOTE_EVENT = "APPROVAL_VOTED"
+"""[ext] N-of-M: one vote on a reference platform's vote item (docs/policies/n-of-m.md)."""
 MAX_FRAME_BYTES = 1_000_000
 
 
@@ -100,6 +102,14 @@ def decision_in_frame(frame: str | bytes) -> Decision | None:
     if not isinstance(event, dict):
         return None
     name = event.get("event")
+    if name == _VOTE_EVENT:  # a vote must say which answer: there is no default
+        payload = event.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("approval_id"), str):
+            return None
+        fields = {**payload, "timestamp": event.get("timestamp")}
+        return _decision(
+            payload["approval_id"], payload.get("decision"), fields, DecisionSource.WEBSOCKET
+        )
     if name in _ENVELOPE_EVENTS:
         payload = event.get("payload")
         if not isinstance(payload, dict) or not isinstance(payload.get("approval_id"), str):
@@ -118,6 +128,22 @@ def decision_from_frame(frame: str | bytes, approval_id: str) -> Decision | None
     """The decision for ``approval_id`` carried by one WebSocket frame, if any."""
     decision = decision_in_frame(frame)
     return decision if decision is not None and decision.approval_id == approval_id else None
+
+
+def votes_from_item(item: Any, approval_id: str, source: DecisionSource) -> list[Decision]:
+    """The votes a reference platform's vote item holds ([ext] ``votes``), oldest first."""
+    if not isinstance(item, dict) or item.get("id") != approval_id:
+        return []
+    votes = item.get("votes")
+    if not isinstance(votes, list):
+        return []
+    found = []
+    for vote in votes[:1_000]:
+        if isinstance(vote, dict):
+            decision = _decision(approval_id, vote.get("decision"), vote, source)
+            if decision is not None:
+                found.append(decision)
+    return found
 
 
 def decision_from_item(item: Any, approval_id: str, source: DecisionSource) -> Decision | None:

@@ -86,12 +86,14 @@ async def _request_of(
 
 
 def _is_its_outcome(result: ApprovalResult, decision: Decision) -> bool:
-    return (
-        result.approval_id == decision.approval_id
-        and result.decided_by == decision.decided_by
-        and result.approved == decision.approved
-        and result.status.value in ("granted", "denied")
-    )
+    if result.approval_id != decision.approval_id or result.status.value not in (
+        "granted",
+        "denied",
+    ):
+        return False
+    if decision.approved and decision.decided_by in (result.approvers or []):
+        return True  # a vote that counted (N-of-M)
+    return result.decided_by == decision.decided_by and result.approved == decision.approved
 
 
 def _now() -> datetime:

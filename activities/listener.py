@@ -24,7 +24,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from activities.approval_index import ApprovalIndex
-from activities.events import MAX_FRAME_BYTES, decision_from_item, decision_in_frame
+from activities.events import (
+    MAX_FRAME_BYTES,
+    decision_from_item,
+    decision_in_frame,
+    votes_from_item,
+)
 from activities.late_decisions import LateDecisionAudit
 from activities.messages import ListenerConfig, ListenerReport
 from activities.workspace import PlatformAccess
@@ -287,6 +292,8 @@ class ListenerSession:
         found = 0
         for approval_id, item in listed.items():
             self._read_at[approval_id] = now
+            for vote in votes_from_item(item, approval_id, source):  # N-of-M [ext]
+                self._deliver(vote, pending[approval_id])
             decision = decision_from_item(item, approval_id, source)
             if decision is not None:
                 found += 1

@@ -31,11 +31,15 @@ from approvals.models import (
 class PermissionCheck(_Model):
     workspace_id: Identifier
     permission: str = "approve"
+    approver_group: Identifier | None = None
+    """N-of-M: also return this group's members (``PermissionVerdict.group_members``)."""
 
 
 class PermissionVerdict(_Model):
     allowed: bool
     roles: list[str]
+    group_members: list[str] | None = None
+    """The members of ``PermissionCheck.approver_group``; ``None``: none asked, or unknown."""
 
 
 class CreateApprovalInput(_Model):
@@ -51,6 +55,10 @@ class CreateApprovalInput(_Model):
     args: JsonArgs | None = None
     args_schema: ArgsSchema | None = None
     action_hash: ActionHash | None = None
+    approvals_required: int | None = None
+    """N-of-M: the platform [ext] that makes its decide route record votes; ``None``: omitted."""
+    approvers: list[NameText] | None = None
+    """N-of-M: the approver group's members, the only voters a platform [ext] accepts."""
 
 
 class CreatedApproval(_Model):
@@ -95,6 +103,8 @@ class RecordDecisionInput(_Model):
 
     workspace_id: Identifier
     decision: Decision
+    final: bool = False
+    """N-of-M: the request's outcome after votes; closes a reference platform's vote item."""
 
 
 class ExpireOutcome(_Model):

@@ -81,6 +81,8 @@ class PlatformHttpActivities:
                 requester=request.requester or None,
                 timeout_seconds=request.timeout_seconds,
                 context=args_context(request),
+                approvals_required=request.approvals_required,
+                approvers=request.approvers,
             )
         except PlatformError as error:
             raise as_application_error(error) from error
@@ -129,6 +131,7 @@ class PlatformHttpActivities:
                 comment=decision.comment,
                 action_hash=decision.action_hash,
                 edited_args=decision.edited_args,
+                final=request.final,
             )
         except PlatformError as error:
             if error.status_code != 404:

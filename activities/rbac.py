@@ -23,4 +23,12 @@ class RbacActivities:
         """Whether the workspace's roles grant ``check.permission``; unreadable config: defaults."""
         require_served_workspace(self._settings, check.workspace_id)
         policy = await asyncio.to_thread(load_policy, self._settings.rbac_config_path)
-        return PermissionVerdict(allowed=policy.permits(check.permission), roles=list(policy.roles))
+        verdict = PermissionVerdict(
+            allowed=policy.permits(check.permission), roles=list(policy.roles)
+        )
+        if check.approver_group is None:
+            return verdict
+        members = policy.approver_groups.get(check.approver_group)
+        return verdict.model_copy(
+            update={"group_members": list(members) if members is not None else None}
+        )

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from approvals.models import MAX_NAME_CHARS, NAME_CONTROL_CHARS
+
 ALL_ACTIONS = "*"
 DEFAULT_ROLES: tuple[str, ...] = ("operator",)
 
@@ -28,6 +30,8 @@ class RbacPolicy:
 
     roles: tuple[str, ...] = DEFAULT_ROLES
     allowed_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    approver_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``approver_groups: {name: [members]}`` of the config (docs/policies/n-of-m.md)."""
 
     def permits(self, action: str) -> bool:
         for role in self.roles:
@@ -39,15 +43,40 @@ class RbacPolicy:
         return False
 
 
+def _is_name(value: str) -> bool:
+    """A member name the models take (``NameText``), not blank."""
+    return (
+        bool(value.strip())
+        and len(value) <= MAX_NAME_CHARS
+        and not NAME_CONTROL_CHARS.search(value)
+    )
+
+
+def approver_groups_from_config(config: Any) -> dict[str, tuple[str, ...]]:
+    """The ``approver_groups`` of a parsed ``config.yaml``: a group that is not a list of
+    names is left out (a request naming it fails as an unknown group); a member that is
+    no valid name (blank, over 200 characters, a control character) is left out."""
+    raw = config.get("approver_groups") if isinstance(config, Mapping) else None
+    groups: dict[str, tuple[str, ...]] = {}
+    if isinstance(raw, Mapping):
+        for name, members in raw.items():
+            if isinstance(members, Sequence) and not isinstance(members, str):
+                groups[str(name)] = tuple(
+                    str(m) for m in members if isinstance(m, str | int) and _is_name(str(m))
+                )
+    return groups
+
+
 def policy_from_config(config: Any) -> RbacPolicy:
     """The policy of a parsed ``config.yaml``; malformed means the defaults, but an explicit
     empty role list is kept (it grants nothing)."""
+    groups = approver_groups_from_config(config)
     rbac = config.get("rbac") if isinstance(config, Mapping) else None
     if not isinstance(rbac, Mapping):
-        return RbacPolicy()
+        return RbacPolicy(approver_groups=groups)
     raw_roles = rbac.get("roles", list(DEFAULT_ROLES))
     if not isinstance(raw_roles, Sequence) or isinstance(raw_roles, str):
-        return RbacPolicy()
+        return RbacPolicy(approver_groups=groups)
     roles = tuple(str(role) for role in raw_roles)
     overrides: dict[str, frozenset[str]] = {}
     raw_allowed = rbac.get("allowed_actions")
@@ -55,7 +84,7 @@ def policy_from_config(config: Any) -> RbacPolicy:
         for role, actions in raw_allowed.items():
             if isinstance(actions, Sequence) and not isinstance(actions, str):
                 overrides[str(role)] = frozenset(str(a) for a in actions)
-    return RbacPolicy(roles=roles, allowed_actions=overrides)
+    return RbacPolicy(roles=roles, allowed_actions=overrides, approver_groups=groups)
 
 
 def load_policy(config_path: Path) -> RbacPolicy:

@@ -8,8 +8,10 @@ for the answer, an ``ApprovalResult``. The LangChain tool is
 
 from approvals.client import (
     ApprovalHandle,
+    approval_status,
     build_request,
     request_approval,
+    send_decision,
     start_approval,
     workflow_id_for,
 )
@@ -50,10 +52,12 @@ __all__ = [
     "PlatformError",
     "Settings",
     "WebSocketMode",
+    "approval_status",
     "build_request",
     "connect",
     "data_converter",
     "request_approval",
+    "send_decision",
     "start_approval",
     "workflow_id_for",
 ]

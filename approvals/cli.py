@@ -25,7 +25,14 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from approvals.audit_log import AuditLog
-from approvals.client import ApprovalHandle, build_request, start_approval
+from approvals.client import (
+    ApprovalHandle,
+    approval_status,
+    build_request,
+    send_decision,
+    start_approval,
+    waiting_workflow,
+)
 from approvals.connection import connect
 from approvals.converter import validation_message
 from approvals.edits import bound_decision, find_waiting_workflow
@@ -109,7 +116,19 @@ def _waiting_line(view: ApprovalStatusView, started: float) -> str:
         left = f", time left {remaining:.0f}s"
     if view.escalated_to is not None:
         left += f", escalated to {view.escalated_to}"
-    return f"waiting for approval {view.approval_id}: elapsed {elapsed:.0f}s{left}"
+    votes = f", {_votes_line(view)}" if _counts_votes(view) else ""
+    return f"waiting for approval {view.approval_id}: elapsed {elapsed:.0f}s{left}{votes}"
+
+
+def _counts_votes(view: ApprovalStatusView) -> bool:
+    return view.approvals_required > 1 or view.approver_group is not None
+
+
+def _votes_line(view: ApprovalStatusView) -> str:
+    """``1 of 2 approvals (alice)``: the N-of-M progress of a request that counts votes."""
+    approvers = [vote.decided_by for vote in view.votes if vote.approved]
+    names = f" ({', '.join(approvers)})" if approvers else ""
+    return f"{len(approvers)} of {view.approvals_required} approvals{names}"
 
 
 async def _watch(handle: ApprovalHandle) -> ApprovalResult:
@@ -187,7 +206,8 @@ def request(
     if result.escalated_to is not None:
         echo(f"escalated to {result.escalated_to}")
     if result.status is ApprovalStatus.GRANTED:
-        echo(f"approved by {result.decided_by} ({result.approval_id})")
+        by = ", ".join(result.approvers) if result.approvers else result.decided_by
+        echo(f"approved by {by} ({result.approval_id})")
         if result.action_hash is not None:  # what was approved: edited or as asked
             echo(f"args {json.dumps(result.args, sort_keys=True, ensure_ascii=False)}")
             echo(f"action_hash {result.action_hash}{' (edited)' if result.edited else ''}")
@@ -241,13 +261,20 @@ async def _signal_bound_decision(
 
 
 def decide(
-    approval_id: str, approve: bool, by: str, comment: str | None, edit_text: str | None = None
+    approval_id: str,
+    approve: bool,
+    by: str,
+    comment: str | None,
+    edit_text: str | None = None,
+    vote: bool = False,
 ) -> int:
     """Approve or deny a pending request through the platform; unknown ids raise.
 
     For a request with args the decision names the hash it approves (``--edit``: a
     merge patch of the args, approved instead): through the platform where its item
-    carries the [ext] ``action_hash``, else through the workflow's signal.
+    carries the [ext] ``action_hash``, else through the workflow's signal. A request
+    that counts votes (N-of-M) on a platform that keeps one decision per approval gets
+    a vote by the workflow's ``decide`` signal instead; ``vote`` sends it that way.
     """
     edit = json_option(edit_text, "--edit")
     if edit is not None and not isinstance(edit, dict):
@@ -255,13 +282,21 @@ def decide(
     if edit is not None and not approve:
         raise ValueError("--edit: only an approval may edit the args")
 
-    async def main(settings: Settings) -> str | None:
+    async def main(settings: Settings) -> str:
         require_identifier(approval_id, "approval id")
         if not by.strip():
             raise ValueError("--by must name who decides")
         async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
             platform = _platform(settings, http)
-            item = await platform.get_approval(approval_id)
+            item = None if vote else await platform.get_approval(approval_id)
+            if edit is None and (
+                vote or (item is not None and await _votes_by_signal(settings, item))
+            ):
+                client = await _client(settings)
+                await send_decision(
+                    client, settings, approval_id, approved=approve, decided_by=by, comment=comment
+                )
+                return " (a vote, by signal)"
             if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")
             if "action_hash" in item:  # [ext] the platform carries the hash and edits
@@ -283,7 +318,7 @@ def decide(
                     action_hash=decision.action_hash,
                     edited_args=decision.edited_args,
                 )
-                return None
+                return " (a vote)" if "approvals_required" in item else ""
             if edit is not None or "requester" not in item:  # the upstream contract's item
                 try:
                     signalled = await _signal_bound_decision(
@@ -295,16 +330,39 @@ def decide(
                     signalled = None  # no Temporal at hand: the contract's route, as before
                     echo(f"approvals: deciding on the platform only: {one_line(error)}", err=True)
                 if signalled is not None:
-                    return signalled
+                    return f" (through workflow {signalled})"
                 if edit is not None:
                     raise LookupError(f"no waiting workflow with args for {approval_id}")
             await platform.decide(approval_id, approved=approve, decided_by=by, comment=comment)
-            return None
+            return " (a vote)" if "approvals_required" in item else ""
 
-    signalled = run(main)
-    via = f" (through workflow {signalled})" if signalled else ""
-    echo(f"{'approved' if approve else 'denied'} {approval_id}{via}")
+    how = run(main)
+    echo(f"{'approved' if approve else 'denied'} {approval_id}{how}")
     return APPROVED
+
+
+async def _votes_by_signal(settings: Settings, item: dict[str, Any]) -> bool:
+    """Whether an item that is no [ext] vote item belongs to a request counting votes.
+
+    A reference platform's item carries its [ext] fields (``expires_at``): it is a vote
+    item or a plain request. A strict platform's item says nothing: the workflow's status
+    query does (the item may be decided already, by a first vote on the platform, while
+    the workflow waits for more); without Temporal the platform decides, as before.
+    """
+    if "approvals_required" in item or "expires_at" in item:
+        return False
+    try:
+        client = await _client(settings)
+        workflow_id = await waiting_workflow(client, settings, str(item.get("id")))
+        if workflow_id is None:
+            return False
+        return _counts_votes(await approval_status(client, workflow_id))
+    except Exception as error:  # unknown: the platform decides, as before
+        echo(
+            f"approvals: cannot ask the workflow, deciding on the platform: {one_line(error)}",
+            err=True,
+        )
+        return False
 
 
 async def _view(client: Client, execution: WorkflowExecution) -> ApprovalStatusView | None:
@@ -389,6 +447,8 @@ def show(approval_id: str) -> int:
             out["status"] = view.model_dump(mode="json")
             if view.escalations or view.reminders or view.next_reminder_at:
                 out["escalation"] = _escalation_line(view)
+            if _counts_votes(view):
+                out["votes"] = _votes_line(view)
             out["audit"] = [
                 record
                 for record in AuditLog(settings.audit_log_path).records()
@@ -443,6 +503,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="args_schema_json",
         help="A JSON Schema (supported subset) that approvers' edits must satisfy.",
     )
+    ask.add_argument(
+        "--approvals-required",
+        type=_positive,
+        help="Approvals needed from distinct deciders, never the requester (default: 1).",
+    )
+    ask.add_argument(
+        "--approver-group",
+        help="Only members of this group of the workspace config's approver_groups count.",
+    )
     policy = ask.add_argument_group(
         "escalation and reminders", "See docs/policies/escalation.md; unset: none."
     )
@@ -485,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--edit",
         help="Approve with edits: a JSON merge patch of the request's args, e.g. '{\"dry_run\": "
         "true}'.",
+    )
+    answer.add_argument(
+        "--vote",
+        action="store_true",
+        help="Send it to the waiting workflow by signal (N-of-M votes; found automatically "
+        "where the platform keeps one decision per approval).",
     )
 
     listing = commands.add_parser(
@@ -533,6 +608,8 @@ def run_command(argv: Sequence[str]) -> int:
                 "escalate_to": args.escalate_to,
                 "on_timeout": args.on_timeout,
                 "escalation_timeout": args.escalation_timeout,
+                "approvals_required": args.approvals_required,
+                "approver_group": args.approver_group,
             }
             return request(
                 args.action,
@@ -544,7 +621,9 @@ def run_command(argv: Sequence[str]) -> int:
                 policy,
             )
         if args.command == "decide":
-            return decide(args.approval_id, args.approve, args.by, args.comment, args.edit)
+            return decide(
+                args.approval_id, args.approve, args.by, args.comment, args.edit, args.vote
+            )
         if args.command == "list":
             return list_(args.pending, args.limit)
         return show(args.approval_id)

@@ -12,11 +12,17 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from approvals import search_attributes
 from approvals.connection import connect
 from approvals.models import (
     APPROVAL_WORKFLOW,
+    DECIDE_SIGNAL,
+    STATUS_QUERY,
     ApprovalRequest,
     ApprovalResult,
+    ApprovalStatusView,
+    Decision,
+    DecisionSource,
     approval_workflow_id,
     require_identifier,
 )
@@ -124,3 +130,57 @@ async def request_approval(
         client, settings, action, reason, key=key, timeout=timeout, **overrides
     )
     return await handle.result()
+
+
+async def waiting_workflow(client: Client, settings: Settings, approval_id: str) -> str | None:
+    """The id of the running approval workflow that waits for ``approval_id`` in this
+    deployment (its task queue and workspace), found through Temporal visibility."""
+    require_identifier(approval_id, "approval id")
+    query = search_attributes.owner_query(
+        settings.temporal_task_queue, settings.workspace_id, approval_id
+    )
+    async for execution in client.list_workflows(query, limit=1):
+        return execution.id
+    return None
+
+
+async def approval_status(client: Client, workflow_id: str) -> ApprovalStatusView:
+    """The ``status`` query of one approval workflow: state, votes, the policy."""
+    view: ApprovalStatusView = await client.get_workflow_handle(workflow_id).query(
+        STATUS_QUERY, result_type=ApprovalStatusView
+    )
+    return view
+
+
+async def send_decision(
+    client: Client,
+    settings: Settings,
+    approval_id: str,
+    *,
+    approved: bool,
+    decided_by: str,
+    comment: str | None = None,
+) -> str:
+    """Offer a decision (a vote, where the request counts votes) to the waiting workflow by
+    the ``decide`` signal: the path votes take where the platform keeps one decision per
+    approval (docs/policies/n-of-m.md). The workflow records the outcome on the platform.
+
+    Returns:
+        The workflow id it went to.
+
+    Raises:
+        LookupError: no running workflow waits for ``approval_id``.
+        pydantic.ValidationError: a bad name or comment.
+    """
+    decision = Decision(
+        approval_id=approval_id,
+        approved=approved,
+        decided_by=decided_by,
+        comment=comment,
+        source=DecisionSource.CLIENT,
+    )
+    workflow_id = await waiting_workflow(client, settings, approval_id)
+    if workflow_id is None:
+        raise LookupError(f"no running approval workflow waits for {approval_id}")
+    await client.get_workflow_handle(workflow_id).signal(DECIDE_SIGNAL, decision)
+    return workflow_id

@@ -10,6 +10,9 @@ non-retryable
 ├── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
 ├── INVALID_APPROVAL_ID      an approval id that is not an ``Identifier``, refused
 │                            before it is put in a URL (no request is sent)
+├── UNKNOWN_APPROVER_GROUP   a request names an approver group the workspace config lacks
+├── APPROVALS_EXCEED_GROUP   a request needs more approvals than its group has deciders
+│                            (both end the request as a failure result, audited)
 └── PAYLOAD_INVALID          a payload the models refuse while a worker decodes it
                              (``approvals.converter``): the workflow fails at once
 """
@@ -22,6 +25,8 @@ PLATFORM_BAD_REPLY = "PlatformBadReply"
 UNKNOWN_WORKSPACE = "UnknownWorkspace"
 AUDIT_UNWRITABLE = "AuditUnwritable"
 INVALID_APPROVAL_ID = "InvalidApprovalId"
+UNKNOWN_APPROVER_GROUP = "UnknownApproverGroup"
+APPROVALS_EXCEED_GROUP = "ApprovalsExceedGroup"
 PAYLOAD_INVALID = "PayloadValidationError"
 """The SDK's reserved type name for a payload that failed validation (temporalio.converter)."""
 

@@ -208,12 +208,16 @@ def approval_tool(
     escalate_to: str | None = None,
     on_timeout: str | None = None,
     escalation_timeout: float | None = None,
+    approvals_required: int | None = None,
+    approver_group: str | None = None,
 ) -> BaseTool:
     """A ``request_approval`` tool; settings from the environment unless given.
 
-    The escalation and reminder policy (docs/policies/escalation.md) is the deployment's,
-    not the model's: it applies to every call and is not among the arguments the model
-    sees. A bad policy makes every call's result a failure naming the field.
+    The policies are the deployment's, not the model's: they apply to every call and are
+    not among the arguments the model sees; a bad policy makes every call's result a
+    failure naming the field. Escalation and reminders: docs/policies/escalation.md;
+    ``approvals_required`` and ``approver_group`` (N-of-M, docs/policies/n-of-m.md) make
+    the result list ``approvers``.
     """
     policy = {
         "remind_every": remind_every,
@@ -221,5 +225,7 @@ def approval_tool(
         "escalate_to": escalate_to,
         "on_timeout": on_timeout,
         "escalation_timeout": escalation_timeout,
+        "approvals_required": approvals_required,
+        "approver_group": approver_group,
     }
     return ApprovalTool(settings, client, policy)

@@ -112,6 +112,11 @@ ActionHash = Annotated[str, Field(pattern=HASH_PATTERN)]
 """approvals.action_hash.action_hash(): 64 lowercase hex digits."""
 
 
+MAX_APPROVALS_REQUIRED = 50
+ApprovalsRequired = Annotated[int, Field(ge=1, le=MAX_APPROVALS_REQUIRED, strict=True)]
+"""How many approvals from distinct deciders a request needs (docs/policies/n-of-m.md)."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -246,6 +251,15 @@ class ApprovalRequest(_Model):
             return self.timeout_seconds + (self.escalation_timeout or self.timeout_seconds)
         return self.timeout_seconds
 
+    # N-of-M (docs/policies/n-of-m.md); the defaults are one decision by anyone but the requester.
+    approvals_required: ApprovalsRequired = 1
+    approver_group: Identifier | None = None
+
+    @property
+    def has_vote_policy(self) -> bool:
+        """Whether votes are counted (``workflows.votes``): n > 1 or an approver group."""
+        return self.approvals_required > 1 or self.approver_group is not None
+
 
 APPROVAL_WORKFLOW = "ApprovalWorkflow"
 """The approval workflow's type name: input ``ApprovalRequest``, result ``ApprovalResult``."""
@@ -293,6 +307,8 @@ class ApprovalResult(_Model):
     escalated_to: str | None = None
     """Set when the request was escalated (docs/policies/escalation.md) before it ended."""
     escalated_at: datetime | None = None
+    approvers: list[str] | None = None
+    """Everyone whose approval counted, in order (a request with a vote policy only)."""
 
     def as_tool_result(self) -> dict[str, Any]:
         """The dict the reference tool returned, plus ``status``; absent keys stay absent."""
@@ -323,6 +339,7 @@ class AuditOutcome(StrEnum):
     REJECTED = "rejected"
     REMINDED = "reminded"
     ESCALATED = "escalated"
+    VOTED = "voted"
 
 
 class AuditEntry(_Model):
@@ -365,3 +382,7 @@ class ApprovalStatusView(_Model):
     escalations: int = 0
     reminders: int = 0
     next_reminder_at: datetime | None = None
+    # N-of-M: the votes counted so far (who, when, which answer) and the policy.
+    votes: list[Decision] = Field(default_factory=list)
+    approvals_required: int = 1
+    approver_group: str | None = None

@@ -160,12 +160,16 @@ class PlatformClient:
         requester: str | None = None,
         timeout_seconds: float | None = None,
         context: dict[str, Any] | None = None,
+        approvals_required: int | None = None,
+        approvers: list[str] | None = None,
     ) -> str:
         """Create the request and return its ``approval_id`` (an ``Identifier``).
 
         ``idempotency_key``: a retry gets the first request back (where honoured);
         ``requester`` and ``timeout_seconds`` are [ext] inbox fields; ``context`` is the
-        contract's object (args, args_schema and action_hash go there).
+        contract's object (args, args_schema and action_hash go there); ``approvals_required``
+        the [ext] that makes the decide route record votes, ``approvers`` the only names it
+        takes votes from (docs/policies/n-of-m.md).
 
         Raises:
             PlatformError: a reply other than 201, or a bad one.
@@ -179,6 +183,10 @@ class PlatformClient:
             body["timeout_seconds"] = timeout_seconds
         if context is not None:
             body["context"] = context
+        if approvals_required is not None:
+            body["approvals_required"] = approvals_required
+        if approvers is not None:
+            body["approvers"] = approvers
         response = await self._send(
             "POST",
             self._url(),
@@ -260,8 +268,10 @@ class PlatformClient:
         comment: str | None = None,
         action_hash: str | None = None,
         edited_args: dict[str, Any] | None = None,
+        final: bool = False,
     ) -> None:
-        """Record a decision; the first one wins.
+        """Record a decision; the first one wins. On a reference platform's vote item (N-of-M)
+        a decision is a vote, unless ``final`` (the [ext] the workflow's outcome carries).
 
         ``action_hash`` and ``edited_args`` are [ext] fields (docs/policies/edits.md):
         the reference platform checks them; the upstream contract ignores them.
@@ -281,6 +291,8 @@ class PlatformClient:
             body["action_hash"] = action_hash
         if edited_args is not None:
             body["edited_args"] = edited_args
+        if final:
+            body["final"] = True
         response = await self._send(
             "POST", self._item_url(approval_id, "/decide"), failed="Failed to decide", json=body
         )

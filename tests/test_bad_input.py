@@ -19,7 +19,8 @@ oversized, a missing, non-string or malformed ``approval_id``; 5xx/429/4xx),
 ``tests/test_approval_flow.py`` (unknown workspace and a create reply without
 ``approval_id`` end the workflow with one attempt), ``tests/test_platform.py``
 (malformed create and decide bodies) and ``tests/test_events.py`` (garbage and
-oversized WebSocket frames). Not bad input: an empty or whitespace-only reason
+oversized WebSocket frames), ``tests/test_votes.py`` (votes refused by the N-of-M
+rule: self, non-member, late). Not bad input: an empty or whitespace-only reason
 (the contract makes it optional).
 """
 
@@ -49,6 +50,7 @@ from tests.helpers import (
     PLATFORM_TOKEN,
     WORKSPACE,
     approval_request,
+    audit_records,
     crash_loop_signs,
     finish,
     outcomes,
@@ -118,6 +120,14 @@ MODEL_ROWS: list[tuple[str, type[Any], dict[str, Any]]] = [
     ("decision-hash-short", DECISION, {"action_hash": "ab12"}),
     ("decision-edits-not-an-object", DECISION, {"edited_args": [1]}),
     ("decision-edits-oversized", DECISION, {"edited_args": {"blob": "x" * (16 * 1024)}}),
+    # N-of-M (docs/policies/n-of-m.md): n < 1, not an integer, over the limit, a bad group
+    ("approvals-required-zero", REQUEST, {"approvals_required": 0}),
+    ("approvals-required-negative", REQUEST, {"approvals_required": -2}),
+    ("approvals-required-bool", REQUEST, {"approvals_required": True}),
+    ("approvals-required-float", REQUEST, {"approvals_required": 2.5}),
+    ("approvals-required-over-limit", REQUEST, {"approvals_required": 51}),
+    ("approver-group-traversal", REQUEST, {"approver_group": "../prod"}),
+    ("approver-group-empty", REQUEST, {"approver_group": ""}),
 ]
 
 
@@ -186,6 +196,8 @@ CLI_ROWS: list[tuple[str, list[str | bytes], str]] = [
     ("request-zero-timeout", ["request", "x", "--timeout", "0"], "timeout_seconds"),
     ("request-huge-timeout", ["request", "x", "--timeout", "1e12"], "timeout_seconds"),
     ("request-nan-timeout", ["request", "x", "--timeout", "nan"], "timeout_seconds"),
+    ("request-zero-approvals", ["request", "x", "--approvals-required", "0"], "approvals-required"),
+    ("request-bad-group", ["request", "x", "--approver-group", "a/b"], "approver_group"),
     ("decide-traversal-id", ["decide", "../../x", "--approve", "--by", "a"], "invalid approval id"),
     ("decide-fragment-id", ["decide", "a#b", "--deny", "--by", "a"], "invalid approval id"),
     ("decide-empty-id", ["decide", "", "--approve", "--by", "a"], "invalid approval id"),
@@ -315,6 +327,8 @@ BODY_ROWS: list[tuple[str, str, bytes]] = [
         "decide",
         b'{"decision": "approved", "edited_args": {"b": "%s"}}' % (b"x" * 17000),
     ),
+    ("create-approvals-required-zero", "create", b'{"action": "a", "approvals_required": 0}'),
+    ("create-approvals-required-text", "create", b'{"action": "a", "approvals_required": "x"}'),
 ]
 
 
@@ -535,6 +549,8 @@ WORKFLOW_INPUT_ROWS: list[tuple[str, RawValue]] = [
     ("traversal-workspace", _json({**VALID_REQUEST, "workspace_id": "../ws-test"})),
     ("missing-workspace", _json({"action": "drop table users"})),
     ("unknown-field", _json({**VALID_REQUEST, "timout_seconds": 5})),
+    ("zero-approvals-required", _json({**VALID_REQUEST, "approvals_required": 0})),
+    ("text-approvals-required", _json({**VALID_REQUEST, "approvals_required": "2"})),
     ("not-an-object", _raw(b'"drop table users"')),
 ]
 
@@ -579,6 +595,53 @@ async def test_a_malformed_decision_signal_is_dropped_with_a_log_line(
     assert "dropping the signal" in caplog.text and "Decision: approval_id" in caplog.text
     assert view.rejected_decisions == 0  # dropped before the workflow saw it
     assert await crash_loop_signs(handle) == []
+
+
+# --- N-of-M policies the workspace config cannot meet ------------------------------
+
+POLICY_GROUPS = "approver_groups:\n  prod-admins: [Alice, bob, agent-7]\n"
+POLICY_ROWS: list[tuple[str, dict[str, Any], str, str]] = [
+    # (row, request fields, error type, the result's error): a failure result, audited,
+    # nothing created, no retry. The requester agent-7 is a member: never counted.
+    (
+        "unknown-approver-group",
+        {"approver_group": "nobody"},
+        errors.UNKNOWN_APPROVER_GROUP,
+        "unknown approver group 'nobody': not in the workspace config's approver_groups",
+    ),
+    (
+        "approvals-exceed-group",
+        {"approver_group": "prod-admins", "approvals_required": 3},
+        errors.APPROVALS_EXCEED_GROUP,
+        "3 approvals required but approver group 'prod-admins' has 2 possible approver(s) "
+        "(the requester never counts)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error_type", "error"),
+    [row[1:] for row in POLICY_ROWS],
+    ids=[row[0] for row in POLICY_ROWS],
+)
+async def test_a_vote_policy_that_cannot_be_met_fails_at_once(
+    dev_env, settings, platform, fields, error_type, error
+):
+    settings.rbac_config_path.write_text(POLICY_GROUPS, encoding="utf-8")
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(
+            dev_env.client, task_queue, approval_request(requester="agent-7", **fields)
+        )
+        result = await finish(handle, f"policy_{error_type}")
+
+    assert (result.status, result.error) == (ApprovalStatus.FAILURE, error)
+    assert await crash_loop_signs(handle) == [] and await _platform_items(settings) == []
+    [record] = audit_records(settings)
+    assert (record["outcome"], record["error_type"], record["error"]) == (
+        "failure",
+        error_type,
+        error,
+    )
 
 
 async def test_an_oversized_create_reply_fails_the_request_without_retries(

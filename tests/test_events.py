@@ -2,7 +2,7 @@
 
 import json
 
-from activities.events import decision_from_frame, decision_from_item
+from activities.events import decision_from_frame, decision_from_item, votes_from_item
 from approvals.models import DecisionSource
 
 ID = "7d1e8e52-0b55-4b8e-9f1e-4f4a2f1b9c10"
@@ -59,3 +59,35 @@ def test_items_give_decisions_only_once_decided():
     assert decision_from_item(None, ID, DecisionSource.POLLING) is None
     decision = decision_from_item({**base, "status": "approved"}, ID, DecisionSource.POLLING)
     assert decision and decision.approved and decision.decided_at is not None
+
+
+def test_a_vote_event_is_a_decision_and_must_say_its_answer():
+    """N-of-M [ext]: ``APPROVAL_VOTED`` carries one vote; without ``decision`` it is skipped
+    (a vote has no default answer, unlike ``APPROVAL_DENIED``)."""
+    vote = decision_from_frame(
+        envelope("APPROVAL_VOTED", decision="approved", decided_by="alice", comment="ok"), ID
+    )
+    assert vote and vote.approved and (vote.decided_by, vote.comment) == ("alice", "ok")
+    assert vote.source is DecisionSource.WEBSOCKET
+    assert decision_from_frame(envelope("APPROVAL_VOTED", decided_by="alice"), ID) is None
+    assert decision_from_frame(envelope("APPROVAL_VOTED", decision="maybe"), ID) is None
+
+
+def test_the_votes_of_a_vote_item_are_decisions_and_garbage_is_skipped():
+    item = {
+        "id": ID,
+        "status": "pending",
+        "approvals_required": 2,
+        "votes": [
+            {"decided_by": "alice", "decision": "approved", "decided_at": "2026-11-25T10:00:00Z"},
+            {"decided_by": "bob", "decision": "abstain"},
+            "garbage",
+            {"decided_by": "carol", "decision": "denied", "comment": "no"},
+        ],
+    }
+    votes = votes_from_item(item, ID, DecisionSource.POLLING)
+    assert [(v.decided_by, v.approved) for v in votes] == [("alice", True), ("carol", False)]
+    assert votes[0].decided_at is not None and votes[1].comment == "no"
+    assert decision_from_item(item, ID, DecisionSource.POLLING) is None  # still open
+    assert votes_from_item({**item, "votes": "x"}, ID, DecisionSource.POLLING) == []
+    assert votes_from_item(item, "another", DecisionSource.POLLING) == []

@@ -283,3 +283,36 @@ async def test_approve_with_edits_in_the_inbox_binds_the_edited_args(
     await expect(done.locator(".edited-args")).to_have_text(
         'approved with edits: {"db":"staging","dry_run":true,"note":"café ☕"}'
     )
+
+
+async def test_a_two_approver_request_shows_1_of_2_until_the_second_vote(
+    dev_env, settings, platform, page
+):
+    """N-of-M (docs/policies/n-of-m.md): each click is a vote on the [ext] vote item."""
+    request = approval_request(
+        action="Rotate the prod signing key",
+        requester="agent-smith",
+        timeout_seconds=3600,
+        approvals_required=2,
+    )
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, request)
+        approval_id = await wait_pending(handle)
+
+        await page.goto(f"{platform.url}/?workspace={WORKSPACE}")
+        row = pending_row(page, approval_id)
+        await expect(row.locator(".votes")).to_have_text("0 of 2")
+        await page.fill("#approver-name", "Carol")
+        await row.locator("button.approve").click()
+        await expect(row.locator(".votes")).to_have_text("1 of 2")
+        await expect(row.locator(".votes")).to_have_attribute("title", "Approved by Carol")
+        await expect(row.locator("button.approve")).to_be_enabled()  # still open for others
+
+        await page.fill("#approver-name", "Dave")
+        await row.locator("button.approve").click()
+        result = await finish(handle, "inbox_two_approvers")
+
+    assert result.status is ApprovalStatus.GRANTED
+    assert (result.approvers, result.decided_by) == (["Carol", "Dave"], "Dave")
+    await expect(pending_row(page, approval_id)).to_have_count(0)
+    await expect(history_row(page, approval_id).locator(".decided-by")).to_have_text("Dave")

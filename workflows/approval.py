@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.rbac import RbacActivities
     from approvals import search_attributes as attributes
     from approvals import tracing
+    from approvals.errors import APPROVALS_EXCEED_GROUP, UNKNOWN_APPROVER_GROUP
     from approvals.models import (
         APPROVAL_WORKFLOW,
         DECIDE_SIGNAL,
@@ -52,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.args_binding import ArgsBinding
     from workflows.decision_rules import DecisionRules
     from workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
+    from workflows.votes import Tally
 
 DENIED_MESSAGE = "Denied by human"
 
@@ -91,12 +93,21 @@ class ApprovalWorkflow:
         self._reminders = 0
         self._last_reminder = 0
         self._waiting_since: datetime | None = None
+        # N-of-M (workflows/votes.py): None keeps today's single decision, command for command.
+        self._tally = (
+            Tally(self._rules, request.approvals_required, request.approver_group)
+            if request.has_vote_policy
+            else None
+        )
+        self._votes_audited = 0
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
         verdict = await self._check_permission()
         if not verdict.allowed:
             return await self._refuse_by_rbac(verdict)
+        if self._tally is not None and (problem := self._vote_policy_problem(verdict)):
+            return await self._refuse_vote_policy(*problem)
         try:
             approval_id = await self._create()
         except ACTIVITY_FAILED as error:
@@ -128,7 +139,7 @@ class ApprovalWorkflow:
         """Offer a decision (``DecisionRules``); one without ``decided_at`` is dated on arrival."""
         if decision.decided_at is None:
             decision = decision.model_copy(update={"decided_at": workflow.now()})
-        self._rules.offer(decision)
+        self._offer(decision)
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ApprovalStatusView:
@@ -147,6 +158,9 @@ class ApprovalWorkflow:
             escalations=self._escalations,
             reminders=self._reminders,
             next_reminder_at=self._next_reminder_at(),
+            votes=list(self._tally.votes) if self._tally else [],
+            approvals_required=self._request.approvals_required,
+            approver_group=self._request.approver_group,
         )
 
     def span_attributes(self) -> dict[str, str]:
@@ -161,7 +175,10 @@ class ApprovalWorkflow:
     async def _check_permission(self) -> PermissionVerdict:
         verdict: PermissionVerdict = await self._call(
             RbacActivities.check_permission,
-            PermissionCheck(workspace_id=self._request.workspace_id),
+            PermissionCheck(
+                workspace_id=self._request.workspace_id,
+                approver_group=self._request.approver_group,
+            ),
             options.RBAC,
         )
         return verdict
@@ -196,6 +213,7 @@ class ApprovalWorkflow:
                 requester=request.requester,
                 timeout_seconds=request.timeout_seconds,
                 **self._args_fields(),
+                **self._vote_item_fields(),
             ),
             start_to_close_timeout=options.CREATE.start_to_close_timeout,
             retry_policy=options.CREATE.retry_policy,
@@ -242,7 +260,7 @@ class ApprovalWorkflow:
             workflow.logger.warning("could not read %s once: %s", approval_id, error)
             return
         if decision is not None:
-            self._rules.offer(decision)
+            self._offer(decision)
 
     async def _wait_for_decision(self, deadline: datetime) -> None:
         """Return once a decision is taken or at ``deadline``; refusals are audited as they come."""
@@ -252,12 +270,17 @@ class ApprovalWorkflow:
                 return
             try:
                 await workflow.wait_condition(
-                    lambda: self._rules.decision is not None or self._refusals_unaudited(),
+                    lambda: (
+                        self._rules.decision is not None
+                        or self._refusals_unaudited()
+                        or self._votes_unaudited()
+                    ),
                     timeout=remaining,
                 )
             except TimeoutError:
                 return
             if self._rules.decision is None:
+                await self._audit_votes()
                 await self._audit_refusals()  # the outcome's record comes first otherwise
 
     # --- escalation and reminders (docs/policies/escalation.md) --------------------
@@ -356,7 +379,7 @@ class ApprovalWorkflow:
     def _adopt_platform_decision(self, outcome: ExpireOutcome | None) -> None:
         """A decision the platform recorded before the expiry wins over the timer."""
         if outcome is not None and outcome.decision is not None:
-            self._rules.offer(outcome.decision, made_in_time=True)
+            self._offer(outcome.decision, made_in_time=True)
 
     async def _time_out(self, approval_id: str) -> ApprovalResult:
         timeout = self._request.total_timeout_seconds
@@ -367,6 +390,7 @@ class ApprovalWorkflow:
             timeout_seconds=timeout,
             escalated_to=self._escalated_to,
         )
+        await self._audit_votes()
         await self._audit_refusals()
         return self._finish(
             ApprovalStatus.TIMEOUT,
@@ -375,6 +399,7 @@ class ApprovalWorkflow:
 
     async def _conclude(self, decision: Decision) -> ApprovalResult:
         self._state = ApprovalState.DECIDED
+        await self._audit_votes()
         on_platform = await self._record_client_decision(decision)
         await self._audit(
             "decided",
@@ -387,6 +412,8 @@ class ApprovalWorkflow:
             recorded_on_platform=on_platform,
             **self._approved_args_audit(decision),
             escalated_to=self._escalated_to,
+            approvers=self._tally.approvers if self._tally else None,
+            approvals_required=self._request.approvals_required if self._tally else None,
         )
         await self._audit_refusals()
         return self._finish(
@@ -405,18 +432,24 @@ class ApprovalWorkflow:
             await self._audit_requested(approval_id)  # same event_id: written once
         await self._expire(approval_id, "cancelled")
         await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
+        await self._audit_votes()
         await self._audit_refusals()
         self._state = ApprovalState.CLOSED
         self._set_final_state(ApprovalStatus.CANCELLED)
 
     async def _record_client_decision(self, decision: Decision) -> bool | None:
-        """Write a signalled decision to the platform (best effort); ``None``: not a client's."""
-        if decision.source is not DecisionSource.CLIENT:
+        """Write a signalled decision to the platform (best effort); ``None``: not a client's.
+        After votes, the outcome is written whichever path its last vote came by."""
+        if decision.source is not DecisionSource.CLIENT and self._tally is None:
             return None
         try:
             recorded: bool = await self._call(
                 PlatformHttpActivities.record_decision,
-                RecordDecisionInput(workspace_id=self._request.workspace_id, decision=decision),
+                RecordDecisionInput(
+                    workspace_id=self._request.workspace_id,
+                    decision=decision,
+                    final=self._tally is not None,
+                ),
                 options.PLATFORM_CALL,
             )
         except ACTIVITY_FAILED as error:
@@ -476,6 +509,76 @@ class ApprovalWorkflow:
             "action_hash": approved_hash,
             "edited": decision.edited_args is not None,
         }
+
+    # --- N-of-M (docs/policies/n-of-m.md) ---------------------------------------------
+
+    def _offer(self, decision: Decision, *, made_in_time: bool = False) -> None:
+        """A decision for ``DecisionRules``, or a vote for the tally if the request counts votes."""
+        if self._tally is not None:
+            self._tally.offer(decision, made_in_time=made_in_time)
+        else:
+            self._rules.offer(decision, made_in_time=made_in_time)
+
+    def _vote_item_fields(self) -> dict[str, Any]:
+        """What makes the platform's item a vote item ([ext]); nothing without a policy."""
+        if self._tally is None:
+            return {}
+        members = self._tally.member_names if self._tally.members is not None else None
+        return {"approvals_required": self._tally.required, "approvers": members}
+
+    def _vote_policy_problem(self, verdict: PermissionVerdict) -> tuple[str, str] | None:
+        """(error type, message) when the request's vote policy can never be met, else None."""
+        assert self._tally is not None
+        group, required = self._request.approver_group, self._request.approvals_required
+        if group is None:
+            return None
+        if verdict.group_members is None:
+            return UNKNOWN_APPROVER_GROUP, (
+                f"unknown approver group {group!r}: not in the workspace config's approver_groups"
+            )
+        self._tally.set_members(verdict.group_members)
+        eligible = self._tally.eligible_count() or 0
+        if required > eligible:
+            return APPROVALS_EXCEED_GROUP, (
+                f"{required} approvals required but approver group {group!r} has "
+                f"{eligible} possible approver(s) (the requester never counts)"
+            )
+        return None
+
+    async def _refuse_vote_policy(self, error_type: str, message: str) -> ApprovalResult:
+        await self._audit(
+            "policy-invalid",
+            outcome=AuditOutcome.FAILURE,
+            reason="invalid_vote_policy",
+            error_type=error_type,
+            error=message,
+            approver_group=self._request.approver_group,
+            approvals_required=self._request.approvals_required,
+        )
+        return self._finish(ApprovalStatus.FAILURE, error=message)
+
+    def _votes_unaudited(self) -> bool:
+        return self._tally is not None and self._votes_audited < len(self._tally.votes)
+
+    async def _audit_votes(self) -> None:
+        while self._tally is not None and self._votes_unaudited():
+            vote = self._tally.votes[self._votes_audited]
+            counted = self._tally.votes[: self._votes_audited + 1]
+            # Counted once written, as refusals are.
+            await self._audit(
+                f"voted-{self._votes_audited + 1}",
+                outcome=AuditOutcome.VOTED,
+                actor=vote.decided_by,
+                approval_id=vote.approval_id,
+                decided_by=vote.decided_by,
+                decision="approved" if vote.approved else "denied",
+                comment=vote.comment,
+                approvals=sum(1 for v in counted if v.approved),
+                approvals_required=self._request.approvals_required,
+                approver_group=self._request.approver_group,
+                via=vote.source.value,
+            )
+            self._votes_audited += 1
 
     # --- audit -------------------------------------------------------------------
 
@@ -556,6 +659,8 @@ class ApprovalWorkflow:
         if self._state is not ApprovalState.DECIDED:
             self._state = ApprovalState.CLOSED
         self._set_final_state(status)
+        if self._tally is not None:
+            fields.setdefault("approvers", self._tally.approvers)
         return ApprovalResult(
             approved=status is ApprovalStatus.GRANTED,
             status=status,

@@ -67,6 +67,10 @@ class DecisionRules:
             self.refusals = [r for r in self.refusals if not _late_copy_of(r, decision)]
         return Verdict.TAKEN
 
+    def refuse(self, decision: Decision, because: str) -> Verdict:
+        """Refuse ``decision`` for a reason of a caller's own (``workflows.votes``)."""
+        return self._refuse(decision, because)
+
     def close(self) -> None:
         """The wait is over: from now on every new decision is late."""
         self.closed = True

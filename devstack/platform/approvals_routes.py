@@ -17,12 +17,27 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from approvals.action_hash import ArgsError, action_hash, check_json_args
 from approvals.binding import binding_refusal
-from approvals.identity import SELF_APPROVAL
-from approvals.models import ActionHash, Identifier, JsonArgs, NameText, ReasonText
-from devstack.platform.context import ApiError, Context, envelope, parse_body, require_token
+from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL
+from approvals.models import (
+    MAX_APPROVALS_REQUIRED,
+    ActionHash,
+    Identifier,
+    JsonArgs,
+    NameText,
+    ReasonText,
+)
+from devstack.platform.context import (
+    ApiError,
+    Context,
+    PlatformContext,
+    envelope,
+    parse_body,
+    require_token,
+)
 from devstack.platform.store import (
     Approval,
     ExpireOutcome,
+    NotAnApprover,
     NoticeOutcome,
     SelfDecisionRefused,
     Status,
@@ -35,6 +50,7 @@ ERROR_NOT_FOUND = "approval not found"
 ERROR_NOT_DECIDABLE = "approval not found or already decided"
 ERROR_SELF_DECISION = "the requester cannot decide their own approval"
 ERROR_NOT_BOUND = "the decision does not match the approval's args"
+ERROR_NOT_AN_APPROVER = "only the approval's approvers may vote on it"
 
 PREFIX = "/workspaces/{workspace_id}/approvals"
 
@@ -67,6 +83,10 @@ class _CreateBody(_ContractCreateBody):
 
     requester: NameText | None = None
     timeout_seconds: float | None = Field(default=None, gt=0, le=10 * 366 * 86400)
+    approvals_required: int | None = Field(default=None, ge=1, le=MAX_APPROVALS_REQUIRED)
+    """N-of-M: the decide route records votes on this item (docs/policies/n-of-m.md)."""
+    approvers: list[NameText] | None = Field(default=None, max_length=1_000)
+    """N-of-M: the only deciders a vote item takes votes from (an approver group)."""
 
 
 class _ContractDecideBody(BaseModel):
@@ -85,6 +105,8 @@ class _DecideBody(_ContractDecideBody):
     # [ext] docs/policies/edits.md: the hash it approves, and the args it approves instead.
     action_hash: ActionHash | None = None
     edited_args: JsonArgs | None = None
+    final: bool = False
+    """N-of-M: the workflow's outcome, which closes a vote item; a plain decide is a vote."""
 
 
 def _binding_refusal(approval: Approval, body: _DecideBody, approved: bool) -> str | None:
@@ -143,6 +165,8 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         return reply
     raw = await request.body()
     body: _ContractCreateBody
+    approvals_required: int | None = None
+    approvers: list[str] | None = None
     if platform.strict:  # no Idempotency-Key, no requester, no deadline: every POST is new
         body = parse_body(_ContractCreateBody, raw)
         key, requester, timeout_seconds = None, None, None
@@ -150,6 +174,8 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         ext_body = parse_body(_CreateBody, raw)
         body, requester, timeout_seconds = ext_body, ext_body.requester, ext_body.timeout_seconds
         key = request.headers.get("idempotency-key") or None
+        approvals_required = ext_body.approvals_required
+        approvers = ext_body.approvers if approvals_required is not None else None
     approval, created = platform.store.create(
         workspace_id,
         action=body.action,
@@ -159,6 +185,8 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
         idempotency_key=key,
         requester=requester,
         timeout_seconds=timeout_seconds,
+        approvals_required=approvals_required,
+        approvers=approvers,
     )
     if created:
         payload = {
@@ -183,16 +211,18 @@ async def list_approvals(workspace_id: str, platform: Context) -> list[dict[str,
 async def decide(
     workspace_id: str, approval_id: str, request: Request, platform: Context
 ) -> dict[str, Any]:
-    """The first decision wins and is broadcast; later ones get 404."""
+    """The first decision wins and is broadcast; later ones get 404. [ext] On a vote item
+    (N-of-M) a decision without ``final`` is a vote: stored, broadcast, the item stays pending."""
     raw = await request.body()
     body: _ContractDecideBody
     ext_body: _DecideBody | None = None
+    final = True
     if platform.strict:  # no comment, and no self-approval rule: the requester may decide
         body = parse_body(_ContractDecideBody, raw)
         comment, allow_self_decision = None, True
     else:
         ext_body = parse_body(_DecideBody, raw)
-        body, comment = ext_body, ext_body.comment
+        body, comment, final = ext_body, ext_body.comment, ext_body.final
         allow_self_decision = platform.hooks.self_decision_allowed(workspace_id, approval_id)
     if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
         raise ApiError(400, {"error": ERROR_BAD_DECISION})
@@ -202,13 +232,17 @@ async def decide(
         stored = platform.store.get(workspace_id, approval_id)
         refused = (
             _binding_refusal(stored, ext_body, decision is Status.APPROVED)
-            if stored is not None and stored.status is Status.PENDING
+            if stored is not None and stored.status in (Status.PENDING, Status.ESCALATED)
             else None
         )
         if refused is not None:  # [ext] refused before it is recorded: it stays decidable
             logger.warning("refused a decision of %s in %s: %s", approval_id, workspace_id, refused)
             raise ApiError(409, {"error": ERROR_NOT_BOUND, "reason": refused})
         bound = {"action_hash": ext_body.action_hash, "edited_args": ext_body.edited_args}
+    if not final:
+        voted = _vote(platform, workspace_id, approval_id, decision, body.decided_by, comment)
+        if voted is not None:
+            return voted
     try:
         approval = platform.store.decide(
             workspace_id,
@@ -238,6 +272,45 @@ async def decide(
             payload["edited_args"] = approval.edited_args
     platform.hub.broadcast(workspace_id, envelope(event, workspace_id, payload))
     return {"status": decision.value, "approval_id": approval.id}
+
+
+def _vote(
+    platform: PlatformContext,
+    workspace_id: str,
+    approval_id: str,
+    decision: Status,
+    decided_by: str | None,
+    comment: str | None,
+) -> dict[str, Any] | None:
+    """[ext] Record a vote on a vote item and broadcast ``APPROVAL_VOTED`` once per vote;
+    ``None``: not a pending vote item (the plain decide answers)."""
+    try:
+        voted = platform.store.vote(
+            workspace_id,
+            approval_id,
+            status=decision,
+            decided_by=decided_by or "human",
+            comment=comment,
+        )
+    except SelfDecisionRefused:
+        logger.warning("refused a self-vote on %s in %s", approval_id, workspace_id)
+        raise ApiError(403, {"error": ERROR_SELF_DECISION, "reason": SELF_APPROVAL}) from None
+    except NotAnApprover:
+        raise ApiError(403, {"error": ERROR_NOT_AN_APPROVER, "reason": NOT_IN_GROUP}) from None
+    if voted is None:
+        return None
+    approval, new = voted
+    if new:
+        vote = approval.votes[-1]
+        payload = {"approval_id": approval.id, **vote}
+        platform.hub.broadcast(workspace_id, envelope("APPROVAL_VOTED", workspace_id, payload))
+    return {
+        "status": Status.PENDING.value,
+        "approval_id": approval.id,
+        "vote": decision.value,
+        "votes": len(approval.votes),
+        "approvals_required": approval.approvals_required,
+    }
 
 
 @ext_router.get("/{approval_id}")

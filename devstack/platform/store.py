@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from approvals.identity import is_self_decision
+from approvals.identity import identity_key, is_self_decision
 
 LIST_LIMIT = 50
 
@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS approvals (
     idempotency_key TEXT,
     requester       TEXT,
     expires_at      TEXT,
+    approvals_required INTEGER,
+    votes           TEXT,
+    approvers       TEXT,
     UNIQUE (workspace_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, seq);
@@ -47,7 +50,8 @@ _COLUMNS = (
     "id, workspace_id, task_id, action, reason, context, status, "
     "decided_by, decided_at, comment, created_at, requester, expires_at, "
     "decision_action_hash, edited_args, "
-    "escalated_to, escalated_at, escalation_level, reminders, reminded_at"
+    "escalated_to, escalated_at, escalation_level, reminders, reminded_at, "
+    "approvals_required, votes, approvers"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
@@ -66,6 +70,10 @@ _ADDED_COLUMNS = (
     ("reminders", "INTEGER"),  # how many were shown
     ("reminded_at", "TEXT"),
     ("last_reminder", "INTEGER"),  # the highest reminder number shown: repeats show nothing
+    # [ext] N-of-M (docs/policies/n-of-m.md)
+    ("approvals_required", "INTEGER"),
+    ("votes", "TEXT"),
+    ("approvers", "TEXT"),
 )
 _OPEN = "status IN ('pending', 'escalated')"
 """Still decidable: an escalated approval waits for a decision like a pending one
@@ -104,6 +112,10 @@ class SelfDecisionRefused(Exception):
     """The decider is the approval's requester; nothing was stored."""
 
 
+class NotAnApprover(Exception):
+    """[ext] N-of-M: the voter is not among the vote item's approvers; nothing was stored."""
+
+
 def utc_now() -> str:
     """The current time in RFC 3339 UTC with a ``Z`` suffix, as the contract's timestamps."""
     return _rfc3339(datetime.now(UTC))
@@ -137,6 +149,11 @@ class Approval:
     escalation_level: int | None = None
     reminders: int | None = None
     reminded_at: str | None = None
+    approvals_required: int | None = None
+    """[ext] N-of-M: set, the decide route records votes (``Store.vote``) until a final one."""
+    votes: tuple[dict[str, Any], ...] = ()
+    approvers: tuple[str, ...] | None = None
+    """[ext] N-of-M: the only deciders whose votes a vote item takes; ``None``: anyone."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -162,6 +179,9 @@ class Approval:
             escalation_level=row["escalation_level"],
             reminders=row["reminders"],
             reminded_at=row["reminded_at"],
+            approvals_required=row["approvals_required"],
+            votes=tuple(json.loads(row["votes"])) if row["votes"] else (),
+            approvers=tuple(json.loads(row["approvers"])) if row["approvers"] else None,
         )
 
     def args_fields(self) -> dict[str, Any]:
@@ -191,8 +211,9 @@ class Approval:
         }
 
     def item(self) -> dict[str, Any]:
-        """The shape of the workspace list and single-item routes, with the [ext] fields."""
-        return {
+        """The shape of the workspace list and single-item routes, with the [ext] fields
+        (``approvals_required`` and ``votes`` on a vote item only)."""
+        item = {
             **self.contract_item(),
             "comment": self.comment,
             "requester": self.requester,
@@ -200,6 +221,7 @@ class Approval:
             **self.args_fields(),
             **self._escalation_fields(),
         }
+        return {**item, **self._vote_fields()}
 
     def _escalation_fields(self) -> dict[str, Any]:
         return {
@@ -208,6 +230,15 @@ class Approval:
             "escalation_level": self.escalation_level or 0,
             "reminders": self.reminders or 0,
             "reminded_at": self.reminded_at,
+        }
+
+    def _vote_fields(self) -> dict[str, Any]:
+        if self.approvals_required is None:
+            return {}
+        return {
+            "approvals_required": self.approvals_required,
+            "votes": [dict(vote) for vote in self.votes],
+            "approvers": list(self.approvers) if self.approvers is not None else None,
         }
 
     def contract_pending_item(self) -> dict[str, Any]:
@@ -227,13 +258,14 @@ class Approval:
 
     def pending_item(self) -> dict[str, Any]:
         """The shape of the cross-workspace ``/approvals/pending`` route, with the [ext] fields."""
-        return {
+        item = {
             **self.contract_pending_item(),
             "requester": self.requester,
             "expires_at": self.expires_at,
             **self.args_fields(),
             **self._escalation_fields(),
         }
+        return {**item, **self._vote_fields()}
 
 
 class Store:
@@ -280,6 +312,8 @@ class Store:
         idempotency_key: str | None = None,
         requester: str | None = None,
         timeout_seconds: float | None = None,
+        approvals_required: int | None = None,
+        approvers: list[str] | None = None,
     ) -> tuple[Approval, bool]:
         """Insert a pending approval.
 
@@ -289,6 +323,8 @@ class Store:
             idempotency_key: a key already used in this workspace inserts nothing.
             requester: who asks; may not decide it (see ``decide``).
             timeout_seconds: sets ``expires_at`` (shown only: nothing expires by itself).
+            approvals_required: makes it a vote item (``vote``); ``approvers``, the only
+                deciders it takes votes from.
 
         Returns:
             The approval and whether it was created now (``False``: the key's
@@ -305,8 +341,8 @@ class Store:
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO approvals (id, workspace_id, task_id, action, reason, context, "
-                "status, created_at, idempotency_key, requester, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, created_at, idempotency_key, requester, expires_at, approvals_required, "
+                "approvers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
                 (
                     approval_id,
@@ -320,6 +356,8 @@ class Store:
                     idempotency_key,
                     requester,
                     expires_at,
+                    approvals_required,
+                    json.dumps(approvers) if approvers is not None else None,
                 ),
             )
             created = cursor.rowcount == 1
@@ -417,6 +455,68 @@ class Store:
             row = self._select_one("id = ?", (approval_id,))
         assert row is not None
         return Approval.from_row(row)
+
+    def vote(
+        self,
+        workspace_id: str,
+        approval_id: str,
+        *,
+        status: Status,
+        decided_by: str,
+        comment: str | None = None,
+    ) -> tuple[Approval, bool] | None:
+        """Record a vote on a pending vote item; the item stays pending (N-of-M).
+
+        A decider's vote with the same answer is kept once (names compare as
+        ``approvals.identity`` does). Counting is the workflow's: it closes the item with
+        a final decision (``decide``).
+
+        Returns:
+            The item and whether the vote is new; ``None`` when it is unknown, another
+            workspace's, not a vote item, or no longer pending.
+
+        Raises:
+            SelfDecisionRefused: ``decided_by`` is the requester; nothing is stored.
+            NotAnApprover: the item names its approvers and ``decided_by`` is not one.
+        """
+        if status not in (Status.APPROVED, Status.DENIED):
+            raise ValueError(f"not a decision: {status!r}")
+        with self._lock:
+            row = self._select_one(
+                f"id = ? AND workspace_id = ? AND {_OPEN} AND approvals_required IS NOT NULL",
+                (approval_id, workspace_id),
+            )
+            if row is None:
+                return None
+            if is_self_decision(row["requester"], decided_by):
+                raise SelfDecisionRefused(approval_id)
+            if row["approvers"] is not None and identity_key(decided_by) not in {
+                identity_key(name) for name in json.loads(row["approvers"])
+            }:
+                raise NotAnApprover(approval_id)
+            votes = list(json.loads(row["votes"])) if row["votes"] else []
+            key = identity_key(decided_by)
+            if any(
+                identity_key(v.get("decided_by")) == key and v.get("decision") == status.value
+                for v in votes
+            ):
+                return Approval.from_row(row), False
+            votes.append(
+                {
+                    "decided_by": decided_by,
+                    "decision": status.value,
+                    "comment": comment,
+                    "decided_at": utc_now(),
+                }
+            )
+            self._db.execute(
+                "UPDATE approvals SET votes = ? "
+                "WHERE id = ? AND status IN ('pending', 'escalated')",
+                (json.dumps(votes), approval_id),
+            )
+            updated = self._select_one("id = ?", (approval_id,))
+        assert updated is not None
+        return Approval.from_row(updated), True
 
     def expire(
         self, workspace_id: str, approval_id: str, *, reason: str | None = None
@@ -542,6 +642,7 @@ __all__ = [
     "LIST_LIMIT",
     "Approval",
     "ExpireOutcome",
+    "NotAnApprover",
     "NoticeOutcome",
     "SelfDecisionRefused",
     "Status",

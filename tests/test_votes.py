@@ -1,0 +1,146 @@
+"""The N-of-M rule (workflows/votes.py), without Temporal: one test per line of the rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from activities.rbac_policy import approver_groups_from_config, policy_from_config
+from approvals.identity import SELF_APPROVAL
+from approvals.models import ApprovalRequest, Decision, DecisionSource
+from workflows.decision_rules import CONFLICTING, LATE, UNKNOWN_APPROVAL, DecisionRules
+from workflows.votes import NOT_IN_GROUP, Tally, VoteVerdict
+
+APPROVAL = "a-1"
+
+
+def tally(required: int = 2, members: list[str] | None = None, requester: str = "agent") -> Tally:
+    rules = DecisionRules(requester=requester, approval_id=APPROVAL)
+    votes = Tally(rules, required, "prod-admins" if members is not None else None)
+    if members is not None:
+        votes.set_members(members)
+    return votes
+
+
+def vote(by: str, approved: bool = True, approval_id: str = APPROVAL, **extra) -> Decision:
+    return Decision(approval_id=approval_id, approved=approved, decided_by=by, **extra)
+
+
+def refusals(votes: Tally) -> list[tuple[str, str]]:
+    return [(r.decision.decided_by, r.because) for r in votes.rules.refusals]
+
+
+def test_two_distinct_approvals_grant_and_name_both():
+    votes = tally()
+    assert votes.offer(vote("alice")) is VoteVerdict.COUNTED
+    assert votes.rules.decision is None
+    assert votes.offer(vote("bob", comment="ok")) is VoteVerdict.DECIDED
+    assert votes.rules.decision == vote("bob", comment="ok")
+    assert votes.approvers == ["alice", "bob"]
+
+
+def test_the_same_approver_twice_counts_once_whatever_the_case_or_path():
+    votes = tally()
+    votes.offer(vote("alice"))
+    again = vote(" ALICE ", source=DecisionSource.WEBSOCKET)
+    assert votes.offer(again) is VoteVerdict.REPEATED
+    assert votes.rules.decision is None and votes.approvers == ["alice"]
+    assert refusals(votes) == []
+
+
+def test_the_requester_never_counts():
+    votes = tally(requester="Agent-7")
+    assert votes.offer(vote("agent-7")) is VoteVerdict.REFUSED
+    assert refusals(votes) == [("agent-7", SELF_APPROVAL)]
+    assert votes.votes == []
+
+
+def test_a_denial_after_an_approval_denies():
+    votes = tally(required=3)
+    votes.offer(vote("alice"))
+    assert votes.offer(vote("bob", approved=False)) is VoteVerdict.DECIDED
+    assert votes.rules.decision is not None and not votes.rules.decision.approved
+    assert votes.approvers == ["alice"]
+
+
+def test_an_approver_may_turn_an_approval_into_a_denial_never_back():
+    votes = tally()
+    votes.offer(vote("alice"))
+    assert votes.offer(vote("alice", approved=False)) is VoteVerdict.DECIDED
+    assert votes.rules.decision == vote("alice", approved=False)
+    assert votes.offer(vote("alice")) is VoteVerdict.REPEATED  # her approval was counted
+    assert votes.offer(vote("carol")) is VoteVerdict.REFUSED
+    assert refusals(votes) == [("carol", CONFLICTING)]
+
+
+def test_only_group_members_count_when_a_group_is_named():
+    votes = tally(members=["Alice", "bob", "carol"])
+    assert votes.offer(vote("mallory")) is VoteVerdict.REFUSED
+    assert refusals(votes) == [("mallory", NOT_IN_GROUP)]
+    assert votes.offer(vote("alice")) is VoteVerdict.COUNTED
+    assert votes.offer(vote("BOB")) is VoteVerdict.DECIDED
+    assert votes.approvers == ["alice", "BOB"]
+
+
+def test_a_non_member_denial_does_not_deny():
+    votes = tally(members=["alice", "bob"])
+    assert votes.offer(vote("mallory", approved=False)) is VoteVerdict.REFUSED
+    assert votes.rules.decision is None
+
+
+def test_one_approval_from_a_group_decides():
+    votes = tally(required=1, members=["alice"])
+    assert votes.offer(vote("alice")) is VoteVerdict.DECIDED
+
+
+def test_votes_for_another_approval_are_refused():
+    votes = tally()
+    assert votes.offer(vote("alice", approval_id="a-2")) is VoteVerdict.REFUSED
+    assert refusals(votes) == [("alice", UNKNOWN_APPROVAL)]
+
+
+def test_after_the_wait_votes_are_late_unless_made_in_time():
+    votes = tally()
+    votes.offer(vote("alice"))
+    votes.rules.close()
+    assert votes.offer(vote("bob")) is VoteVerdict.REFUSED
+    assert refusals(votes) == [("bob", LATE)]
+    # the expiry read a decision the platform held in time: it counts, the late copy goes
+    assert votes.offer(vote("bob"), made_in_time=True) is VoteVerdict.DECIDED
+    assert refusals(votes) == []
+
+
+def test_a_counted_vote_seen_again_after_the_outcome_is_not_refused():
+    votes = tally()
+    votes.offer(vote("alice"))
+    votes.offer(vote("bob"))
+    assert votes.offer(vote("alice", source=DecisionSource.POLLING)) is VoteVerdict.REPEATED
+    assert refusals(votes) == []
+
+
+def test_eligible_deciders_leave_out_the_requester():
+    assert tally(members=["alice", "agent", "ALICE"]).eligible_count() == 1
+    assert tally().eligible_count() is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "policy"),
+    [
+        ({}, False),
+        ({"approvals_required": 1}, False),
+        ({"approvals_required": 2}, True),
+        ({"approver_group": "prod-admins"}, True),
+    ],
+)
+def test_which_requests_count_votes(fields, policy):
+    request = ApprovalRequest(workspace_id="ws", action="x", **fields)
+    assert request.has_vote_policy is policy
+
+
+def test_approver_groups_come_from_the_workspace_config():
+    config = {
+        "rbac": {"roles": ["operator"]},
+        "approver_groups": {"prod-admins": ["alice", "bob"], "bad": "alice", "empty": []},
+    }
+    assert approver_groups_from_config(config) == {"prod-admins": ("alice", "bob"), "empty": ()}
+    assert policy_from_config(config).approver_groups["prod-admins"] == ("alice", "bob")
+    assert policy_from_config({"approver_groups": {"g": ["x"]}}).approver_groups == {"g": ("x",)}

@@ -1,0 +1,99 @@
+"""N-of-M: which votes count and when they decide. A plain class, tested without Temporal.
+
+The rule (docs/policies/n-of-m.md), in the order ``Tally.offer`` applies it:
+
+1. a vote for another approval: refused, ``unknown approval`` (``DecisionRules``);
+2. a decider whose vote with this answer was counted already: ``REPEATED``, counted once
+   (names compare as ``approvals.identity`` does: casefolded, blanks ignored);
+3. once decided, or after the wait is over: ``DecisionRules`` answers (repeated, late,
+   conflicting);
+4. the requester: refused, ``self-approval``;
+5. an approver group is named and the decider is not a member: refused,
+   ``not in approver group``;
+6. a denial: counted, and the request is **denied** (any eligible denial ends it, even
+   from a decider who approved before);
+7. an approval: counted; the ``required``-th approval from distinct deciders **grants** it,
+   and its decider is the result's ``decided_by``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
+from approvals.models import Decision
+from workflows.decision_rules import DecisionRules, Verdict
+
+
+class VoteVerdict(StrEnum):
+    COUNTED = "counted"  # a vote that counts; the request is still open
+    DECIDED = "decided"  # a vote that counts and ends the request (``rules.decision``)
+    REPEATED = "repeated"
+    REFUSED = "refused"
+
+
+@dataclass
+class Tally:
+    """The votes of one approval, feeding ``rules`` the one decision that ends it."""
+
+    rules: DecisionRules
+    required: int = 1
+    group: str | None = None
+    members: frozenset[str] | None = None
+    """Identity keys of the group's members (``approvals.identity.identity_key``); ``None``:
+    anyone but the requester may vote."""
+    votes: list[Decision] = field(default_factory=list)
+    """The counted votes, in arrival order."""
+    member_names: list[str] = field(default_factory=list)
+    """The group's members as the config names them."""
+
+    def set_members(self, names: Iterable[str]) -> None:
+        self.member_names = [name for name in names if identity_key(name)]
+        self.members = frozenset(identity_key(name) for name in self.member_names)
+
+    def eligible_count(self) -> int | None:
+        """How many distinct deciders may vote (group members but the requester); ``None``:
+        no group, no limit."""
+        if self.members is None:
+            return None
+        return len(self.members - {identity_key(self.rules.requester)})
+
+    @property
+    def approvers(self) -> list[str]:
+        """Who approved, in order (a decider who then denied included)."""
+        return [vote.decided_by for vote in self.votes if vote.approved]
+
+    def offer(self, decision: Decision, *, made_in_time: bool = False) -> VoteVerdict:
+        """Apply the rule of the module docstring to one vote."""
+        rules = self.rules
+        if rules.approval_id is None or decision.approval_id != rules.approval_id:
+            return _verdict(rules.offer(decision, made_in_time=made_in_time))
+        if any(_same_vote(vote, decision) for vote in self.votes):
+            return VoteVerdict.REPEATED
+        if rules.decision is not None or (rules.closed and not made_in_time):
+            return _verdict(rules.offer(decision, made_in_time=made_in_time))
+        if is_self_decision(rules.requester, decision.decided_by):
+            return _verdict(rules.refuse(decision, SELF_APPROVAL))
+        if self.members is not None and identity_key(decision.decided_by) not in self.members:
+            return _verdict(rules.refuse(decision, NOT_IN_GROUP))
+        self.votes.append(decision)
+        if decision.approved and len(self.approvers) < self.required:
+            return VoteVerdict.COUNTED
+        rules.offer(decision, made_in_time=made_in_time)
+        return VoteVerdict.DECIDED
+
+
+def _same_vote(vote: Decision, decision: Decision) -> bool:
+    same_decider = identity_key(vote.decided_by) == identity_key(decision.decided_by)
+    return vote.approved == decision.approved and same_decider
+
+
+def _verdict(verdict: Verdict) -> VoteVerdict:
+    if verdict is Verdict.TAKEN:
+        return VoteVerdict.DECIDED
+    return VoteVerdict.REPEATED if verdict is Verdict.REPEATED else VoteVerdict.REFUSED
+
+
+__all__ = ["NOT_IN_GROUP", "Tally", "VoteVerdict"]
