@@ -366,7 +366,7 @@ async def test_the_langchain_tool_asks_for_the_policy_its_developer_set(
     async with running_worker(dev_env.client, settings) as task_queue:
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
         tool = approval_tool(settings, dev_env.client, approvals_required=2)
-        assert set(tool.args) == {"action", "reason"}  # the model cannot lower the bar
+        assert set(tool.args) == {"action", "reason", "args"}  # the model cannot lower the bar
         asking = asyncio.create_task(tool.ainvoke({"action": "Purge the CDN", "reason": "leak"}))
         approval_id = await eventually(lambda: pending_id(settings), timeout=60)
         for who in ("alice", "bob"):
