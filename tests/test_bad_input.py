@@ -140,6 +140,16 @@ def test_a_model_refuses_bad_input_before_anything_starts(model, bad):
     assert caught.value.errors()[0]["loc"][0] == next(iter(bad))
 
 
+@pytest.mark.parametrize(
+    "policy", [{"approvals_required": 2}, {"approver_group": "admins"}], ids=["n-of-m", "group"]
+)
+def test_args_with_a_vote_policy_are_refused_until_votes_carry_the_hash(policy):
+    """A vote names no action hash yet, so a request with args and a vote policy could
+    never be granted: refused when it is built, with the reason."""
+    with pytest.raises(ValidationError, match="args cannot be combined with approvals_required"):
+        ApprovalRequest(**{**VALID[ApprovalRequest], "args": {"db": "prod"}, **policy})
+
+
 # escalation and reminders (docs/policies/escalation.md): rules across fields, so the
 # error is the model's own (no field in ``loc``) and its message names the field
 ESCALATION_ROWS: list[tuple[str, dict[str, Any], str]] = [
