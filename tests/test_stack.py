@@ -113,7 +113,14 @@ class Stack:
             return await self.process.wait()
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self.process is not None and self.process.returncode is None:
+        """Stop as Ctrl-C does, so that the stack stops its children (each in a session of
+        its own: killing the stack alone would leave them running); kill only if it hangs."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(self.process.wait(), 60)
+        except TimeoutError:
             self.process.kill()
             await self.process.wait()
 
