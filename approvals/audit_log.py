@@ -509,6 +509,8 @@ def verify_chain(path: Path, *, follows: Path | None = None) -> ChainReport:
         stored = record.get("record_hash")
         if not isinstance(stored, str) or record_hash(record) != stored:
             return broken(number, EDITED, "record_hash does not match the record")
+        if at[stored] != number:
+            return broken(number, INSERTED, f"a copy of the record on line {at[stored]}")
         prev = record.get("prev_hash")
         if first is None:
             first = number

@@ -172,6 +172,8 @@ TAMPERING = [
     ("strip-the-last-newline", lambda t: [*t[:-1], t[-1].rstrip("\n")], 6, TRUNCATED),
     ("forged-record-wrong-prev", _forge_wrong_prev, 4, INSERTED),
     ("forged-record-right-prev", _forge_right_prev, 4, INSERTED),
+    ("a-record-copied-to-the-end", lambda t: [*t, t[2]], 7, INSERTED),
+    ("a-record-copied-in-the-middle", lambda t: [*t[:4], t[1], *t[4:]], 5, INSERTED),
     ("a-line-not-json", lambda t: [*t[:3], "not json\n", *t[3:]], 4, NOT_JSON),
     ("a-blank-line", lambda t: [*t[:3], "\n", *t[3:]], 4, NOT_JSON),
     ("a-duplicate-key", _duplicate_key, 2, NOT_JSON),
