@@ -68,6 +68,7 @@ def test_each_record_names_the_previous_hash(tmp_path):
         assert record["record_hash"] == rehash(record) == record_hash(record)
     report = verify_chain(tmp_path / "audit.jsonl")
     assert report.ok and report.records == 3 and report.last_hash == records[-1]["record_hash"]
+    assert AuditLog(tmp_path / "audit.jsonl").last_hash() == report.last_hash
 
 
 def test_the_hash_covers_the_redacted_record(tmp_path):
