@@ -2,10 +2,11 @@
 
 ``request`` asks and waits with a live line; ``decide`` answers through the
 platform's HTTP route; ``list``/``show`` inspect workflows through Temporal
-visibility and status queries. Exit status: 0 done or approved, 1 denied,
-2 timeout or any error, which is one line ``approvals: ...`` on stderr. Output
-to a reader that has gone away (``approvals list | head -1``) is dropped
-quietly; the exit status stays the command's.
+visibility and status queries; ``audit verify``/``audit rotate`` check and rotate
+the audit file's hash chain (docs/audit.md; verify exits 1 when tampered).
+Exit status: 0 done or approved, 1 denied, 2 timeout or any error, which is one
+line ``approvals: ...`` on stderr. Output to a reader that has gone away
+(``approvals list | head -1``) is dropped quietly; the exit status stays the command's.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 import httpx
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from approvals.audit_log import AuditLog
+from approvals.audit_log import AuditLog, verify_chain
 from approvals.client import (
     ApprovalHandle,
     approval_status,
@@ -460,6 +462,37 @@ def show(approval_id: str) -> int:
     return APPROVED
 
 
+def audit_verify(path: str | None, follows: str | None) -> int:
+    """Check the audit file's hash chain: one line, exit 0 intact, 1 tampered.
+
+    ``path`` defaults to ``AUDIT_LOG_PATH``; an unreadable file raises (exit 2).
+    """
+    target = Path(path) if path else Settings().audit_log_path
+    try:
+        report = verify_chain(target, follows=Path(follows) if follows else None)
+    except OSError as error:
+        where = error.filename or target
+        raise OSError(f"cannot read audit file {where}: {error.strerror or error}") from None
+    echo(report.summary())
+    return APPROVED if report.ok else DENIED
+
+
+def audit_rotate(archive: str | None) -> int:
+    """Move ``AUDIT_LOG_PATH`` to ``archive`` and start a new file chained to it."""
+    settings = Settings()
+    path = settings.audit_log_path
+    if not path.is_file():
+        raise FileNotFoundError(f"no audit file at {path} (AUDIT_LOG_PATH)")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = Path(archive) if archive else path.with_name(f"{path.name}.{stamp}")
+    rotation = AuditLog(path).rotate(target, workspace_id=settings.workspace_id)
+    echo(
+        f"rotated {path} to {rotation.archive}: its last hash {rotation.last_hash}; "
+        f"verify with: approvals audit verify --follows {rotation.archive} {path}"
+    )
+    return APPROVED
+
+
 class _Parser(argparse.ArgumentParser):
     """An argparse parser whose usage errors are one line ``approvals: ...``, exit status 2."""
 
@@ -479,7 +512,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``approvals request|decide|list|show``."""
+    """The parser of ``approvals request|decide|list|show|audit``."""
     parser = _Parser(prog="approvals", description="Durable human approval for AI agents.")
     commands = parser.add_subparsers(dest="command", title="commands")
 
@@ -586,6 +619,35 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     one.add_argument("approval_id", help="The platform's approval id.")
+
+    audit = commands.add_parser(
+        "audit",
+        help="verify or rotate the audit file's hash chain",
+        description="The audit file's hash chain (docs/audit.md).",
+    )
+    audit_commands = audit.add_subparsers(dest="audit_command", title="commands", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain",
+        description="Check the hash chain: one line, OK with the record count and the last "
+        "hash, or the first broken line and how. Exit 0 intact, 1 tampered, 2 error.",
+    )
+    verify.add_argument("path", nargs="?", help="The audit file (default: AUDIT_LOG_PATH).")
+    verify.add_argument(
+        "--follows",
+        metavar="OLD",
+        help="The file PATH was rotated from: verified too, and PATH must start from its "
+        "last hash.",
+    )
+    rotate = audit_commands.add_parser(
+        "rotate",
+        help="move the audit file aside and start a new one chained to it",
+        description="Move AUDIT_LOG_PATH to ARCHIVE (same file system) under the writers' "
+        "lock and start a new file whose first record names the archive's last hash.",
+    )
+    rotate.add_argument(
+        "archive", nargs="?", help="Where the old file goes (default: PATH.<UTC time>)."
+    )
     return parser
 
 
@@ -626,6 +688,10 @@ def run_command(argv: Sequence[str]) -> int:
             )
         if args.command == "list":
             return list_(args.pending, args.limit)
+        if args.command == "audit":
+            if args.audit_command == "verify":
+                return audit_verify(args.path, args.follows)
+            return audit_rotate(args.archive)
         return show(args.approval_id)
     except Exception as error:
         echo(f"approvals: {one_line(error)}", err=True)

@@ -9,7 +9,10 @@ The ends a row may reach:
 - ``PlatformError`` with a kind from ``approvals.errors``, no request sent or
   retrying marked off (the platform client);
 - a workflow failure ``ApplicationError`` typed ``PayloadValidationError``
-  (``approvals.converter``), or a bad signal dropped with the SDK's log line.
+  (``approvals.converter``), or a bad signal dropped with the SDK's log line;
+- a damaged audit file (truncated, not UTF-8, not JSON, a forged line): one line
+  and exit 1 from ``approvals audit verify`` naming the first damaged line and its
+  kind; an unreadable path: one line on stderr, exit 2 (``docs/audit.md``).
 
 Covered elsewhere and not repeated here: ``tests/test_models.py`` (empty, blank and
 oversized action; oversized reason; NUL and BEL; zero, negative and over-a-month
@@ -31,6 +34,8 @@ import json
 import logging
 import os
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,7 +49,14 @@ from temporalio.exceptions import ApplicationError
 from activities.events import decision_from_item
 from approvals import errors
 from approvals.action_hash import action_hash
-from approvals.models import ApprovalRequest, ApprovalStatus, Decision, DecisionSource
+from approvals.audit_log import AuditLog, verify_chain
+from approvals.models import (
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEntry,
+    Decision,
+    DecisionSource,
+)
 from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
 from tests.helpers import (
     PLATFORM_TOKEN,
@@ -733,3 +745,108 @@ def test_a_decision_not_bound_to_the_args_is_refused(fields, because):
     rules = DecisionRules(requester="", approval_id="a1", binding=ArgsBinding.of(request))
     assert rules.offer(decision) is Verdict.REFUSED
     assert (rules.decision, [r.because for r in rules.refusals]) == (None, [because])
+
+
+# --- a damaged audit file: `approvals audit verify` says where, in one line -------------
+
+
+def _good_audit_lines(path: Path) -> bytes:
+    log = AuditLog(path)
+    for step in ("requested", "granted"):
+        log.append(
+            AuditEntry(
+                event_id=f"wf/run/{step}",
+                timestamp=datetime(2026, 11, 26, tzinfo=UTC),
+                event_type="approval",
+                workspace_id=WORKSPACE,
+                action="approve",
+                resource="drop table users",
+                outcome=step,
+                trace_id="t-1",
+            )
+        )
+    return path.read_bytes()
+
+
+def _bad_hash_type(good: bytes) -> bytes:
+    first, second = good.splitlines(keepends=True)
+    record = json.loads(second)
+    record["record_hash"] = 5
+    return first + json.dumps(record).encode() + b"\n"
+
+
+AUDIT_FILE_ROWS: list[tuple[str, Any, int, str]] = [
+    # (row, the file from the good bytes, exit status, what the one line says)
+    ("audit-truncated-mid-record", lambda good: good[:-30], 1, "line 2: truncated"),
+    ("audit-truncated-in-the-first-line", lambda good: good[:20], 1, "line 1: truncated"),
+    ("audit-truncated-to-nothing", lambda good: b"", 0, "OK"),
+    ("audit-non-utf8-line", lambda good: good + b"\xff\xfe\n", 1, "line 3: not-json: not UTF-8"),
+    ("audit-nul-bytes", lambda good: good + b"\x00" * 16 + b"\n", 1, "line 3: not-json"),
+    ("audit-json-array-line", lambda good: good + b"[1, 2]\n", 1, "not a JSON object"),
+    ("audit-binary-garbage", lambda good: good + bytes(range(256)), 1, "line 3: not-json"),
+    ("audit-hash-not-a-string", _bad_hash_type, 1, "line 2: edited"),
+    (
+        "audit-oversized-forged-line",
+        lambda good: good.replace(b"granted", b"g" * 1_000_000, 1),
+        1,
+        "line 2: edited",
+    ),
+    ("audit-crlf-line-ends", lambda good: good.replace(b"\n", b"\r\n"), 0, "OK"),
+]
+
+
+@pytest.mark.parametrize(
+    ("damage", "status", "says"),
+    [row[1:] for row in AUDIT_FILE_ROWS],
+    ids=[row[0] for row in AUDIT_FILE_ROWS],
+)
+async def test_a_damaged_audit_file_is_reported_in_one_line(tmp_path, damage, status, says):
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(damage(_good_audit_lines(path)))
+    async with asyncio.timeout(LIMIT):
+        code, out, err = await cli(
+            {**os.environ, "APPROVALS_ENV_FILE": ""}, "audit", "verify", str(path)
+        )
+    assert (code, err) == (status, ""), (code, out, err)
+    assert out.count("\n") == 1 and says in out, out
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["audit", "verify", "{dir}"], "Is a directory"),
+        (["audit", "verify", "{dir}/missing.jsonl"], "No such file"),
+        (["audit", "verify", "--follows", "{dir}/missing.jsonl", "{dir}/a.jsonl"], "No such file"),
+        (["audit", "verify", "--follows"], "expected one argument"),
+    ],
+    ids=["path-is-a-directory", "path-missing", "follows-missing", "follows-without-a-file"],
+)
+async def test_an_unreadable_audit_path_is_exit_2_in_one_line(tmp_path, args, says):
+    (tmp_path / "a.jsonl").write_bytes(b"")
+    async with asyncio.timeout(LIMIT):
+        code, out, err = await cli(
+            {**os.environ, "APPROVALS_ENV_FILE": ""},
+            *[arg.format(dir=tmp_path) for arg in args],
+        )
+    assert (code, out) == (2, "") and err.count("\n") == 1 and says in err, err
+
+
+def test_a_writer_after_a_truncated_audit_file_cuts_the_partial_line_and_chains_on(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    good = _good_audit_lines(path)
+    path.write_bytes(good[:-30])  # the second record cut short: a crash mid-write
+    assert verify_chain(path).problem is not None
+    AuditLog(path).append(
+        AuditEntry(
+            event_id="wf/run/granted",  # the retried write
+            timestamp=datetime(2026, 11, 26, tzinfo=UTC),
+            event_type="approval",
+            workspace_id=WORKSPACE,
+            action="approve",
+            resource="drop table users",
+            outcome="granted",
+            trace_id="t-1",
+        )
+    )
+    assert path.read_bytes() == good
+    assert verify_chain(path).ok

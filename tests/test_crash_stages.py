@@ -1,5 +1,6 @@
 """Promise 1 at every lifecycle stage (see tests/crash_stages.py): SIGKILL, restart,
-and the human's decision still comes back once, audited once, with one request.
+and the human's decision still comes back once, audited once, with one request; the
+audit file the killed workers shared still verifies as one chain (docs/audit.md).
 
 Against both platform modes: on the strict one (the upstream contract) a re-run
 create can count on no Idempotency-Key, only on its ``task_id`` marker. One run
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from approvals.audit_log import verify_chain
 from tests.crash_stages import run_stages
 
 RUNS = {"reference": 2, "strict": 1}
@@ -24,3 +26,5 @@ async def test_sigkill_at_every_stage_loses_and_duplicates_nothing(
     problems = [detail for row in rows for detail in row[5]]
     assert problems == []
     assert [row[2:5] for row in rows] == [(0, 0, 0)] * len(rows)
+    chain = verify_chain(settings.audit_log_path)
+    assert chain.ok and chain.records >= 2 * len(rows), chain.summary()
