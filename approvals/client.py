@@ -196,6 +196,7 @@ async def send_decision(
     """Offer a decision (a vote, where the request counts votes) to the waiting workflow by
     the ``decide`` signal: the path votes take where the platform keeps one decision per
     approval (docs/policies/n-of-m.md). The workflow records the outcome on the platform.
+    A signal gets no answer: ``decide`` sends the same by update and returns the verdict.
 
     Returns:
         The workflow id it went to.
