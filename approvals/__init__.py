@@ -7,9 +7,12 @@ for the answer, an ``ApprovalResult``. The LangChain tool is
 """
 
 from approvals.client import (
+    ApprovalClosedError,
     ApprovalHandle,
+    DecisionTimeoutError,
     approval_status,
     build_request,
+    decide,
     request_approval,
     send_decision,
     start_approval,
@@ -20,6 +23,7 @@ from approvals.converter import data_converter
 from approvals.models import (
     APPROVAL_WORKFLOW,
     DECIDE_SIGNAL,
+    DECIDE_UPDATE,
     STATUS_QUERY,
     ApprovalRequest,
     ApprovalResult,
@@ -28,7 +32,9 @@ from approvals.models import (
     ApprovalStatusView,
     Decision,
     DecisionSource,
+    DecisionVerdict,
     OnTimeout,
+    VerdictOutcome,
     WebSocketMode,
 )
 from approvals.platform_client import PlatformClient, PlatformError
@@ -37,7 +43,9 @@ from approvals.settings import Settings
 __all__ = [
     "APPROVAL_WORKFLOW",
     "DECIDE_SIGNAL",
+    "DECIDE_UPDATE",
     "STATUS_QUERY",
+    "ApprovalClosedError",
     "ApprovalHandle",
     "ApprovalRequest",
     "ApprovalResult",
@@ -47,15 +55,19 @@ __all__ = [
     "ConnectionSettingsError",
     "Decision",
     "DecisionSource",
+    "DecisionTimeoutError",
+    "DecisionVerdict",
     "OnTimeout",
     "PlatformClient",
     "PlatformError",
     "Settings",
+    "VerdictOutcome",
     "WebSocketMode",
     "approval_status",
     "build_request",
     "connect",
     "data_converter",
+    "decide",
     "request_approval",
     "send_decision",
     "start_approval",

@@ -1,11 +1,14 @@
 """``approvals``: the operator's command line (console script, standard-library argparse).
 
 ``request`` asks and waits with a live line; ``decide`` answers through the
-platform's HTTP route; ``list``/``show`` inspect workflows through Temporal
+platform's HTTP route, or through the workflow's ``decide_update`` update where it
+talks to Temporal (votes, the upstream contract with args, edits) and prints the
+verdict (docs/deciding.md); ``list``/``show`` inspect workflows through Temporal
 visibility and status queries; ``audit verify``/``audit rotate`` check and rotate
 the audit file's hash chain (docs/audit.md; verify exits 1 when tampered).
-Exit status: 0 done or approved, 1 denied, 2 timeout or any error, which is one
-line ``approvals: ...`` on stderr. Output to a reader that has gone away
+Exit status: 0 done or approved (a decision taken, counted or repeated), 1 denied,
+2 timeout, usage or any error, which is one line ``approvals: ...`` on stderr, 3 a
+decision refused (``refused <id>: <reason>``). Output to a reader that has gone away
 (``approvals list | head -1``) is dropped quietly; the exit status stays the command's.
 """
 
@@ -28,30 +31,35 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from approvals.audit_log import AuditLog, verify_chain
 from approvals.client import (
+    LATE,
+    ApprovalClosedError,
     ApprovalHandle,
+    DecisionTimeoutError,
     approval_status,
     build_request,
-    send_decision,
+    offer_decision,
     start_approval,
     waiting_workflow,
 )
+from approvals.client import decide as decide_by_update
 from approvals.connection import connect
 from approvals.converter import validation_message
 from approvals.edits import bound_decision, find_waiting_workflow
 from approvals.models import (
     APPROVAL_WORKFLOW,
-    DECIDE_SIGNAL,
     STATUS_QUERY,
     ApprovalResult,
     ApprovalState,
     ApprovalStatus,
     ApprovalStatusView,
+    DecisionVerdict,
+    VerdictOutcome,
     require_identifier,
 )
 from approvals.platform_client import PlatformClient
 from approvals.settings import Settings
 
-APPROVED, DENIED, FAILED = 0, 1, 2
+APPROVED, DENIED, FAILED, REFUSED = 0, 1, 2, 3
 INTERRUPTED = 130
 QUERY_TIMEOUT = timedelta(seconds=10)
 SHOW_SCAN_LIMIT = 200
@@ -220,18 +228,19 @@ def request(
     raise RuntimeError(f"{result.status.value}: {result.error or result.message}")
 
 
-async def _signal_bound_decision(
+async def _bound_decision_by_update(
     settings: Settings,
     approval_id: str,
     approve: bool,
     by: str,
     comment: str | None,
     edit: dict[str, Any] | None,
-) -> str | None:
-    """Decide through the waiting workflow's ``decide`` signal, naming the hash its status
-    query reports (docs/policies/edits.md): the way when the platform cannot carry the hash
-    (the upstream contract). Returns the workflow id, or ``None``: no such waiting workflow,
-    or it has no args and there is no edit (the platform route then does as before)."""
+) -> DecisionVerdict | None:
+    """Decide through the waiting workflow's ``decide_update`` update, naming the hash its
+    status query reports (docs/policies/edits.md): the way when the platform cannot carry
+    the hash (the upstream contract). Returns the verdict, or ``None``: no such waiting
+    workflow, or it has no args and there is no edit (the platform route then does as
+    before)."""
     client = await _client(settings)
     handle = None
     for attempt in range(VISIBILITY_ATTEMPTS):  # visibility lags the workflow a little
@@ -258,8 +267,18 @@ async def _signal_bound_decision(
         comment=comment,
         edit=edit,
     )
-    await handle.signal(DECIDE_SIGNAL, decision)
-    return handle.id
+    return await offer_decision(handle, decision)
+
+
+def verdict_line(approve: bool, verdict: DecisionVerdict) -> str:
+    """``approved a-1: taken``, ``approved a-1: counted (1 of 2 approvals)``,
+    ``denied a-1: repeated``, ``refused a-1: self-approval``."""
+    if not verdict.accepted:
+        return f"refused {verdict.approval_id}: {verdict.reason}"
+    line = f"{'approved' if approve else 'denied'} {verdict.approval_id}: {verdict.outcome.value}"
+    if verdict.outcome is VerdictOutcome.COUNTED:
+        line += f" ({verdict.votes} of {verdict.approvals_required} approvals)"
+    return line
 
 
 def decide(
@@ -270,13 +289,15 @@ def decide(
     edit_text: str | None = None,
     vote: bool = False,
 ) -> int:
-    """Approve or deny a pending request through the platform; unknown ids raise.
+    """Approve or deny a pending request; 0 taken (counted, repeated), 3 refused.
 
-    For a request with args the decision names the hash it approves (``--edit``: a
-    merge patch of the args, approved instead): through the platform where its item
-    carries the [ext] ``action_hash``, else through the workflow's signal. A request
-    that counts votes (N-of-M) on a platform that keeps one decision per approval gets
-    a vote by the workflow's ``decide`` signal instead; ``vote`` sends it that way.
+    Through the platform's route (its answer is the verdict; unknown ids raise) or the
+    workflow's ``decide_update`` update, whose verdict is printed (docs/deciding.md). For
+    a request with args the decision names the hash it approves (``--edit``: a merge
+    patch of the args, approved instead): through the platform where its item carries
+    the [ext] ``action_hash``, else through the update. A request that counts votes
+    (N-of-M) on a platform that keeps one decision per approval gets a vote by the
+    update instead; ``vote`` sends it that way.
     """
     edit = json_option(edit_text, "--edit")
     if edit is not None and not isinstance(edit, dict):
@@ -284,7 +305,7 @@ def decide(
     if edit is not None and not approve:
         raise ValueError("--edit: only an approval may edit the args")
 
-    async def main(settings: Settings) -> str:
+    async def main(settings: Settings) -> str | DecisionVerdict:
         require_identifier(approval_id, "approval id")
         if not by.strip():
             raise ValueError("--by must name who decides")
@@ -292,13 +313,12 @@ def decide(
             platform = _platform(settings, http)
             item = None if vote else await platform.get_approval(approval_id)
             if edit is None and (
-                vote or (item is not None and await _votes_by_signal(settings, item))
+                vote or (item is not None and await _votes_by_update(settings, item))
             ):
                 client = await _client(settings)
-                await send_decision(
+                return await decide_by_update(
                     client, settings, approval_id, approved=approve, decided_by=by, comment=comment
                 )
-                return " (a vote, by signal)"
             if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")
             if "action_hash" in item:  # [ext] the platform carries the hash and edits
@@ -323,27 +343,36 @@ def decide(
                 return " (a vote)" if "approvals_required" in item else ""
             if edit is not None or "requester" not in item:  # the upstream contract's item
                 try:
-                    signalled = await _signal_bound_decision(
+                    verdict = await _bound_decision_by_update(
                         settings, approval_id, approve, by, comment, edit
                     )
+                except (ApprovalClosedError, DecisionTimeoutError):
+                    raise  # Temporal answered: no second decision on the platform
                 except Exception as error:
                     if edit is not None:
                         raise
-                    signalled = None  # no Temporal at hand: the contract's route, as before
+                    verdict = None  # no Temporal at hand: the contract's route, as before
                     echo(f"approvals: deciding on the platform only: {one_line(error)}", err=True)
-                if signalled is not None:
-                    return f" (through workflow {signalled})"
+                if verdict is not None:
+                    return verdict
                 if edit is not None:
                     raise LookupError(f"no waiting workflow with args for {approval_id}")
             await platform.decide(approval_id, approved=approve, decided_by=by, comment=comment)
             return " (a vote)" if "approvals_required" in item else ""
 
-    how = run(main)
+    try:
+        how = run(main)
+    except ApprovalClosedError as closed:  # its workflow has ended: a refusal, as late
+        echo(f"refused {approval_id}: {LATE} ({one_line(closed)})")
+        return REFUSED
+    if isinstance(how, DecisionVerdict):
+        echo(verdict_line(approve, how))
+        return APPROVED if how.accepted else REFUSED
     echo(f"{'approved' if approve else 'denied'} {approval_id}{how}")
     return APPROVED
 
 
-async def _votes_by_signal(settings: Settings, item: dict[str, Any]) -> bool:
+async def _votes_by_update(settings: Settings, item: dict[str, Any]) -> bool:
     """Whether an item that is no [ext] vote item belongs to a request counting votes.
 
     A reference platform's item carries its [ext] fields (``expires_at``): it is a vote
@@ -575,7 +604,10 @@ def build_parser() -> argparse.ArgumentParser:
     answer = commands.add_parser(
         "decide",
         help="approve or deny a pending request",
-        description="Approve or deny a pending request through the platform.",
+        description="Approve or deny a pending request: through the platform, or the "
+        "workflow's decide update (votes, args on the upstream contract, edits), printing its "
+        "verdict. Exit 0 taken, counted or repeated; 3 refused ('refused <id>: <reason>'); "
+        "2 an error.",
     )
     answer.add_argument("approval_id", help="The platform's approval id.")
     decision = answer.add_mutually_exclusive_group(required=True)
@@ -591,8 +623,8 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument(
         "--vote",
         action="store_true",
-        help="Send it to the waiting workflow by signal (N-of-M votes; found automatically "
-        "where the platform keeps one decision per approval).",
+        help="Send it to the waiting workflow by its decide update (N-of-M votes; found "
+        "automatically where the platform keeps one decision per approval).",
     )
 
     listing = commands.add_parser(

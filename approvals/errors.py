@@ -13,6 +13,9 @@ non-retryable
 ├── UNKNOWN_APPROVER_GROUP   a request names an approver group the workspace config lacks
 ├── APPROVALS_EXCEED_GROUP   a request needs more approvals than its group has deciders
 │                            (both end the request as a failure result, audited)
+├── DECISION_REFUSED         the ``decide_update`` validator refused a decision: the
+│                            update is rejected (no history event), ``details[0]`` is
+│                            the ``DecisionVerdict`` as a dict
 └── PAYLOAD_INVALID          a payload the models refuse while a worker decodes it
                              (``approvals.converter``): the workflow fails at once
 """
@@ -27,6 +30,7 @@ AUDIT_UNWRITABLE = "AuditUnwritable"
 INVALID_APPROVAL_ID = "InvalidApprovalId"
 UNKNOWN_APPROVER_GROUP = "UnknownApproverGroup"
 APPROVALS_EXCEED_GROUP = "ApprovalsExceedGroup"
+DECISION_REFUSED = "DecisionRefused"
 PAYLOAD_INVALID = "PayloadValidationError"
 """The SDK's reserved type name for a payload that failed validation (temporalio.converter)."""
 

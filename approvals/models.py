@@ -271,6 +271,9 @@ APPROVAL_WORKFLOW = "ApprovalWorkflow"
 """The approval workflow's type name: input ``ApprovalRequest``, result ``ApprovalResult``."""
 DECIDE_SIGNAL = "decide"
 """The approval workflow's signal that offers a ``Decision``."""
+DECIDE_UPDATE = "decide_update"
+"""The approval workflow's update that offers a ``Decision`` and answers a ``DecisionVerdict``;
+its validator refuses (nothing reaches history) what the rules would refuse (docs/deciding.md)."""
 STATUS_QUERY = "status"
 """The approval workflow's query that returns an ``ApprovalStatusView``."""
 
@@ -392,3 +395,29 @@ class ApprovalStatusView(_Model):
     votes: list[Decision] = Field(default_factory=list)
     approvals_required: int = 1
     approver_group: str | None = None
+
+
+class VerdictOutcome(StrEnum):
+    """What became of a decision sent by the ``decide_update`` update (docs/deciding.md)."""
+
+    TAKEN = "taken"  # the decision of the approval (or the vote that decided it)
+    COUNTED = "counted"  # an N-of-M vote that counts; the approval still waits for more
+    REPEATED = "repeated"  # the same decider's same answer, taken or counted already
+    REFUSED = "refused"  # not taken: ``reason`` says why
+
+
+class DecisionVerdict(_Model):
+    """The synchronous answer to a decision sent by update: taken, counted, repeated or
+    refused (with the rule's reason), and the approval's state after it."""
+
+    approval_id: str
+    accepted: bool
+    outcome: VerdictOutcome
+    reason: str | None = None
+    """Why it was refused (the audit's ``rejected_because`` vocabulary), or ``repeated``."""
+    state: ApprovalState | None = None
+    decision: Decision | None = None
+    """The approval's decision once taken (another one, for a conflicting decision)."""
+    votes: int = 0
+    """Votes counted so far (a request with a vote policy)."""
+    approvals_required: int = 1

@@ -3,10 +3,15 @@ and that a refusal seen again (socket, catch-up, retried signal) is recorded onc
 
 from __future__ import annotations
 
+import copy
+import itertools
+
 import pytest
 
+from approvals.binding import HASH_MISMATCH, HASH_MISSING
 from approvals.identity import SELF_APPROVAL
-from approvals.models import Decision, DecisionSource
+from approvals.models import ApprovalRequest, Decision, DecisionSource
+from workflows.args_binding import ArgsBinding
 from workflows.decision_rules import (
     CONFLICTING,
     LATE,
@@ -305,3 +310,81 @@ def test_made_in_time_before_close_is_an_ordinary_offer():
     assert state.offer(decision(), made_in_time=True) is Verdict.TAKEN
     assert state.offer(decision(approved=False), made_in_time=True) is Verdict.REFUSED
     assert reasons(state) == [CONFLICTING]
+
+
+# --- check(): offer's answer without offering (the decide update's validator) -------------
+
+
+_PROBES = [
+    decision(approved, by, approval_id=approval_id)
+    for approved, by, approval_id in itertools.product(
+        (True, False), ("alice", "bob", REQUESTER.upper()), (APPROVAL, "appr-2")
+    )
+]
+_HISTORIES = [
+    [],
+    [decision(True, "alice")],
+    [decision(False, "bob")],
+    [decision(True, "alice"), "close"],
+    ["close"],
+    [decision(True, REQUESTER), decision(True, "alice", approval_id="appr-2")],
+]
+
+
+def _replayed(steps: list) -> DecisionRules:
+    state = rules()
+    for step in steps:
+        if step == "close":
+            state.close()
+        else:
+            state.offer(step)
+    return state
+
+
+def _agrees(state: DecisionRules, probe: Decision) -> None:
+    before = copy.deepcopy(state)
+    reason = state.check(probe)
+    assert state == before, "check() changed the state"
+    verdict = state.offer(probe)
+    if verdict is Verdict.TAKEN:
+        assert reason is None
+    elif verdict is Verdict.REFUSED:
+        assert reason == state.refusals[-1].because
+    elif before.decision is not None and before.decision.same_answer(probe):
+        assert reason is None  # the decision taken already, seen again
+    else:
+        assert reason is not None  # a refusal seen again: refused again by check
+
+
+@pytest.mark.parametrize("steps", _HISTORIES, ids=range(len(_HISTORIES)))
+@pytest.mark.parametrize("probe", _PROBES, ids=range(len(_PROBES)))
+def test_check_is_offers_reason_without_changing_anything(steps, probe):
+    _agrees(_replayed(steps), probe)
+
+
+def test_check_names_each_reason():
+    state = rules()
+    assert state.check(decision(approval_id="appr-2")) == UNKNOWN_APPROVAL
+    assert state.check(decision(decided_by=f" {REQUESTER} ")) == SELF_APPROVAL
+    assert state.check(decision()) is None
+    state.offer(decision())
+    assert state.check(decision()) is None  # repeated: not refused
+    assert state.check(decision(approved=False, decided_by="bob")) == CONFLICTING
+    state.close()
+    assert state.check(decision(approved=False, decided_by="bob")) == LATE
+    assert state.check(decision(approved=False, decided_by="bob"), made_in_time=True) == (
+        CONFLICTING
+    )
+    assert state.refusals == []
+
+
+def test_check_applies_the_args_binding():
+    request = ApprovalRequest(workspace_id="ws", action="Drop db", args={"db": "stage-7"})
+    state = rules()
+    state.binding = ArgsBinding.of(request)
+    assert state.check(decision()) == HASH_MISSING
+    assert state.check(decision().model_copy(update={"action_hash": "0" * 64})) == HASH_MISMATCH
+    bound = decision().model_copy(update={"action_hash": request.action_hash()})
+    assert state.check(bound) is None
+    assert state.check(decision(approved=False)) is None  # a denial may omit the hash
+    assert state.refusals == [] and state.decision is None

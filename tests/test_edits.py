@@ -278,7 +278,9 @@ async def test_the_cli_requests_with_args_and_approves_with_an_edit(dev_env, set
         action_hash(WORKSPACE, ACTION, args),
     )
     assert decided[0] == 0, decided
-    assert ("through workflow" in decided[1]) == platform.strict
+    assert decided[1].strip() == (  # strict: through the workflow's decide update
+        f"approved {approval_id}: taken" if platform.strict else f"approved {approval_id}"
+    )
     assert asked[0] == 0, asked
     assert f"args {json.dumps(edited, sort_keys=True)}" in asked[1]
     assert f"action_hash {action_hash(WORKSPACE, ACTION, edited)} (edited)" in asked[1]

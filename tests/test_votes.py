@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from activities.rbac_policy import approver_groups_from_config, policy_from_config
@@ -144,3 +146,64 @@ def test_approver_groups_come_from_the_workspace_config():
     assert approver_groups_from_config(config) == {"prod-admins": ("alice", "bob"), "empty": ()}
     assert policy_from_config(config).approver_groups["prod-admins"] == ("alice", "bob")
     assert policy_from_config({"approver_groups": {"g": ["x"]}}).approver_groups == {"g": ("x",)}
+
+
+# --- check(): offer's answer without offering (the decide update's validator) ----------
+
+_VOTE_PROBES = [
+    vote(by, approved, approval_id)
+    for by in ("alice", "BOB", "agent", "mallory")
+    for approved in (True, False)
+    for approval_id in (APPROVAL, "a-2")
+]
+_VOTE_HISTORIES = [
+    [],
+    [vote("alice")],
+    [vote("alice"), vote("bob")],
+    [vote("bob", approved=False)],
+    [vote("alice"), "close"],
+    ["close"],
+    [vote("agent"), vote("mallory")],
+]
+
+
+@pytest.mark.parametrize("members", [None, ["alice", "bob", "agent"]], ids=["open", "group"])
+@pytest.mark.parametrize("steps", _VOTE_HISTORIES, ids=range(len(_VOTE_HISTORIES)))
+@pytest.mark.parametrize("probe", _VOTE_PROBES, ids=range(len(_VOTE_PROBES)))
+def test_check_is_offers_reason_without_changing_anything(members, steps, probe):
+    votes = tally(members=members)
+    for step in steps:
+        if step == "close":
+            votes.rules.close()
+        else:
+            votes.offer(step)
+    before = copy.deepcopy(votes)
+    reason = votes.check(probe)
+    assert votes == before, "check() changed the tally"
+    verdict = votes.offer(probe)
+    if verdict in (VoteVerdict.COUNTED, VoteVerdict.DECIDED):
+        assert reason is None
+    elif verdict is VoteVerdict.REFUSED:
+        assert reason == votes.rules.refusals[-1].because
+    elif any(
+        v.approved == probe.approved and v.decided_by.casefold() == probe.decided_by.casefold()
+        for v in before.votes
+    ) or (before.rules.decision is not None and before.rules.decision.same_answer(probe)):
+        assert reason is None  # counted or taken already
+    else:
+        assert reason is not None  # a refusal seen again
+
+
+def test_check_names_each_vote_reason():
+    votes = tally(members=["alice", "bob", "agent"])
+    assert votes.check(vote("alice", approval_id="a-2")) == UNKNOWN_APPROVAL
+    assert votes.check(vote("Agent")) == SELF_APPROVAL
+    assert votes.check(vote("mallory")) == NOT_IN_GROUP
+    assert votes.check(vote("alice")) is None
+    votes.offer(vote("alice"))
+    assert votes.check(vote("ALICE")) is None  # counted already: repeated
+    votes.offer(vote("bob", approved=False))  # decides: denied
+    assert votes.check(vote("alice", approved=False)) == CONFLICTING
+    votes.rules.close()
+    assert votes.check(vote("alice", approved=False)) == LATE
+    assert votes.rules.refusals == []

@@ -33,10 +33,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.rbac import RbacActivities
     from approvals import search_attributes as attributes
     from approvals import tracing
-    from approvals.errors import APPROVALS_EXCEED_GROUP, UNKNOWN_APPROVER_GROUP
+    from approvals.errors import APPROVALS_EXCEED_GROUP, DECISION_REFUSED, UNKNOWN_APPROVER_GROUP
+    from approvals.identity import identity_key
     from approvals.models import (
         APPROVAL_WORKFLOW,
         DECIDE_SIGNAL,
+        DECIDE_UPDATE,
         STATUS_QUERY,
         ApprovalRequest,
         ApprovalResult,
@@ -47,13 +49,15 @@ with workflow.unsafe.imports_passed_through():
         AuditOutcome,
         Decision,
         DecisionSource,
+        DecisionVerdict,
+        VerdictOutcome,
     )
     from workflows import activity_options as options
     from workflows import metrics
     from workflows.args_binding import ArgsBinding
-    from workflows.decision_rules import DecisionRules
+    from workflows.decision_rules import CONFLICTING, LATE, REPEATED, DecisionRules, Verdict
     from workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
-    from workflows.votes import Tally
+    from workflows.votes import Tally, VoteVerdict
 
 DENIED_MESSAGE = "Denied by human"
 
@@ -72,6 +76,19 @@ def _failure_message(error: ActivityError | ApplicationError) -> str:
     return str(cause or error)
 
 
+_OUTCOMES = {
+    Verdict.TAKEN: VerdictOutcome.TAKEN,
+    Verdict.REPEATED: VerdictOutcome.REPEATED,
+    Verdict.REFUSED: VerdictOutcome.REFUSED,
+}
+_VOTE_OUTCOMES = {
+    VoteVerdict.COUNTED: VerdictOutcome.COUNTED,
+    VoteVerdict.DECIDED: VerdictOutcome.TAKEN,
+    VoteVerdict.REPEATED: VerdictOutcome.REPEATED,
+    VoteVerdict.REFUSED: VerdictOutcome.REFUSED,
+}
+
+
 @workflow.defn(name=APPROVAL_WORKFLOW)
 class ApprovalWorkflow:
     @workflow.init
@@ -80,6 +97,7 @@ class ApprovalWorkflow:
         self._trace_id = request.trace_id or str(workflow.uuid4())
         self._state = ApprovalState.CHECKING
         self._deadline: datetime | None = None
+        self._final_deadline: datetime | None = None  # the last one, escalation included
         self._rules = DecisionRules(requester=request.requester)
         self._binding = ArgsBinding.of(request)  # pure: the action hash, no I/O
         self._rules.binding = self._binding
@@ -100,6 +118,7 @@ class ApprovalWorkflow:
             else None
         )
         self._votes_audited = 0
+        self._update_unsettled = False  # an accepted decide_update, its task not yet completed
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
@@ -114,6 +133,7 @@ class ApprovalWorkflow:
             return await self._fail_to_create(error)
 
         self._deadline = workflow.now() + timedelta(seconds=request.timeout_seconds)
+        self._final_deadline = workflow.now() + timedelta(seconds=request.total_timeout_seconds)
         self._state = ApprovalState.PENDING
         self._become_findable(approval_id)
         try:
@@ -137,9 +157,46 @@ class ApprovalWorkflow:
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decision: Decision) -> None:
         """Offer a decision (``DecisionRules``); one without ``decided_at`` is dated on arrival."""
-        if decision.decided_at is None:
-            decision = decision.model_copy(update={"decided_at": workflow.now()})
-        self._offer(decision)
+        self._offer(self._dated(decision))
+
+    @workflow.update(name=DECIDE_UPDATE)
+    def decide_update(self, decision: Decision) -> DecisionVerdict:
+        """Offer a decision as the ``decide`` signal does (same rules, same audit records)
+        and answer its verdict: taken, counted (a vote), repeated, or refused with a reason.
+
+        Its validator has refused already what the rules refuse at the time it arrives;
+        a refusal here (a signal in the same workflow task got there first) is audited
+        as a signal's is (docs/deciding.md)."""
+        decision = self._dated(decision)
+        self._update_unsettled = True
+        if self._tally is not None:
+            vote = self._tally.offer(decision)
+            outcome = _VOTE_OUTCOMES[vote]
+        else:
+            outcome = _OUTCOMES[self._rules.offer(decision)]
+        reason = None
+        if outcome is VerdictOutcome.REFUSED:
+            reason = self._rules.refusals[-1].because
+        elif outcome is VerdictOutcome.REPEATED:
+            reason = REPEATED if self._stands(decision) else self._refusal_of(decision)
+            if reason != REPEATED:  # a repeat of a decision refused before
+                outcome = VerdictOutcome.REFUSED
+        return self._verdict(decision, outcome, reason)
+
+    @decide_update.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        """Refuse, before anything reaches history, what the rules would refuse now
+        (``DecisionRules.check``, ``Tally.check``) or a decision after the last deadline.
+        Deterministic and read-only; validators do not run on replay."""
+        reason = self._check(decision)
+        if reason is not None:
+            verdict = self._verdict(decision, VerdictOutcome.REFUSED, reason)
+            raise ApplicationError(
+                f"refused {decision.approval_id}: {reason}",
+                verdict.model_dump(mode="json"),
+                type=DECISION_REFUSED,
+                non_retryable=True,
+            )
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ApprovalStatusView:
@@ -169,6 +226,60 @@ class ApprovalWorkflow:
         if self._rules.approval_id is not None:
             span[tracing.APPROVAL_ID] = self._rules.approval_id
         return span
+
+    # --- the decide update (docs/deciding.md) ---------------------------------------
+
+    def _dated(self, decision: Decision) -> Decision:
+        if decision.decided_at is None:
+            return decision.model_copy(update={"decided_at": workflow.now()})
+        return decision
+
+    def _check(self, decision: Decision) -> str | None:
+        """Why ``_offer`` would refuse ``decision`` now, or ``None``; pure."""
+        rules = self._rules
+        reason = (self._tally or rules).check(decision)
+        final = self._final_deadline
+        due = final is not None and workflow.now() >= final
+        if reason is None and rules.decision is None and due:
+            reason = LATE  # the timer is due: late, though the wait is not closed yet
+        if reason == LATE and rules.decision is not None:
+            reason = CONFLICTING  # decided already, this one differs: say so
+        return reason
+
+    def _stands(self, decision: Decision) -> bool:
+        """Whether ``decision`` is the one taken, or a vote counted, already."""
+        taken = self._rules.decision
+        if taken is not None and taken.same_answer(decision):
+            return True
+        key = identity_key(decision.decided_by)
+        votes = self._tally.votes if self._tally is not None else []
+        return any(
+            v.approved == decision.approved and identity_key(v.decided_by) == key for v in votes
+        )
+
+    def _refusal_of(self, decision: Decision) -> str:
+        """Why an earlier copy of ``decision`` was refused."""
+        for refusal in self._rules.refusals:
+            if refusal.decision.approval_id == decision.approval_id and (
+                refusal.decision.same_answer(decision)
+            ):
+                return refusal.because
+        return REPEATED
+
+    def _verdict(
+        self, decision: Decision, outcome: VerdictOutcome, reason: str | None
+    ) -> DecisionVerdict:
+        taken = self._rules.decision
+        return DecisionVerdict(
+            approval_id=decision.approval_id,
+            accepted=outcome is not VerdictOutcome.REFUSED,
+            outcome=outcome,
+            reason=reason,
+            state=ApprovalState.DECIDED if taken is not None else self._state,
+            decision=taken,
+            votes=len(self._tally.votes) if self._tally is not None else 0,
+            approvals_required=self._request.approvals_required,
+        )
 
     # --- steps ---------------------------------------------------------------
 
@@ -643,12 +754,23 @@ class ApprovalWorkflow:
 
     async def _call(self, activity: Any, arg: Any, call: options.CallOptions) -> Any:
         """Run one short activity as a local activity with ``call``'s timeout and retries."""
+        if self._update_unsettled:
+            await self._settle_update()
         return await workflow.execute_local_activity_method(
             activity,
             arg,
             start_to_close_timeout=call.start_to_close_timeout,
             retry_policy=call.retry_policy,
         )
+
+    async def _settle_update(self) -> None:
+        """Complete the workflow task that accepted a ``decide_update`` before a local
+        activity runs: local activities run inside the task, and an event that arrives
+        meanwhile (the listener's signal of the decision the workflow is recording on the
+        platform) fails the task as an unhandled command, taking the update's acceptance
+        with it. A 1 ms timer ends the task; runs without an update never get here."""
+        self._update_unsettled = False
+        await workflow.sleep(timedelta(milliseconds=1))
 
     def _set_final_state(self, status: ApprovalStatus) -> None:
         metrics.approval_ended(self._request, status, self._rules.decision)

@@ -12,6 +12,8 @@ from approvals.models import Decision
 UNKNOWN_APPROVAL = "unknown approval"
 LATE = "late"
 CONFLICTING = "conflicting"
+REPEATED = "repeated"
+"""Not a refusal: the ``decide_update`` verdict's reason for a decision taken already."""
 
 
 class Verdict(StrEnum):
@@ -49,23 +51,34 @@ class DecisionRules:
         5. another answer after the first: refused, ``conflicting``;
         6. else taken; a late refusal of the same answer is withdrawn.
         """
-        if decision.approval_id != self.approval_id or self.approval_id is None:
-            return self._refuse(decision, UNKNOWN_APPROVAL)
-        if self.decision is not None and self.decision.same_answer(decision):
+        because = self.check(decision, made_in_time=made_in_time)
+        if because is not None:
+            return self._refuse(decision, because)
+        if self.decision is not None:  # check() lets a decision through then only if the same
             return Verdict.REPEATED
-        if is_self_decision(self.requester, decision.decided_by):
-            return self._refuse(decision, SELF_APPROVAL)
-        if self.closed and not made_in_time:
-            return self._refuse(decision, LATE)
-        unbound = self.binding(decision) if self.binding is not None else None
-        if unbound is not None:
-            return self._refuse(decision, unbound)
-        if self.decision is not None:
-            return self._refuse(decision, CONFLICTING)
         self.decision = decision
         if made_in_time:  # its copy refused as late was made in time after all
             self.refusals = [r for r in self.refusals if not _late_copy_of(r, decision)]
         return Verdict.TAKEN
+
+    def check(self, decision: Decision, *, made_in_time: bool = False) -> str | None:
+        """Why ``offer`` would refuse ``decision`` (rules 1-5), or ``None``: it would be taken,
+        or it is the decision taken already (``REPEATED``). Pure: nothing changes, nothing is
+        recorded (the ``decide_update`` validator's check)."""
+        if decision.approval_id != self.approval_id or self.approval_id is None:
+            return UNKNOWN_APPROVAL
+        if self.decision is not None and self.decision.same_answer(decision):
+            return None
+        if is_self_decision(self.requester, decision.decided_by):
+            return SELF_APPROVAL
+        if self.closed and not made_in_time:
+            return LATE
+        unbound = self.binding(decision) if self.binding is not None else None
+        if unbound is not None:
+            return unbound
+        if self.decision is not None:
+            return CONFLICTING
+        return None
 
     def refuse(self, decision: Decision, because: str) -> Verdict:
         """Refuse ``decision`` for a reason of a caller's own (``workflows.votes``)."""

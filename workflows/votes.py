@@ -84,6 +84,23 @@ class Tally:
         rules.offer(decision, made_in_time=made_in_time)
         return VoteVerdict.DECIDED
 
+    def check(self, decision: Decision, *, made_in_time: bool = False) -> str | None:
+        """Why ``offer`` would refuse this vote, or ``None``: it would count (or is counted
+        already). Pure (the ``decide_update`` validator's check). Stricter than ``offer`` in
+        one way: a vote the args binding refuses is refused here before it counts."""
+        rules = self.rules
+        if rules.approval_id is None or decision.approval_id != rules.approval_id:
+            return rules.check(decision, made_in_time=made_in_time)
+        if any(_same_vote(vote, decision) for vote in self.votes):
+            return None
+        if rules.decision is not None or (rules.closed and not made_in_time):
+            return rules.check(decision, made_in_time=made_in_time)
+        if is_self_decision(rules.requester, decision.decided_by):
+            return SELF_APPROVAL
+        if self.members is not None and identity_key(decision.decided_by) not in self.members:
+            return NOT_IN_GROUP
+        return rules.binding(decision) if rules.binding is not None else None
+
 
 def _same_vote(vote: Decision, decision: Decision) -> bool:
     same_decider = identity_key(vote.decided_by) == identity_key(decision.decided_by)
