@@ -12,6 +12,8 @@ from approvals.models import Decision
 UNKNOWN_APPROVAL = "unknown approval"
 LATE = "late"
 CONFLICTING = "conflicting"
+UNVERIFIED = "unverified"
+"""Refused for lack of the platform's valid proof (workflows/proof_check.py)."""
 
 
 class Verdict(StrEnum):
@@ -37,12 +39,20 @@ class DecisionRules:
     refusals: list[Refusal] = field(default_factory=list)
     binding: Callable[[Decision], str | None] | None = None
     """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
+    verify: Callable[[Decision], str | None] | None = None
+    """The proof rule (workflows/proof_check.py): why a decision is refused, or None."""
+
+    def unverified(self, decision: Decision) -> str | None:
+        """Why ``verify`` refuses ``decision`` (``unverified``), or None (also without it)."""
+        return self.verify(decision) if self.verify is not None else None
 
     def offer(self, decision: Decision, *, made_in_time: bool = False) -> Verdict:
         """Apply the rules, in order; a refusal is appended to ``refusals`` once per answer.
 
         1. another approval (or none yet): refused, ``unknown approval``;
         2. the decision already taken, seen again: ``REPEATED``, nothing changes;
+        2b. without the proof ``verify`` requires: refused, ``unverified`` (its name is
+            not trusted, so no rule below that reads the name applies);
         3. by the requester: refused, ``self-approval``;
         4. after ``close()``, unless ``made_in_time`` (the expiry read it): refused, ``late``;
         4b. not bound to the request's args (``binding``): refused with its reason;
@@ -53,6 +63,8 @@ class DecisionRules:
             return self._refuse(decision, UNKNOWN_APPROVAL)
         if self.decision is not None and self.decision.same_answer(decision):
             return Verdict.REPEATED
+        if (why := self.unverified(decision)) is not None:
+            return self._refuse(decision, why)
         if is_self_decision(self.requester, decision.decided_by):
             return self._refuse(decision, SELF_APPROVAL)
         if self.closed and not made_in_time:
@@ -77,10 +89,13 @@ class DecisionRules:
 
     def _refuse(self, decision: Decision, because: str) -> Verdict:
         for earlier in self.refusals:
-            if earlier.decision.approval_id == decision.approval_id and (
-                earlier.decision.same_answer(decision)
+            if (
+                earlier.decision.approval_id == decision.approval_id
+                and earlier.decision.same_answer(decision)
+                and (because != UNVERIFIED or earlier.decision.proof == decision.proof)
             ):
-                return Verdict.REPEATED  # one human act, one refusal, whatever the reason now
+                # one human act, one refusal, whatever the reason now (each forgery, one)
+                return Verdict.REPEATED
         self.refusals.append(Refusal(decision, because))
         return Verdict.REFUSED
 
