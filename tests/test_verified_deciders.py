@@ -31,11 +31,13 @@ from tests.helpers import (
     outcomes,
     platform_client,
     running_worker,
+    settings_env,
     start,
     start_platform,
     wait_pending,
 )
 from tests.platform_faults import FaultyPlatform
+from tests.test_cli import cli
 from workflows.approval import ApprovalWorkflow
 from workflows.decision_rules import DecisionRules, Verdict
 from workflows.proof_check import UNVERIFIED, ProofCheck
@@ -479,3 +481,31 @@ async def _item(settings, approval_id):
 
 async def _count(settings, outcome, n):
     return sum(1 for o in outcomes(settings) if o == outcome) >= n
+
+
+async def test_the_cli_decides_with_the_approvers_credential_never_a_typed_name(
+    dev_env, verified_settings, tmp_path
+):
+    settings = verified_settings
+    async with running_worker(dev_env.client, settings) as task_queue:
+        env = {**settings_env(dev_env.client, settings, task_queue), "APPROVER_TOKEN": BOB_TOKEN}
+        handle = await start(dev_env.client, task_queue)
+        approval_id = await wait_pending(handle)
+        posing = await cli(env, "decide", approval_id, "--approve", "--by", "Carol")
+        no_token = await cli(
+            {k: v for k, v in env.items() if k != "APPROVER_TOKEN"}, "decide", approval_id,
+            "--approve", "--by", "Bob",
+        )  # fmt: skip
+        token_file = tmp_path / "carol.token"
+        token_file.write_text(CAROL_TOKEN + "\n", encoding="utf-8")
+        without_env = {k: v for k, v in env.items() if k != "APPROVER_TOKEN"}
+        decided = await cli(without_env, "decide", approval_id, "--deny", "--token-file",
+                            str(token_file))  # fmt: skip
+        result = await finish(handle, "verified_decider_cli")
+
+    assert posing[0] == 2 and "decided_by is not the signed-in approver" in posing[2]
+    assert no_token[0] == 2 and "unauthorized" in no_token[2]
+    assert decided[0] == 0, decided
+    assert CAROL_TOKEN not in decided[1] + decided[2]
+    assert result.status is ApprovalStatus.DENIED and result.decided_by == "Carol"
+    assert audit_records(settings)[-1].get("verified") is True
