@@ -479,6 +479,12 @@ async def _item(settings, approval_id):
     return response.json()
 
 
+async def _final(settings, approval_id):
+    async with httpx.AsyncClient(base_url=settings.platform_url, timeout=5.0) as http:
+        url = f"/workspaces/{WORKSPACE}/approvals/{approval_id}/decide"
+        return await http.post(url, json={"decision": "denied", "decided_by": "Bob", "final": True})
+
+
 async def _count(settings, outcome, n):
     return sum(1 for o in outcomes(settings) if o == outcome) >= n
 
@@ -509,3 +515,33 @@ async def test_the_cli_decides_with_the_approvers_credential_never_a_typed_name(
     assert CAROL_TOKEN not in decided[1] + decided[2]
     assert result.status is ApprovalStatus.DENIED and result.decided_by == "Carol"
     assert audit_records(settings)[-1].get("verified") is True
+
+
+async def test_votes_through_the_platform_count_verified_and_a_forged_vote_does_not(
+    dev_env, verified_settings
+):
+    settings = verified_settings
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, approval_request(approvals_required=2))
+        approval_id = await wait_pending(handle)
+        await handle.signal(
+            ApprovalWorkflow.decide,
+            Decision(approval_id=approval_id, approved=True, decided_by="Mallory"),
+        )
+        await eventually(lambda: _count(settings, "rejected", 1))
+        async with platform_client(settings) as api:
+            await api.decide(approval_id, approved=True, decided_by="", approver_token=BOB_TOKEN)
+            await eventually(lambda: _count(settings, "voted", 1))
+            await api.decide(approval_id, approved=True, decided_by="", approver_token=CAROL_TOKEN)
+        result = await finish(handle, "verified_decider_votes")
+        forged_final = await _final(settings, approval_id)
+    assert result.status is ApprovalStatus.GRANTED and result.approvers == ["Bob", "Carol"]
+    records = audit_records(settings)
+    assert [r["rejected_because"] for r in records if r["outcome"] == "rejected"] == [UNVERIFIED]
+    granted = records[-1] if records[-1]["outcome"] == "granted" else records[-2]
+    assert granted["verified"] is True
+    # The worker's write-back of the outcome closes the item as Carol's counted vote.
+    assert granted["recorded_on_platform"] is True
+    item = await _item(settings, approval_id)
+    assert (item["status"], item["decided_by"]) == ("approved", "Carol")
+    assert forged_final.status_code == 401  # no such vote: a final decide needs a token

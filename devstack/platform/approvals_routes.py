@@ -233,7 +233,10 @@ async def decide(
     if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
         raise ApiError(400, {"error": ERROR_BAD_DECISION})
     decision = Status(body.decision)
-    decided_by = _decider(platform, request, workspace_id, body.decided_by)
+    if _closes_with_a_counted_vote(platform, request, workspace_id, approval_id, body, final):
+        decided_by = body.decided_by or ""  # the workflow's outcome: its last counted vote
+    else:
+        decided_by = _decider(platform, request, workspace_id, body.decided_by)
     bound: dict[str, Any] = {}
     if ext_body is not None:
         stored = platform.store.get(workspace_id, approval_id)
@@ -308,6 +311,28 @@ def _decider(
     if typed is not None and typed.strip() and not same_identity(typed, approver.name):
         raise ApiError(403, {"error": ERROR_NOT_THE_APPROVER, "reason": "decider-mismatch"})
     return approver.name
+
+
+def _closes_with_a_counted_vote(
+    platform: PlatformContext,
+    request: Request,
+    workspace_id: str,
+    approval_id: str,
+    body: _ContractDecideBody,
+    final: bool,
+) -> bool:
+    """[ext] With an approvers file, the worker's ``final`` decide (the N-of-M outcome) has
+    no approver token; it may close a vote item only as a vote an approver already cast
+    there (same name and answer), so it claims nothing the platform did not authenticate."""
+    if platform.approvers is None or not final or request.headers.get(APPROVER_HEADER):
+        return False
+    stored = platform.store.get(workspace_id, approval_id)
+    if stored is None or stored.approvals_required is None or not body.decided_by:
+        return False
+    return any(
+        vote.get("decision") == body.decision and vote.get("decided_by") == body.decided_by
+        for vote in stored.votes
+    )
 
 
 def _signed(
