@@ -29,6 +29,7 @@ _FLAT_EVENT = "APPROVAL_DECIDED"
 _VOTE_EVENT = "APPROVAL_VOTED"
 """[ext] N-of-M: one vote on a reference platform's vote item (docs/policies/n-of-m.md)."""
 MAX_FRAME_BYTES = 1_000_000
+MAX_PROOF_CHARS = 200
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -52,6 +53,10 @@ def _as_recorded(
     if cleaned != value:
         logger.warning("decision for %.80s: %s cleaned to fit (%d chars)", approval_id, name, limit)
     return cleaned
+
+
+def _proof(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_PROOF_CHARS else None
 
 
 def _decision(
@@ -78,6 +83,9 @@ def _decision(
             # [ext] the hash it approves and its edits (docs/policies/edits.md)
             action_hash=fields.get(hash_key),
             edited_args=fields.get("edited_args"),
+            # [ext] the platform's signature (docs/trust-model.md); a malformed one is no
+            # proof, and the decision is kept (refused as unverified where proof is required)
+            proof=_proof(fields.get("proof")),
         )
     except ValidationError as error:  # one short line: a peer must not flood the log
         bad = ",".join(str(e["loc"][0]) for e in error.errors() if e["loc"])

@@ -40,6 +40,11 @@ class PermissionVerdict(_Model):
     roles: list[str]
     group_members: list[str] | None = None
     """The members of ``PermissionCheck.approver_group``; ``None``: none asked, or unknown."""
+    require_verified_deciders: bool = False
+    """The workspace config's ``require_verified_deciders`` (docs/trust-model.md)."""
+    verify_key: str | None = None
+    """The platform's public key (PLATFORM_VERIFY_KEY, base64) the workflow checks proofs
+    with; from the worker's settings, never from the request (the requester could forge)."""
 
 
 class CreateApprovalInput(_Model):

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from temporalio import activity
 
 from activities.messages import PermissionCheck, PermissionVerdict
 from activities.rbac_policy import load_policy
 from activities.workspace import require_served_workspace
+from approvals.proof import read_key_text
 from approvals.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _verify_key(settings: Settings) -> str | None:
+    """PLATFORM_VERIFY_KEY as a key text; unset or unusable: ``None`` (one log line), and a
+    workspace that requires verified deciders then takes no decision at all."""
+    if not settings.platform_verify_key:
+        return None
+    try:
+        return read_key_text(settings.platform_verify_key)
+    except ValueError as error:
+        logger.warning("%s: no decision can be verified", error)
+        return None
 
 
 class RbacActivities:
@@ -26,6 +42,14 @@ class RbacActivities:
         verdict = PermissionVerdict(
             allowed=policy.permits(check.permission), roles=list(policy.roles)
         )
+        key = await asyncio.to_thread(_verify_key, self._settings)
+        if policy.require_verified_deciders or key is not None:  # else: today's verdict
+            verdict = verdict.model_copy(
+                update={
+                    "require_verified_deciders": policy.require_verified_deciders,
+                    "verify_key": key,
+                }
+            )
         if check.approver_group is None:
             return verdict
         members = policy.approver_groups.get(check.approver_group)

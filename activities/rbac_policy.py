@@ -32,6 +32,9 @@ class RbacPolicy:
     allowed_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     approver_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """``approver_groups: {name: [members]}`` of the config (docs/policies/n-of-m.md)."""
+    require_verified_deciders: bool = False
+    """``require_verified_deciders: true`` in the config: only decisions carrying the
+    platform's valid proof are taken (docs/trust-model.md); anything else means false."""
 
     def permits(self, action: str) -> bool:
         for role in self.roles:
@@ -71,12 +74,13 @@ def policy_from_config(config: Any) -> RbacPolicy:
     """The policy of a parsed ``config.yaml``; malformed means the defaults, but an explicit
     empty role list is kept (it grants nothing)."""
     groups = approver_groups_from_config(config)
+    verified = isinstance(config, Mapping) and config.get("require_verified_deciders") is True
     rbac = config.get("rbac") if isinstance(config, Mapping) else None
     if not isinstance(rbac, Mapping):
-        return RbacPolicy(approver_groups=groups)
+        return RbacPolicy(approver_groups=groups, require_verified_deciders=verified)
     raw_roles = rbac.get("roles", list(DEFAULT_ROLES))
     if not isinstance(raw_roles, Sequence) or isinstance(raw_roles, str):
-        return RbacPolicy(approver_groups=groups)
+        return RbacPolicy(approver_groups=groups, require_verified_deciders=verified)
     roles = tuple(str(role) for role in raw_roles)
     overrides: dict[str, frozenset[str]] = {}
     raw_allowed = rbac.get("allowed_actions")
@@ -84,7 +88,12 @@ def policy_from_config(config: Any) -> RbacPolicy:
         for role, actions in raw_allowed.items():
             if isinstance(actions, Sequence) and not isinstance(actions, str):
                 overrides[str(role)] = frozenset(str(a) for a in actions)
-    return RbacPolicy(roles=roles, allowed_actions=overrides, approver_groups=groups)
+    return RbacPolicy(
+        roles=roles,
+        allowed_actions=overrides,
+        approver_groups=groups,
+        require_verified_deciders=verified,
+    )
 
 
 def load_policy(config_path: Path) -> RbacPolicy:

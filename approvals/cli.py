@@ -57,7 +57,7 @@ from approvals.models import (
     require_identifier,
 )
 from approvals.platform_client import PlatformClient
-from approvals.settings import Settings
+from approvals.settings import Settings, read_token_file
 
 APPROVED, DENIED, FAILED, REFUSED = 0, 1, 2, 3
 INTERRUPTED = 130
@@ -281,13 +281,29 @@ def verdict_line(approve: bool, verdict: DecisionVerdict) -> str:
     return line
 
 
+def _approver_token(settings: Settings, token_file: str | None) -> str | None:
+    """The approver's credential (docs/trust-model.md): ``--token-file``, else APPROVER_TOKEN.
+
+    Raises:
+        ValueError: the file is unreadable or empty (its content is never shown).
+    """
+    if token_file is not None:
+        token = read_token_file(Path(token_file))
+        if token is None:
+            raise ValueError(f"--token-file: cannot read a token from {token_file}")
+        return token
+    secret = settings.approver_token
+    return secret.get_secret_value() or None if secret is not None else None
+
+
 def decide(
     approval_id: str,
     approve: bool,
-    by: str,
+    by: str | None,
     comment: str | None,
     edit_text: str | None = None,
     vote: bool = False,
+    token_file: str | None = None,
 ) -> int:
     """Approve or deny a pending request; 0 taken (counted, repeated), 3 refused.
 
@@ -298,6 +314,10 @@ def decide(
     the [ext] ``action_hash``, else through the update. A request that counts votes
     (N-of-M) on a platform that keeps one decision per approval gets a vote by the
     update instead; ``vote`` sends it that way.
+
+    With an approver's credential (APPROVER_TOKEN or ``token_file``) a reference platform
+    with an approvers file takes the decider's name from it: ``by`` may be left out, and
+    naming someone else is refused (403).
     """
     edit = json_option(edit_text, "--edit")
     if edit is not None and not isinstance(edit, dict):
@@ -307,17 +327,30 @@ def decide(
 
     async def main(settings: Settings) -> str | DecisionVerdict:
         require_identifier(approval_id, "approval id")
-        if not by.strip():
-            raise ValueError("--by must name who decides")
+        token = _approver_token(settings, token_file)
+        if token is None and not (by or "").strip():
+            raise ValueError("--by must name who decides (or set APPROVER_TOKEN)")
+        decider = by or ""
+
+        def by_signal() -> None:
+            if not decider.strip():
+                raise ValueError("--by: this decision goes by signal, which carries no proof")
+
         async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
             platform = _platform(settings, http)
             item = None if vote else await platform.get_approval(approval_id)
             if edit is None and (
                 vote or (item is not None and await _votes_by_update(settings, item))
             ):
+                by_signal()
                 client = await _client(settings)
                 return await decide_by_update(
-                    client, settings, approval_id, approved=approve, decided_by=by, comment=comment
+                    client,
+                    settings,
+                    approval_id,
+                    approved=approve,
+                    decided_by=decider,
+                    comment=comment,
                 )
             if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")
@@ -328,23 +361,25 @@ def decide(
                     args=item.get("args"),
                     approval_id=approval_id,
                     approved=approve,
-                    decided_by=by,
+                    decided_by=decider,
                     comment=comment,
                     edit=edit,
                 )
                 await platform.decide(
                     approval_id,
                     approved=approve,
-                    decided_by=by,
+                    decided_by=decider,
                     comment=comment,
                     action_hash=decision.action_hash,
                     edited_args=decision.edited_args,
+                    approver_token=token,
                 )
                 return " (a vote)" if "approvals_required" in item else ""
             if edit is not None or "requester" not in item:  # the upstream contract's item
+                by_signal()
                 try:
                     verdict = await _bound_decision_by_update(
-                        settings, approval_id, approve, by, comment, edit
+                        settings, approval_id, approve, decider, comment, edit
                     )
                 except (ApprovalClosedError, DecisionTimeoutError):
                     raise  # Temporal answered: no second decision on the platform
@@ -357,7 +392,13 @@ def decide(
                     return verdict
                 if edit is not None:
                     raise LookupError(f"no waiting workflow with args for {approval_id}")
-            await platform.decide(approval_id, approved=approve, decided_by=by, comment=comment)
+            await platform.decide(
+                approval_id,
+                approved=approve,
+                decided_by=decider,
+                comment=comment,
+                approver_token=token,
+            )
             return " (a vote)" if "approvals_required" in item else ""
 
     try:
@@ -613,7 +654,17 @@ def build_parser() -> argparse.ArgumentParser:
     decision = answer.add_mutually_exclusive_group(required=True)
     decision.add_argument("--approve", dest="approve", action="store_true", help="Approve.")
     decision.add_argument("--deny", dest="approve", action="store_false", help="Deny.")
-    answer.add_argument("--by", required=True, help="Who decides.")
+    answer.add_argument(
+        "--by",
+        help="Who decides (required without an approver token; with one, the platform's "
+        "approvers file names you and --by must match or be left out).",
+    )
+    answer.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="A file holding your approver token (default: $APPROVER_TOKEN); never pass a "
+        "token on the command line.",
+    )
     answer.add_argument("--comment", help="Shown to the agent.")
     answer.add_argument(
         "--edit",
@@ -716,7 +767,13 @@ def run_command(argv: Sequence[str]) -> int:
             )
         if args.command == "decide":
             return decide(
-                args.approval_id, args.approve, args.by, args.comment, args.edit, args.vote
+                args.approval_id,
+                args.approve,
+                args.by,
+                args.comment,
+                args.edit,
+                args.vote,
+                args.token_file,
             )
         if args.command == "list":
             return list_(args.pending, args.limit)

@@ -290,6 +290,9 @@ class Decision(_Model):
     # The hash it approves, and the args it approves instead of the request's.
     action_hash: ActionHash | None = None
     edited_args: JsonArgs | None = None
+    proof: Annotated[str, Field(max_length=200)] | None = None
+    """[ext] The platform's signature over who decided what (approvals/proof.py,
+    docs/trust-model.md); a decision sent by signal has none."""
 
     def same_answer(self, other: Decision) -> bool:
         """Two sightings of one decision differ only in where they came from."""

@@ -21,6 +21,10 @@ MAX_ERROR_CHARS = 200
 _RETRYABLE_4XX = {408, 425, 429}
 
 
+APPROVER_HEADER = "X-Approver-Token"
+"""[ext] The header that carries an approver's token (docs/trust-model.md)."""
+
+
 class PlatformError(Exception):
     """A platform call that did not succeed: ``kind`` (an ``approvals.errors`` name),
     ``retryable``, ``status_code`` if a reply came, and the reference tool's ``message``."""
@@ -269,12 +273,15 @@ class PlatformClient:
         action_hash: str | None = None,
         edited_args: dict[str, Any] | None = None,
         final: bool = False,
+        approver_token: str | None = None,
     ) -> None:
         """Record a decision; the first one wins. On a reference platform's vote item (N-of-M)
         a decision is a vote, unless ``final`` (the [ext] the workflow's outcome carries).
 
         ``action_hash`` and ``edited_args`` are [ext] fields (docs/policies/edits.md):
         the reference platform checks them; the upstream contract ignores them.
+        ``approver_token``: [ext] the approver's credential (``X-Approver-Token``) a reference
+        platform with an approvers file takes ``decided_by`` from (docs/trust-model.md).
 
         Raises:
             PlatformError: 404 when unknown or already decided, 403 from the
@@ -294,7 +301,11 @@ class PlatformClient:
         if final:
             body["final"] = True
         response = await self._send(
-            "POST", self._item_url(approval_id, "/decide"), failed="Failed to decide", json=body
+            "POST",
+            self._item_url(approval_id, "/decide"),
+            failed="Failed to decide",
+            json=body,
+            extra_headers={APPROVER_HEADER: approver_token} if approver_token else None,
         )
         if response.status_code != 200:
             raise _status_error("Failed to decide", response, detail=_error_text(response))

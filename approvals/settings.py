@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         "the listener of a worker that died.",
     )
     listener_session_seconds: SessionSeconds = DEFAULT_SESSION_SECONDS
+    platform_verify_key: str | None = Field(
+        default=None,
+        description="The platform's Ed25519 public key (base64, or the path of a file "
+        "holding it): the worker checks each decision's proof with it (docs/trust-model.md).",
+    )
+    approver_token: SecretStr | None = Field(
+        default=None,
+        description="An approver's credential for `approvals decide` on a platform with an "
+        "approvers file (X-Approver-Token); never on the command line.",
+    )
     audit_log_path: Path = Path("/var/log/molecule/audit.jsonl")
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)

@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
@@ -154,8 +155,16 @@ class FaultyPlatform(PlatformServer):
         port: int = 0,
         host: str = "127.0.0.1",
         strict: bool = False,
+        **identity: Any,
     ) -> None:
+        """``identity``: ``approvers`` and ``signing_key_path`` (docs/trust-model.md)."""
         self.faults = Faults()
         super().__init__(
-            db_path, token=token, port=port, host=host, strict=strict, hooks=self.faults
+            db_path,
+            token=token,
+            port=port,
+            host=host,
+            strict=strict,
+            hooks=self.faults,
+            **identity,
         )

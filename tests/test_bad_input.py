@@ -23,8 +23,9 @@ oversized, a missing, non-string or malformed ``approval_id``; 5xx/429/4xx),
 ``approval_id`` end the workflow with one attempt), ``tests/test_platform.py``
 (malformed create and decide bodies) and ``tests/test_events.py`` (garbage and
 oversized WebSocket frames), ``tests/test_votes.py`` (votes refused by the N-of-M
-rule: self, non-member, late). Not bad input: an empty or whitespace-only reason
-(the contract makes it optional).
+rule: self, non-member, late), ``tests/test_verified_deciders.py`` (an approver token
+for another workspace, a body naming someone else, forged signals end to end). Not bad
+input: an empty or whitespace-only reason (the contract makes it optional).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +43,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowFailureError
@@ -58,6 +62,8 @@ from approvals.models import (
     DecisionSource,
 )
 from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
+from approvals.proof import canonical_statement, public_key_text, sign
+from devstack.platform.approvers import Approvers, ApproversFileError, token_hash
 from tests.helpers import (
     PLATFORM_TOKEN,
     WORKSPACE,
@@ -71,10 +77,12 @@ from tests.helpers import (
     start,
     wait_pending,
 )
+from tests.platform_faults import FaultyPlatform
 from tests.test_cli import cli
 from workflows.approval import ApprovalWorkflow
 from workflows.args_binding import ArgsBinding
 from workflows.decision_rules import DecisionRules, Verdict
+from workflows.proof_check import ProofCheck
 
 LIMIT = 30.0  # seconds any one row may take
 VALID_REQUEST = {"workspace_id": WORKSPACE, "action": "drop table users", "reason": "cleanup"}
@@ -850,3 +858,115 @@ def test_a_writer_after_a_truncated_audit_file_cuts_the_partial_line_and_chains_
     )
     assert path.read_bytes() == good
     assert verify_chain(path).ok
+
+
+# --- verified deciders (docs/trust-model.md): proofs that prove nothing -----------------
+
+PROOF_KEY = Ed25519PrivateKey.generate()
+PROOF_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def _proof(**overrides: Any) -> str:
+    fields: dict[str, Any] = {
+        "workspace_id": WORKSPACE,
+        "approval_id": "a1",
+        "approved": True,
+        "decided_by": "bob",
+        "action_hash": None,
+        "decided_at": PROOF_AT,
+    }
+    fields.update(overrides)
+    return sign(PROOF_KEY, canonical_statement(**fields))
+
+
+PROOF_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("proof-forged-by-another-key", {"proof": sign(Ed25519PrivateKey.generate(), b"x" * 64)}),
+    ("proof-not-base64", {"proof": "not a signature!"}),
+    ("proof-truncated", {"proof": _proof()[:40]}),
+    ("proof-missing", {"proof": None}),
+    ("proof-replayed-from-another-approval", {"proof": _proof(approval_id="a0")}),
+    ("proof-replayed-for-another-hash", {"proof": _proof(), "action_hash": "c" * 64}),
+    ("proof-for-another-decider", {"proof": _proof(decided_by="carol")}),
+    ("proof-for-the-other-answer", {"proof": _proof(approved=False)}),
+    ("proof-from-another-workspace", {"proof": _proof(workspace_id="ws-other")}),
+    ("proof-for-another-time", {"proof": _proof(decided_at=PROOF_AT.replace(minute=1))}),
+    ("proof-without-a-time", {"decided_at": None}),
+]
+
+
+@pytest.mark.parametrize(
+    "fields", [row[1] for row in PROOF_ROWS], ids=[row[0] for row in PROOF_ROWS]
+)
+def test_a_decision_without_valid_proof_is_refused_where_proof_is_required(fields):
+    check = ProofCheck(WORKSPACE, public_key_text(PROOF_KEY), required=True)
+    rules = DecisionRules(requester="", approval_id="a1", verify=check)
+    values = {"approval_id": "a1", "approved": True, "decided_by": "bob"}
+    decision = Decision(**{**values, "decided_at": PROOF_AT, "proof": _proof(), **fields})
+    assert rules.offer(decision) is Verdict.REFUSED
+    assert (rules.decision, [r.because for r in rules.refusals]) == (None, ["unverified"])
+    assert rules.offer(Decision(**values, decided_at=PROOF_AT, proof=_proof())) is Verdict.TAKEN
+
+
+APPROVERS_FILE_ROWS: list[tuple[str, str, str]] = [
+    ("approvers-not-yaml", "approvers: [\n", "not YAML or JSON"),
+    ("approvers-empty-file", "", "top level"),
+    ("approvers-empty-list", "approvers: []\n", "approvers"),
+    ("approvers-token-in-clear", "approvers:\n  - {name: bob, token: hunter2}\n", "token"),
+    ("approvers-short-hash", "approvers:\n  - {name: bob, token_sha256: abc}\n", "token_sha256"),
+    ("approvers-blank-name", f"approvers:\n  - {{name: ' ', token_sha256: {'ab' * 32}}}\n", "name"),
+    (
+        "approvers-bad-workspace",
+        f"approvers:\n  - {{name: b, token_sha256: {'ab' * 32}, workspaces: ['a b']}}\n",
+        "workspaces",
+    ),
+    (
+        "approvers-listed-twice",
+        f"approvers:\n  - {{name: Bob, token_sha256: {'ab' * 32}}}\n"
+        f"  - {{name: ' bob', token_sha256: {'cd' * 32}}}\n",
+        "listed twice",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [row[1:] for row in APPROVERS_FILE_ROWS],
+    ids=[row[0] for row in APPROVERS_FILE_ROWS],
+)
+def test_a_malformed_approvers_file_stops_the_platform_in_one_line(tmp_path, text, says):
+    path = tmp_path / "approvers.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ApproversFileError, match=says):
+        Approvers.load(path)
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack.platform", "--approvers", str(path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2 and "hunter2" not in done.stderr
+    assert len(done.stderr.strip().splitlines()[-1]) < 300 and says in done.stderr
+
+
+async def test_a_decider_not_in_the_approvers_file_is_401_and_nothing_is_stored(tmp_path):
+    path = tmp_path / "approvers.yaml"
+    path.write_text(
+        f"approvers:\n  - {{name: bob, token_sha256: {token_hash('bob-token')}}}\n", "utf-8"
+    )
+    server = FaultyPlatform(tmp_path / "p.db", approvers=Approvers.load(path))
+    async with server, httpx.AsyncClient(base_url=server.url, timeout=5.0) as http:
+        created = await http.post(f"/workspaces/{WORKSPACE}/approvals", json={"action": "x"})
+        url = f"/workspaces/{WORKSPACE}/approvals/{created.json()['approval_id']}"
+        refused = [
+            await http.post(f"{url}/decide", json=body, headers=headers)
+            for body, headers in (
+                ({"decision": "approved", "decided_by": "mallory"}, {}),
+                ({"decision": "approved", "decided_by": "bob"}, {}),
+                ({"decision": "approved"}, {"X-Approver-Token": "mallory-token"}),
+                ({"decision": "approved"}, {"Authorization": "Bearer bob-token"}),
+            )
+        ]
+        item = (await http.get(url)).json()
+    assert [r.status_code for r in refused] == [401] * 4
+    assert (item["status"], item["decided_by"]) == ("pending", None)

@@ -20,10 +20,12 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from approvals.models import ApprovalStatus
+from devstack.platform.approvers import Approvers, token_hash
 from devstack.platform.server import PlatformServer
 from tests.helpers import (
     WORKSPACE,
     approval_request,
+    audit_records,
     finish,
     running_worker,
     start,
@@ -316,3 +318,51 @@ async def test_a_two_approver_request_shows_1_of_2_until_the_second_vote(
     assert (result.approvers, result.decided_by) == (["Carol", "Dave"], "Dave")
     await expect(pending_row(page, approval_id)).to_have_count(0)
     await expect(history_row(page, approval_id).locator(".decided-by")).to_have_text("Dave")
+
+
+async def test_with_an_approvers_file_the_inbox_signs_in_and_decides_as_the_approver(
+    dev_env, settings, page, tmp_path
+):
+    """docs/trust-model.md: no free-text name; the approver token (sessionStorage, never in
+    the address) names the decider; the platform signs it and the workflow, which requires
+    verified deciders, takes it with ``verified: true``."""
+    (tmp_path / "approvers.yaml").write_text(
+        f"approvers:\n  - name: Carol\n    token_sha256: {token_hash('carol-secret-7')}\n",
+        encoding="utf-8",
+    )
+    platform = PlatformServer(
+        tmp_path / "verified.db",
+        approvers=Approvers.load(tmp_path / "approvers.yaml"),
+        signing_key_path=tmp_path / "platform.key",
+    )
+    settings.rbac_config_path.write_text("require_verified_deciders: true\n", "utf-8")
+    async with platform:
+        settings = settings.model_copy(
+            update={
+                "platform_url": platform.url,
+                "platform_verify_key": str(tmp_path / "platform.key.pub"),
+            }
+        )
+        async with running_worker(dev_env.client, settings) as task_queue:
+            handle = await start(dev_env.client, task_queue, approval_request(action="Rotate"))
+            approval_id = await wait_pending(handle)
+            await page.goto(f"{platform.url}/?workspace={WORKSPACE}")
+            await expect(page.locator("#approver-form")).to_be_visible()
+            await expect(page.locator("#approver-name")).to_be_hidden()
+            row = pending_row(page, approval_id)
+            await row.locator("button.approve").click()  # not signed in: nothing is sent
+            await expect(page.locator("#error")).to_contain_text("Sign in")
+            await page.fill("#approver-token", "wrong-token")
+            await page.click("#approver-form button")
+            await expect(page.locator("#error")).to_have_text("Unknown approver token.")
+            await page.fill("#approver-token", "carol-secret-7")
+            await page.click("#approver-form button")
+            await expect(page.locator("#approver")).to_have_text("Carol")
+            assert "carol-secret-7" not in page.url
+            await row.locator("button.approve").click()
+            result = await finish(handle, "inbox_verified_approver")
+            done = history_row(page, approval_id)
+            await expect(done.locator(".decided-by")).to_have_text("Carol")
+
+    assert result.status is ApprovalStatus.GRANTED and result.decided_by == "Carol"
+    assert audit_records(settings)[-1].get("verified") is True

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.args_binding import ArgsBinding
     from workflows.decision_rules import CONFLICTING, LATE, REPEATED, DecisionRules, Verdict
     from workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
+    from workflows.proof_check import ProofCheck
     from workflows.votes import Tally, VoteVerdict
 
 DENIED_MESSAGE = "Denied by human"
@@ -119,10 +120,12 @@ class ApprovalWorkflow:
         )
         self._votes_audited = 0
         self._update_unsettled = False  # an accepted decide_update, its task not yet completed
+        self._proofs: ProofCheck | None = None
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
         verdict = await self._check_permission()
+        self._check_proofs(verdict)
         if not verdict.allowed:
             return await self._refuse_by_rbac(verdict)
         if self._tally is not None and (problem := self._vote_policy_problem(verdict)):
@@ -293,6 +296,17 @@ class ApprovalWorkflow:
             options.RBAC,
         )
         return verdict
+
+    def _check_proofs(self, verdict: PermissionVerdict) -> None:
+        """Verified deciders (docs/trust-model.md): the policy and the platform's public key
+        come in the RBAC verdict, from the worker's config; none: today's rules."""
+        if verdict.verify_key is not None or verdict.require_verified_deciders:
+            self._proofs = ProofCheck(
+                workspace_id=self._request.workspace_id,
+                verify_key=verdict.verify_key,
+                required=verdict.require_verified_deciders,
+            )
+            self._rules.verify = self._proofs
 
     async def _refuse_by_rbac(self, verdict: PermissionVerdict) -> ApprovalResult:
         await self._audit(
@@ -521,6 +535,7 @@ class ApprovalWorkflow:
             comment=decision.comment,
             via=decision.source.value,
             recorded_on_platform=on_platform,
+            verified=(self._proofs is not None and self._proofs.verified(decision)) or None,
             **self._approved_args_audit(decision),
             escalated_to=self._escalated_to,
             approvers=self._tally.approvers if self._tally else None,
@@ -626,6 +641,9 @@ class ApprovalWorkflow:
     def _offer(self, decision: Decision, *, made_in_time: bool = False) -> None:
         """A decision for ``DecisionRules``, or a vote for the tally if the request counts votes."""
         if self._tally is not None:
+            if (why := self._rules.unverified(decision)) is not None:
+                self._rules.refuse(decision, why)  # a vote without proof counts for nothing
+                return
             self._tally.offer(decision, made_in_time=made_in_time)
         else:
             self._rules.offer(decision, made_in_time=made_in_time)

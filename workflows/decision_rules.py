@@ -14,6 +14,8 @@ LATE = "late"
 CONFLICTING = "conflicting"
 REPEATED = "repeated"
 """Not a refusal: the ``decide_update`` verdict's reason for a decision taken already."""
+UNVERIFIED = "unverified"
+"""Refused for lack of the platform's valid proof (workflows/proof_check.py)."""
 
 
 class Verdict(StrEnum):
@@ -39,12 +41,20 @@ class DecisionRules:
     refusals: list[Refusal] = field(default_factory=list)
     binding: Callable[[Decision], str | None] | None = None
     """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
+    verify: Callable[[Decision], str | None] | None = None
+    """The proof rule (workflows/proof_check.py): why a decision is refused, or None."""
+
+    def unverified(self, decision: Decision) -> str | None:
+        """Why ``verify`` refuses ``decision`` (``unverified``), or None (also without it)."""
+        return self.verify(decision) if self.verify is not None else None
 
     def offer(self, decision: Decision, *, made_in_time: bool = False) -> Verdict:
         """Apply the rules, in order; a refusal is appended to ``refusals`` once per answer.
 
         1. another approval (or none yet): refused, ``unknown approval``;
         2. the decision already taken, seen again: ``REPEATED``, nothing changes;
+        2b. without the proof ``verify`` requires: refused, ``unverified`` (its name is
+            not trusted, so no rule below that reads the name applies);
         3. by the requester: refused, ``self-approval``;
         4. after ``close()``, unless ``made_in_time`` (the expiry read it): refused, ``late``;
         4b. not bound to the request's args (``binding``): refused with its reason;
@@ -69,6 +79,8 @@ class DecisionRules:
             return UNKNOWN_APPROVAL
         if self.decision is not None and self.decision.same_answer(decision):
             return None
+        if (why := self.unverified(decision)) is not None:
+            return why  # its name is not trusted: no rule below that reads it applies
         if is_self_decision(self.requester, decision.decided_by):
             return SELF_APPROVAL
         if self.closed and not made_in_time:
@@ -90,10 +102,13 @@ class DecisionRules:
 
     def _refuse(self, decision: Decision, because: str) -> Verdict:
         for earlier in self.refusals:
-            if earlier.decision.approval_id == decision.approval_id and (
-                earlier.decision.same_answer(decision)
+            if (
+                earlier.decision.approval_id == decision.approval_id
+                and earlier.decision.same_answer(decision)
+                and (because != UNVERIFIED or earlier.decision.proof == decision.proof)
             ):
-                return Verdict.REPEATED  # one human act, one refusal, whatever the reason now
+                # one human act, one refusal, whatever the reason now (each forgery, one)
+                return Verdict.REPEATED
         self.refusals.append(Refusal(decision, because))
         return Verdict.REFUSED
 

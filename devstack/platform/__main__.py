@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from devstack.platform.app import check_strict_config
+from devstack.platform.approvers import ApproversFileError, approvers_from_environment
 from devstack.platform.server import PlatformServer
 
 
@@ -36,7 +37,29 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="serve the upstream contract alone, every extension off (needs the token)",
     )
+    parser.add_argument(
+        "--approvers",
+        type=Path,
+        default=None,
+        help="[ext] the approvers file (default $PLATFORM_APPROVERS_FILE): decided_by then "
+        "comes from the approver's token (docs/trust-model.md)",
+    )
+    parser.add_argument(
+        "--signing-key",
+        type=Path,
+        default=None,
+        help="[ext] Ed25519 key (PEM) that signs each decision, created if missing; its "
+        "public key goes to <path>.pub for the worker's PLATFORM_VERIFY_KEY",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.approvers = approvers_from_environment(args.approvers)
+    except ApproversFileError as error:
+        parser.error(str(error))
+    if args.strict and (args.approvers is not None or args.signing_key is not None):
+        parser.error("--strict serves the upstream contract: no --approvers, no --signing-key")
+    if args.signing_key is not None and args.approvers is None:
+        parser.error("--signing-key needs --approvers: it signs authenticated names")
     if args.strict:
         try:
             check_strict_config(os.environ.get(args.token_env))
@@ -57,6 +80,8 @@ async def _serve(args: argparse.Namespace, server_type: type[PlatformServer]) ->
         port=args.port,
         host=args.host,
         strict=args.strict,
+        approvers=args.approvers,
+        signing_key_path=args.signing_key,
     ) as server:
         # The URL line lets a parent process learn the port chosen for --port 0.
         print(
@@ -85,7 +110,7 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         asyncio.run(_serve(args, server_type))
-    except (OSError, RuntimeError) as error:
+    except (OSError, RuntimeError, ValueError) as error:
         print(f"approvals platform: {error}", file=sys.stderr)
         return 1
     return 0

@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from devstack.platform import admin_routes, approvals_routes, events, inbox
+from devstack.platform.approvers import Approvers
 from devstack.platform.context import ApiError, PlatformContext
 from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
@@ -37,12 +39,29 @@ def check_strict_config(token: str | None) -> None:
         raise ValueError("strict mode needs a bearer token: the upstream platform requires one")
 
 
+def check_identity_config(
+    strict: bool, approvers: Approvers | None, signing_key: Ed25519PrivateKey | None
+) -> None:
+    """Refuse verified deciders where they cannot work (docs/trust-model.md).
+
+    Raises:
+        ValueError: approvers or a signing key in strict mode (the upstream has neither),
+            or a signing key without approvers (it would sign names nobody checked).
+    """
+    if strict and (approvers is not None or signing_key is not None):
+        raise ValueError("strict mode serves the upstream contract: no approvers, no signing")
+    if signing_key is not None and approvers is None:
+        raise ValueError("a signing key needs an approvers file: it signs authenticated names")
+
+
 def create_app(
     db_path: Path,
     token: str | None = None,
     hooks: PlatformHooks | None = None,
     *,
     strict: bool = False,
+    approvers: Approvers | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> FastAPI:
     """Build the platform app on the SQLite file ``db_path``.
 
@@ -52,6 +71,8 @@ def create_app(
             WebSocket's own check requires ``Authorization: Bearer <token>``.
         hooks: where a test harness bends the platform; none if omitted.
         strict: serve the upstream contract alone, every [ext] off; needs ``token``.
+        approvers: [ext] who may decide: ``decided_by`` comes from their token.
+        signing_key: [ext] signs each decision recorded (``proof``); needs ``approvers``.
 
     Returns:
         The app, its state at ``app.state.platform`` (a ``PlatformContext``).
@@ -59,10 +80,11 @@ def create_app(
         serves one run of a server.
 
     Raises:
-        ValueError: ``strict`` without a token.
+        ValueError: ``strict`` without a token; ``check_identity_config``'s refusals.
     """
     if strict:
         check_strict_config(token)
+    check_identity_config(strict, approvers, signing_key)
     active_hooks = hooks if hooks is not None else PlatformHooks()
     context = PlatformContext(
         store=Store(db_path),
@@ -70,6 +92,8 @@ def create_app(
         hooks=active_hooks,
         token=token,
         strict=strict,
+        approvers=approvers,
+        signing_key=signing_key,
     )
 
     @asynccontextmanager

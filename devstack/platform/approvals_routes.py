@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from approvals.action_hash import ArgsError, action_hash, check_json_args
 from approvals.binding import binding_refusal
-from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL
+from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, same_identity
 from approvals.models import (
     MAX_APPROVALS_REQUIRED,
     ActionHash,
@@ -26,6 +26,8 @@ from approvals.models import (
     NameText,
     ReasonText,
 )
+from approvals.proof import canonical_statement, sign
+from devstack.platform.approvers import APPROVER_HEADER
 from devstack.platform.context import (
     ApiError,
     Context,
@@ -41,6 +43,7 @@ from devstack.platform.store import (
     NoticeOutcome,
     SelfDecisionRefused,
     Status,
+    utc_now,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ ERROR_NOT_DECIDABLE = "approval not found or already decided"
 ERROR_SELF_DECISION = "the requester cannot decide their own approval"
 ERROR_NOT_BOUND = "the decision does not match the approval's args"
 ERROR_NOT_AN_APPROVER = "only the approval's approvers may vote on it"
+ERROR_UNKNOWN_APPROVER = "unauthorized"
+ERROR_WRONG_WORKSPACE = "this approver may not decide in this workspace"
+ERROR_NOT_THE_APPROVER = "decided_by is not the signed-in approver"
 
 PREFIX = "/workspaces/{workspace_id}/approvals"
 
@@ -227,6 +233,10 @@ async def decide(
     if body.decision not in (Status.APPROVED.value, Status.DENIED.value):
         raise ApiError(400, {"error": ERROR_BAD_DECISION})
     decision = Status(body.decision)
+    if _closes_with_a_counted_vote(platform, request, workspace_id, approval_id, body, final):
+        decided_by = body.decided_by or ""  # the workflow's outcome: its last counted vote
+    else:
+        decided_by = _decider(platform, request, workspace_id, body.decided_by)
     bound: dict[str, Any] = {}
     if ext_body is not None:
         stored = platform.store.get(workspace_id, approval_id)
@@ -240,18 +250,22 @@ async def decide(
             raise ApiError(409, {"error": ERROR_NOT_BOUND, "reason": refused})
         bound = {"action_hash": ext_body.action_hash, "edited_args": ext_body.edited_args}
     if not final:
-        voted = _vote(platform, workspace_id, approval_id, decision, body.decided_by, comment)
+        voted = _vote(platform, workspace_id, approval_id, decision, decided_by, comment)
         if voted is not None:
             return voted
+    signed = _signed(
+        platform, workspace_id, approval_id, decision, decided_by, bound.get("action_hash")
+    )
     try:
         approval = platform.store.decide(
             workspace_id,
             approval_id,
             status=decision,
-            decided_by=body.decided_by or "human",
+            decided_by=decided_by,
             comment=comment,
             allow_self_decision=allow_self_decision,
             **bound,
+            **signed,
         )
     except SelfDecisionRefused:
         logger.warning("refused a self-approval of %s in %s", approval_id, workspace_id)
@@ -270,8 +284,79 @@ async def decide(
             payload["action_hash"] = approval.decision_action_hash
         if approval.edited_args is not None:
             payload["edited_args"] = approval.edited_args
+        if approval.proof is not None:  # [ext] what the proof signs the time of
+            payload["decided_at"] = approval.decided_at
+            payload["proof"] = approval.proof
     platform.hub.broadcast(workspace_id, envelope(event, workspace_id, payload))
     return {"status": decision.value, "approval_id": approval.id}
+
+
+def _decider(
+    platform: PlatformContext, request: Request, workspace_id: str, typed: str | None
+) -> str:
+    """Who decides: [ext] with an approvers file, the approver the ``X-Approver-Token``
+    authenticates (docs/trust-model.md); else the body's ``decided_by`` (or ``human``).
+
+    Raises:
+        ApiError: 401 no or an unknown approver token; 403 an approver of other workspaces,
+            or a body ``decided_by`` naming someone else.
+    """
+    if platform.approvers is None:
+        return typed or "human"
+    approver = platform.approvers.authenticate(request.headers.get(APPROVER_HEADER))
+    if approver is None:
+        raise ApiError(401, {"error": ERROR_UNKNOWN_APPROVER, "reason": "unknown approver"})
+    if not approver.may_decide_in(workspace_id):
+        raise ApiError(403, {"error": ERROR_WRONG_WORKSPACE, "reason": "workspace"})
+    if typed is not None and typed.strip() and not same_identity(typed, approver.name):
+        raise ApiError(403, {"error": ERROR_NOT_THE_APPROVER, "reason": "decider-mismatch"})
+    return approver.name
+
+
+def _closes_with_a_counted_vote(
+    platform: PlatformContext,
+    request: Request,
+    workspace_id: str,
+    approval_id: str,
+    body: _ContractDecideBody,
+    final: bool,
+) -> bool:
+    """[ext] With an approvers file, the worker's ``final`` decide (the N-of-M outcome) has
+    no approver token; it may close a vote item only as a vote an approver already cast
+    there (same name and answer), so it claims nothing the platform did not authenticate."""
+    if platform.approvers is None or not final or request.headers.get(APPROVER_HEADER):
+        return False
+    stored = platform.store.get(workspace_id, approval_id)
+    if stored is None or stored.approvals_required is None or not body.decided_by:
+        return False
+    return any(
+        vote.get("decision") == body.decision and vote.get("decided_by") == body.decided_by
+        for vote in stored.votes
+    )
+
+
+def _signed(
+    platform: PlatformContext,
+    workspace_id: str,
+    approval_id: str,
+    decision: Status,
+    decided_by: str,
+    action_hash: str | None,
+) -> dict[str, Any]:
+    """[ext] ``decided_at`` and its ``proof`` (approvals/proof.py) when the platform signs;
+    else nothing (the store dates the decision itself)."""
+    if platform.signing_key is None:
+        return {}
+    decided_at = utc_now()
+    statement = canonical_statement(
+        workspace_id=workspace_id,
+        approval_id=approval_id,
+        approved=decision is Status.APPROVED,
+        decided_by=decided_by,
+        action_hash=action_hash,
+        decided_at=datetime.fromisoformat(decided_at.replace("Z", "+00:00")),
+    )
+    return {"decided_at": decided_at, "proof": sign(platform.signing_key, statement)}
 
 
 def _vote(
@@ -279,7 +364,7 @@ def _vote(
     workspace_id: str,
     approval_id: str,
     decision: Status,
-    decided_by: str | None,
+    decided_by: str,
     comment: str | None,
 ) -> dict[str, Any] | None:
     """[ext] Record a vote on a vote item and broadcast ``APPROVAL_VOTED`` once per vote;
@@ -289,8 +374,9 @@ def _vote(
             workspace_id,
             approval_id,
             status=decision,
-            decided_by=decided_by or "human",
+            decided_by=decided_by,
             comment=comment,
+            **_signed(platform, workspace_id, approval_id, decision, decided_by, None),
         )
     except SelfDecisionRefused:
         logger.warning("refused a self-vote on %s in %s", approval_id, workspace_id)

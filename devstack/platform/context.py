@@ -6,10 +6,12 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
+from devstack.platform.approvers import Approvers
 from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
 from devstack.platform.store import Approval, Store, utc_now
@@ -31,6 +33,10 @@ class PlatformContext:
     """The bearer every route but ``/health`` requires; ``None``: no auth."""
     strict: bool
     """Serve the upstream contract alone (``docs/platform-modes.md``)."""
+    approvers: Approvers | None = None
+    """[ext] Who may decide (docs/trust-model.md); ``None``: ``decided_by`` as sent."""
+    signing_key: Ed25519PrivateKey | None = None
+    """[ext] Signs each decision and vote it records (``proof``); needs ``approvers``."""
 
     def item(self, approval: Approval) -> dict[str, Any]:
         """An approval as the list and single-item routes show it in this mode."""

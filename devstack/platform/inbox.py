@@ -8,9 +8,13 @@ authenticates with ``/ws?token=...``. Reference mode only.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+
+from approvals.platform_client import APPROVER_HEADER
+from devstack.platform.context import Context
 
 PAGE_RESOURCE = "inbox.html"
 
@@ -41,6 +45,17 @@ router = APIRouter(include_in_schema=False)
 async def inbox() -> HTMLResponse:
     """The page; ``no-store``, so a browser never keeps a page older than the routes."""
     return HTMLResponse(_PAGE, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/signed-in")
+async def signed_in(request: Request, platform: Context) -> dict[str, Any]:
+    """[ext] Whether this platform has approvers (docs/trust-model.md), and whom the
+    ``X-Approver-Token`` header signs in (``name``: ``null`` for none or an unknown one).
+    The inbox asks it to show a sign-in instead of the free-text name."""
+    if platform.approvers is None:
+        return {"approvers": False, "name": None}
+    approver = platform.approvers.authenticate(request.headers.get(APPROVER_HEADER))
+    return {"approvers": True, "name": approver.name if approver is not None else None}
 
 
 @router.get("/favicon.ico")

@@ -12,7 +12,8 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
-from devstack.platform.app import check_strict_config, create_app
+from devstack.platform.app import check_identity_config, check_strict_config, create_app
+from devstack.platform.approvers import Approvers, load_signing_key
 from devstack.platform.context import PlatformContext
 from devstack.platform.hooks import PlatformHooks
 from devstack.platform.hub import Hub
@@ -68,6 +69,8 @@ class PlatformServer:
         host: str = "127.0.0.1",
         strict: bool = False,
         hooks: PlatformHooks | None = None,
+        approvers: Approvers | None = None,
+        signing_key_path: Path | None = None,
     ) -> None:
         """A server, not started yet.
 
@@ -78,12 +81,19 @@ class PlatformServer:
             host: the address to bind.
             strict: serve the upstream contract alone (``create_app``); needs ``token``.
             hooks: where a test harness bends the platform.
+            approvers: [ext] who may decide (docs/trust-model.md).
+            signing_key_path: [ext] the Ed25519 key that signs decisions, created if
+                missing, its public key written to ``<path>.pub``; needs ``approvers``.
 
         Raises:
-            ValueError: ``strict`` without a token.
+            ValueError: ``strict`` without a token; approvers or signing in strict mode,
+                or signing without approvers.
         """
         if strict:
             check_strict_config(token)
+        self._approvers = approvers
+        self._signing_key = load_signing_key(signing_key_path) if signing_key_path else None
+        check_identity_config(strict, approvers, self._signing_key)
         self.db_path = db_path
         self.host = host
         self._token = token
@@ -161,7 +171,14 @@ class PlatformServer:
 
     def build_app(self) -> FastAPI:
         """A fresh app for one run; a harness may override it to add routes of its own."""
-        return create_app(self.db_path, self._token, self._hooks, strict=self._strict)
+        return create_app(
+            self.db_path,
+            self._token,
+            self._hooks,
+            strict=self._strict,
+            approvers=self._approvers,
+            signing_key=self._signing_key,
+        )
 
     async def start(self) -> None:
         """Serve until ``stop()``; returns once the port accepts connections.

@@ -51,7 +51,7 @@ _COLUMNS = (
     "decided_by, decided_at, comment, created_at, requester, expires_at, "
     "decision_action_hash, edited_args, "
     "escalated_to, escalated_at, escalation_level, reminders, reminded_at, "
-    "approvals_required, votes, approvers"
+    "approvals_required, votes, approvers, proof"
 )
 
 # Columns added after the first schema: (name, SQL type). A database file from
@@ -74,6 +74,8 @@ _ADDED_COLUMNS = (
     ("approvals_required", "INTEGER"),
     ("votes", "TEXT"),
     ("approvers", "TEXT"),
+    # [ext] the platform's signature over the decision (docs/trust-model.md)
+    ("proof", "TEXT"),
 )
 _OPEN = "status IN ('pending', 'escalated')"
 """Still decidable: an escalated approval waits for a decision like a pending one
@@ -154,6 +156,8 @@ class Approval:
     votes: tuple[dict[str, Any], ...] = ()
     approvers: tuple[str, ...] | None = None
     """[ext] N-of-M: the only deciders whose votes a vote item takes; ``None``: anyone."""
+    proof: str | None = None
+    """[ext] The platform's signature over the decision (approvals/proof.py)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:
@@ -182,6 +186,7 @@ class Approval:
             approvals_required=row["approvals_required"],
             votes=tuple(json.loads(row["votes"])) if row["votes"] else (),
             approvers=tuple(json.loads(row["approvers"])) if row["approvers"] else None,
+            proof=row["proof"],
         )
 
     def args_fields(self) -> dict[str, Any]:
@@ -220,6 +225,7 @@ class Approval:
             "expires_at": self.expires_at,
             **self.args_fields(),
             **self._escalation_fields(),
+            **({"proof": self.proof} if self.proof is not None else {}),
         }
         return {**item, **self._vote_fields()}
 
@@ -407,6 +413,8 @@ class Store:
         allow_self_decision: bool = False,
         action_hash: str | None = None,
         edited_args: dict[str, Any] | None = None,
+        decided_at: str | None = None,
+        proof: str | None = None,
     ) -> Approval | None:
         """Record a decision if the approval is still pending.
 
@@ -414,6 +422,7 @@ class Store:
             status: ``APPROVED`` or ``DENIED``.
             decided_by: who decided; ``comment`` is stored with it.
             allow_self_decision: let the requester decide (no ``SelfDecisionRefused``).
+            decided_at: the time to record (now if omitted); ``proof``, its signature.
 
         Returns:
             The decided approval, or ``None`` when it is unknown, another
@@ -437,15 +446,16 @@ class Store:
                 raise SelfDecisionRefused(approval_id)
             cursor = self._db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?, "
-                "decision_action_hash = ?, edited_args = ? "
+                "decision_action_hash = ?, edited_args = ?, proof = ? "
                 "WHERE id = ? AND workspace_id = ? AND status IN ('pending', 'escalated')",
                 (
                     status.value,
                     decided_by,
-                    utc_now(),
+                    decided_at or utc_now(),
                     comment,
                     action_hash,
                     json.dumps(edited_args) if edited_args is not None else None,
+                    proof,
                     approval_id,
                     workspace_id,
                 ),
@@ -464,6 +474,8 @@ class Store:
         status: Status,
         decided_by: str,
         comment: str | None = None,
+        decided_at: str | None = None,
+        proof: str | None = None,
     ) -> tuple[Approval, bool] | None:
         """Record a vote on a pending vote item; the item stays pending (N-of-M).
 
@@ -501,14 +513,13 @@ class Store:
                 for v in votes
             ):
                 return Approval.from_row(row), False
-            votes.append(
-                {
-                    "decided_by": decided_by,
-                    "decision": status.value,
-                    "comment": comment,
-                    "decided_at": utc_now(),
-                }
-            )
+            vote = {
+                "decided_by": decided_by,
+                "decision": status.value,
+                "comment": comment,
+                "decided_at": decided_at or utc_now(),
+            }
+            votes.append({**vote, "proof": proof} if proof is not None else vote)
             self._db.execute(
                 "UPDATE approvals SET votes = ? "
                 "WHERE id = ? AND status IN ('pending', 'escalated')",
