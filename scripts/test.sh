@@ -7,4 +7,4 @@ bash scripts/ensure_chromium.sh
 echo "== ruff format --check"; .venv/bin/ruff format --check .
 echo "== ruff check";          .venv/bin/ruff check .
 echo "== mypy";                .venv/bin/mypy
-echo "== pytest";              .venv/bin/python -m pytest --durations=25 "$@"
+echo "== pytest";              .venv/bin/python -m pytest -n 2 --dist loadfile --durations=25 "$@"
