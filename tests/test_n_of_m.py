@@ -287,7 +287,9 @@ async def test_the_cli_asks_for_two_votes_decides_and_shows_them(dev_env, settin
         async def shown() -> dict[str, Any] | None:
             code, out, _ = await cli(env, "show", approval_id)
             data = json.loads(out) if code == 0 else {}
-            return data if data.get("votes") == "1 of 2 approvals (alice)" else None
+            # The vote is counted (the status query) just before its record is written.
+            audited = [r["outcome"] for r in data.get("audit", [])] == ["requested", "voted"]
+            return data if data.get("votes") == "1 of 2 approvals (alice)" and audited else None
 
         data = await eventually(shown, timeout=60)
         assert data["status"]["approvals_required"] == 2
