@@ -529,9 +529,7 @@ class ApprovalWorkflow:
         await self._audit(
             "decided",
             outcome=AuditOutcome.GRANTED if decision.approved else AuditOutcome.DENIED,
-            actor=decision.decided_by,
-            approval_id=decision.approval_id,
-            decided_by=decision.decided_by,
+            **_who_decided(decision),
             comment=decision.comment,
             via=decision.source.value,
             recorded_on_platform=on_platform,
@@ -697,9 +695,7 @@ class ApprovalWorkflow:
             await self._audit(
                 f"voted-{self._votes_audited + 1}",
                 outcome=AuditOutcome.VOTED,
-                actor=vote.decided_by,
-                approval_id=vote.approval_id,
-                decided_by=vote.decided_by,
+                **_who_decided(vote),
                 decision="approved" if vote.approved else "denied",
                 comment=vote.comment,
                 approvals=sum(1 for v in counted if v.approved),
@@ -732,9 +728,7 @@ class ApprovalWorkflow:
             await self._audit(
                 f"rejected-{self._refusals_audited + 1}",
                 outcome=AuditOutcome.REJECTED,
-                actor=decision.decided_by,
-                approval_id=decision.approval_id,
-                decided_by=decision.decided_by,
+                **_who_decided(decision),
                 decision="approved" if decision.approved else "denied",
                 rejected_because=refusal.because,
                 via=decision.source.value,
@@ -810,3 +804,12 @@ class ApprovalWorkflow:
             escalated_at=self._escalated_at,
             **fields,
         )
+
+
+def _who_decided(decision: Decision) -> dict[str, Any]:
+    """The audit fields naming a decision's decider and approval, in the records' order."""
+    return {
+        "actor": decision.decided_by,
+        "approval_id": decision.approval_id,
+        "decided_by": decision.decided_by,
+    }
