@@ -76,6 +76,11 @@ async def test_the_hash_binds_a_decision_made_after_an_escalation(dev_env, setti
             edit=None,
         )
         await handle.signal(DECIDE_SIGNAL, wrong)  # another hash: refused, still pending
+
+        async def refused() -> bool:  # audited before the next decision is sent (one order)
+            return "rejected" in [r["outcome"] for r in audit_records(settings)]
+
+        await eventually(refused)
         right = bound_decision(
             workspace_id=request.workspace_id,
             action=request.action,
