@@ -62,6 +62,16 @@ def test_the_first_decision_is_taken():
     assert state.refusals == [] and not state.closed
 
 
+def test_the_refusals_before_the_decision_are_counted_for_the_audit_order():
+    state = rules()
+    state.offer(decision(decided_by=REQUESTER))  # self-approval, before
+    state.offer(decision(approved=False, decided_by="bob"))
+    state.offer(decision(decided_by="carol"))  # conflicting, after
+
+    assert reasons(state) == ["self-approval", "conflicting"]
+    assert state.refused_before_decision == 1
+
+
 # --- 1. unknown approval -----------------------------------------------------------
 
 

@@ -87,3 +87,39 @@ async def test_after_a_mismatch_an_edited_approval_ends_the_wait(skipping_env, s
     records = audit_records(settings)
     assert [r["outcome"] for r in records] == ["requested", "rejected", "granted"]
     assert records[1]["rejected_because"] == "hash-missing"
+
+
+async def test_refusals_are_audited_in_arrival_order_when_signals_share_a_task(
+    skipping_env, settings, platform
+):
+    """Three signals sent while no worker runs reach the workflow in one task."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with platform_client(settings) as api:
+        async with timer_only_worker(skipping_env.client, settings, api.http, task_queue):
+            handle = await start(skipping_env.client, task_queue, _request())
+            approval_id = await wait_pending(handle)
+        for decided_by, edit in (("bob", None), ("carol", {"dry_run": True}), ("dave", None)):
+            decision = bound_decision(
+                workspace_id=WORKSPACE,
+                action=ACTION,
+                args=ARGS,
+                approval_id=approval_id,
+                approved=True,
+                decided_by=decided_by,
+                edit=edit,
+            )
+            if decided_by == "bob":
+                decision = decision.model_copy(update={"action_hash": None})
+            await handle.signal(ApprovalWorkflow.decide, decision)
+        async with timer_only_worker(skipping_env.client, settings, api.http, task_queue):
+            result = await finish(handle, "edits_refusals_in_one_task", timeout=60)
+
+    assert result.status is ApprovalStatus.GRANTED and result.decided_by == "carol"
+    records = audit_records(settings)
+    assert [(r["outcome"], r.get("decided_by")) for r in records] == [
+        ("requested", None),
+        ("rejected", "bob"),
+        ("granted", "carol"),
+        ("rejected", "dave"),
+    ]
+    assert [r.get("rejected_because") for r in records[1::2]] == ["hash-missing", "conflicting"]

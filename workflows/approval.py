@@ -525,6 +525,7 @@ class ApprovalWorkflow:
     async def _conclude(self, decision: Decision) -> ApprovalResult:
         self._state = ApprovalState.DECIDED
         await self._audit_votes()
+        await self._audit_refusals(upto=self._rules.refused_before_decision)  # arrival order
         on_platform = await self._record_client_decision(decision)
         await self._audit(
             "decided",
@@ -720,8 +721,9 @@ class ApprovalWorkflow:
         )
         self._requested_audited = True
 
-    async def _audit_refusals(self) -> None:
-        while self._refusals_unaudited():
+    async def _audit_refusals(self, upto: int | None = None) -> None:
+        """Audit the refusals not audited yet, in arrival order (the first ``upto`` only)."""
+        while self._refusals_unaudited() and (upto is None or self._refusals_audited < upto):
             refusal = self._rules.refusals[self._refusals_audited]
             decision = refusal.decision
             # Counted once written: an interrupted write is redone, deduplicated by event_id.

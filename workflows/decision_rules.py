@@ -39,6 +39,8 @@ class DecisionRules:
     decision: Decision | None = None
     closed: bool = False
     refusals: list[Refusal] = field(default_factory=list)
+    refused_before_decision: int = 0
+    """How many of ``refusals`` arrived before ``decision`` was taken (the audit's order)."""
     binding: Callable[[Decision], str | None] | None = None
     """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
     verify: Callable[[Decision], str | None] | None = None
@@ -69,6 +71,7 @@ class DecisionRules:
         self.decision = decision
         if made_in_time:  # its copy refused as late was made in time after all
             self.refusals = [r for r in self.refusals if not _late_copy_of(r, decision)]
+        self.refused_before_decision = len(self.refusals)
         return Verdict.TAKEN
 
     def check(self, decision: Decision, *, made_in_time: bool = False) -> str | None:
