@@ -39,8 +39,9 @@ LEADS = "oncall-leads"
 
 async def test_the_chain_survives_a_killed_worker(dev_env, settings, platform, tmp_path):
     """Reminders every 2 s, escalated at 3 s, the deadline at 6 s escalates again and gives
-    6 s more; the worker is SIGKILLed after the first reminder and restarted 3 s later,
-    so the first escalation's timer fires with no worker: it is done late, not lost."""
+    12 s more; the worker is SIGKILLed after the first reminder and restarted 3 s later,
+    so the first escalation's timer fires with no worker: it is done late, not lost. The
+    second deadline leaves room for a reminder after the restart on a slow machine."""
     task_queue = f"tq-escalation-{os.getpid()}-{id(settings)}"
     log = tmp_path / "worker.log"
     request = approval_request(
@@ -49,7 +50,7 @@ async def test_the_chain_survives_a_killed_worker(dev_env, settings, platform, t
         escalate_after=3,
         escalate_to=LEADS,
         on_timeout="escalate",
-        escalation_timeout=6,
+        escalation_timeout=12,
     )
     first = spawn_worker(dev_env.client, settings, task_queue, log)
     second = None
@@ -80,7 +81,7 @@ async def test_the_chain_survives_a_killed_worker(dev_env, settings, platform, t
     assert len({r["event_id"] for r in records}) == len(records)  # each once
     reminders = [r["reminder"] for r in records if r["outcome"] == "reminded"]
     assert reminders == sorted(set(reminders))
-    assert records[-1]["timeout_seconds"] == 12.0 and records[-1]["escalated_to"] == LEADS
+    assert records[-1]["timeout_seconds"] == 18.0 and records[-1]["escalated_to"] == LEADS
     assert item is not None
     notices = [r for r in records if r["outcome"] in ("reminded", "escalated")]
     if platform.strict:
