@@ -72,6 +72,17 @@ def test_the_refusals_before_the_decision_are_counted_for_the_audit_order():
     assert state.refused_before_decision == 1
 
 
+def test_the_refusals_before_the_close_are_counted_for_the_audit_order():
+    state = rules()
+    state.offer(decision(decided_by=REQUESTER))  # self-approval, while waiting
+    state.close()
+    state.offer(decision(decided_by="bob"))  # late
+    state.close()  # closing again moves nothing
+
+    assert reasons(state) == ["self-approval", "late"]
+    assert state.refused_before_close == 1
+
+
 # --- 1. unknown approval -----------------------------------------------------------
 
 

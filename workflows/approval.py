@@ -508,6 +508,7 @@ class ApprovalWorkflow:
 
     async def _time_out(self, approval_id: str) -> ApprovalResult:
         timeout = self._request.total_timeout_seconds
+        await self._audit_refusals(upto=self._rules.refused_before_close)  # arrival order
         await self._audit(
             "timeout",
             outcome=AuditOutcome.TIMEOUT,
@@ -556,6 +557,7 @@ class ApprovalWorkflow:
         if not self._requested_audited:
             await self._audit_requested(approval_id)  # same event_id: written once
         await self._expire(approval_id, "cancelled")
+        await self._audit_refusals(upto=self._rules.refused_before_close)  # arrival order
         await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
         await self._audit_votes()
         await self._audit_refusals()

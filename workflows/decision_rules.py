@@ -41,6 +41,8 @@ class DecisionRules:
     refusals: list[Refusal] = field(default_factory=list)
     refused_before_decision: int = 0
     """How many of ``refusals`` arrived before ``decision`` was taken (the audit's order)."""
+    refused_before_close: int = 0
+    """How many of ``refusals`` arrived before ``close()`` (the audit's order)."""
     binding: Callable[[Decision], str | None] | None = None
     """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
     verify: Callable[[Decision], str | None] | None = None
@@ -101,6 +103,8 @@ class DecisionRules:
 
     def close(self) -> None:
         """The wait is over: from now on every new decision is late."""
+        if not self.closed:
+            self.refused_before_close = len(self.refusals)
         self.closed = True
 
     def _refuse(self, decision: Decision, because: str) -> Verdict:
