@@ -56,7 +56,7 @@ from approvals.models import (
     VerdictOutcome,
     require_identifier,
 )
-from approvals.platform_client import PlatformClient
+from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings, read_token_file
 
 APPROVED, DENIED, FAILED, REFUSED = 0, 1, 2, 3
@@ -339,6 +339,7 @@ def decide(
         async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
             platform = _platform(settings, http)
             item = None if vote else await platform.get_approval(approval_id)
+            item_read.append(item is not None)
             if edit is None and (
                 vote or (item is not None and await _votes_by_update(settings, item))
             ):
@@ -401,8 +402,29 @@ def decide(
             )
             return " (a vote)" if "approvals_required" in item else ""
 
+    item_read: list[bool] = []
+
+    async def main_with_hint(settings: Settings) -> str | DecisionVerdict:
+        try:
+            return await main(settings)
+        except PlatformError as error:
+            # The item was read with the same bearer: a 401 on decide is the approver check.
+            if (
+                error.status_code != 401
+                or not any(item_read)
+                or _approver_token(settings, token_file) is not None
+            ):
+                raise
+            raise PlatformError(
+                f"{error}; this platform takes decisions only with an approver's credential: "
+                "set APPROVER_TOKEN or pass --token-file",
+                kind=error.kind,
+                retryable=False,
+                status_code=401,
+            ) from error
+
     try:
-        how = run(main)
+        how = run(main_with_hint)
     except ApprovalClosedError as closed:  # its workflow has ended: a refusal, as late
         echo(f"refused {approval_id}: {LATE} ({one_line(closed)})")
         return REFUSED

@@ -23,6 +23,7 @@ import httpx
 
 from approvals import search_attributes
 from approvals.settings import DEFAULT_SETTINGS_FILE
+from devstack.verified import DEMO_APPROVERS, VerifiedDeciders, reconcile_workspace_config
 
 BIN_DIR = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ class StackConfig:
     platform_port: int
     metrics_port: int = 9464
     settings_file: Path = ROOT / DEFAULT_SETTINGS_FILE
+    verified_deciders: bool = False
+    """Approvers sign in and the platform signs decisions (docs/trust-model.md)."""
 
     @property
     def temporal_address(self) -> str:
@@ -59,8 +62,16 @@ class StackConfig:
             "PLATFORM_URL": self.platform_url,
             "WORKSPACE_ID": self.workspace_id,
             "AUDIT_LOG_PATH": str(self.data_dir / "audit.jsonl"),
-            "RBAC_CONFIG_PATH": str(self.data_dir / "config.yaml"),
+            "RBAC_CONFIG_PATH": str(self.workspace_config),
         }
+
+    @property
+    def workspace_config(self) -> Path:
+        return self.data_dir / "config.yaml"
+
+    @property
+    def verified(self) -> VerifiedDeciders | None:
+        return VerifiedDeciders(self.data_dir) if self.verified_deciders else None
 
 
 def write_settings_file(config: StackConfig) -> None:
@@ -153,9 +164,11 @@ def run_stack(config: StackConfig) -> None:
     """Start the three processes and watch them until one exits or Ctrl-C.
 
     Raises:
-        RuntimeError: a port is taken, a process did not start, or one exited.
+        RuntimeError: a port is taken, a process did not start, one exited, or the
+            workspace config disagrees with ``verified_deciders``.
         KeyboardInterrupt: Ctrl-C (or SIGTERM through ``main``); all are stopped.
     """
+    reconcile_workspace_config(config.workspace_config, verified=config.verified_deciders)
     for port, name in (
         (config.temporal_port, "temporal"),
         (config.ui_port, "temporal ui"),
@@ -196,6 +209,17 @@ def run_stack(config: StackConfig) -> None:
         "--db",
         str(data / "platform.db"),
     ]
+    worker_env = dict(env)
+    verified = config.verified
+    if verified is not None:
+        verified.prepare()
+        platform_argv += [
+            "--approvers",
+            str(verified.approvers_file),
+            "--signing-key",
+            str(verified.signing_key),
+        ]
+        worker_env["PLATFORM_VERIFY_KEY"] = str(verified.verify_key)
     with contextlib.ExitStack() as stack:
         temporal = stack.enter_context(
             _child("temporal", temporal_argv, logs / "temporal.log", env)
@@ -208,7 +232,7 @@ def run_stack(config: StackConfig) -> None:
         )
         _wait_for_health(config.platform_url, platform, logs / "platform.log", 30)
         worker = stack.enter_context(
-            _child("worker", [sys.executable, "worker.py"], logs / "worker.log", env)
+            _child("worker", [sys.executable, "worker.py"], logs / "worker.log", worker_env)
         )
         write_settings_file(config)
         print(_banner(config), flush=True)
@@ -218,7 +242,9 @@ def run_stack(config: StackConfig) -> None:
 
 
 def _banner(config: StackConfig) -> str:
-    return f"""
+    return (
+        _verified_banner(config)
+        + f"""
 durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_dir})
   Temporal        {config.temporal_address}   UI: http://127.0.0.1:{config.ui_port}
   Platform        {config.platform_url}   workspace: {config.workspace_id}
@@ -229,6 +255,23 @@ durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_di
   Settings        {config.settings_file} (read from its directory; env vars win)
 Try, in another terminal here:
   .venv/bin/approvals request "Drop the staging database" --reason "rebuilt nightly"
+"""
+    )
+
+
+def _verified_banner(config: StackConfig) -> str:
+    verified = config.verified
+    if verified is None:
+        return ""
+    tokens = "\n".join(
+        f"  {name:<15} sign in with the token in {verified.token_file(name)}"
+        for name in DEMO_APPROVERS
+    )
+    alice = verified.token_file("alice")
+    return f"""
+Verified deciders (docs/trust-model.md): only signed decisions of these approvers count
+{tokens}
+  Decide          .venv/bin/approvals decide ID --approve --token-file {alice}
 """
 
 
@@ -258,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the worker's /metrics (default: 9464 or the next free port)",
     )
+    parser.add_argument(
+        "--verified-deciders",
+        action="store_true",
+        help="approvers sign in (demo tokens under the data directory), the platform signs "
+        "decisions and the workspace takes only signed ones (docs/trust-model.md)",
+    )
     args = parser.parse_args(argv)
     config = StackConfig(
         data_dir=args.data_dir.resolve(),
@@ -267,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         platform_port=args.platform_port,
         metrics_port=args.metrics_port or free_metrics_port(),
         settings_file=args.settings_file.resolve(),
+        verified_deciders=args.verified_deciders,
     )
     # Both stop the stack, even when started in the background with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -64,12 +64,14 @@ class Stack:
         settings_file: Path | None = None,
         workspace: str | None = WORKSPACE,
         env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.temporal_port, self.ui_port, self.platform_port = ports or free_ports(3)
         self.data_dir = data_dir
         self.settings_file = settings_file or data_dir / "approvals.env"
         self.workspace = workspace
         self.env = env
+        self.extra_args = extra_args
         self.process: asyncio.subprocess.Process | None = None
         self.output: list[str] = []
 
@@ -89,6 +91,7 @@ class Stack:
             str(self.ui_port),
             "--platform-port",
             str(self.platform_port),
+            *self.extra_args,
             cwd=ROOT,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
