@@ -10,7 +10,9 @@ The binding rule, for a request with ``args``:
    edited_args); else ``hash-mismatch``;
 2. an approval must name a hash (``hash-missing``); a denial may omit it;
 3. ``edited_args`` only on an approval, and only where the request had args, and
-   they must pass the edit rule (``edit-invalid``).
+   they must pass the edit rule (``edit-invalid``);
+4. a vote (a request that counts votes, N-of-M) carries no ``edited_args``
+   (``edits-need-one-decider``): approvals of different edits have no single meaning.
 
 For a request without ``args`` a decision with neither hash nor edits is taken as
 before; one with edits is ``edit-invalid``, one with a hash must name the request's.
@@ -38,6 +40,7 @@ from approvals.action_hash import ArgsError, action_hash, canonical_json, check_
 HASH_MISMATCH = "hash-mismatch"
 HASH_MISSING = "hash-missing"
 EDIT_INVALID = "edit-invalid"
+EDITS_NEED_ONE_DECIDER = "edits-need-one-decider"
 
 _TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _SCHEMA_KEYWORDS = {
@@ -210,8 +213,12 @@ def binding_refusal(
     approved: bool,
     decision_hash: str | None,
     edited_args: dict[str, Any] | None,
+    vote: bool = False,
 ) -> str | None:
-    """``HASH_MISMATCH``, ``HASH_MISSING``, ``EDIT_INVALID`` or ``None`` (the binding rule)."""
+    """``HASH_MISMATCH``, ``HASH_MISSING``, ``EDIT_INVALID``, ``EDITS_NEED_ONE_DECIDER``
+    (``vote``: a vote of a request that counts votes) or ``None`` (the binding rule)."""
+    if vote and edited_args is not None:
+        return EDITS_NEED_ONE_DECIDER
     if edited_args is not None:
         if not approved or edit_problem(args, edited_args, args_schema) is not None:
             return EDIT_INVALID
@@ -226,6 +233,7 @@ def binding_refusal(
 
 
 __all__ = [
+    "EDITS_NEED_ONE_DECIDER",
     "EDIT_INVALID",
     "HASH_MISMATCH",
     "HASH_MISSING",

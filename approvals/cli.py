@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from approvals.audit_log import AuditLog, verify_chain
+from approvals.binding import EDITS_NEED_ONE_DECIDER
 from approvals.client import (
     LATE,
     ApprovalClosedError,
@@ -313,7 +314,8 @@ def decide(
     patch of the args, approved instead): through the platform where its item carries
     the [ext] ``action_hash``, else through the update. A request that counts votes
     (N-of-M) on a platform that keeps one decision per approval gets a vote by the
-    update instead; ``vote`` sends it that way.
+    update instead; ``vote`` sends it that way. A vote names the request's hash too
+    (args from the status query); it carries no edits (``edits-need-one-decider``).
 
     With an approver's credential (APPROVER_TOKEN or ``token_file``) a reference platform
     with an approvers file takes the decider's name from it: ``by`` may be left out, and
@@ -344,6 +346,12 @@ def decide(
                 vote or (item is not None and await _votes_by_update(settings, item))
             ):
                 by_signal()
+                # A request with args: the vote names the request's hash (no edits on votes).
+                bound = await _bound_decision_by_update(
+                    settings, approval_id, approve, decider, comment, None
+                )
+                if bound is not None:
+                    return bound
                 client = await _client(settings)
                 return await decide_by_update(
                     client,
@@ -355,6 +363,13 @@ def decide(
                 )
             if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")
+            if edit is not None and "approvals_required" in item:  # [ext] a vote item
+                return DecisionVerdict(
+                    approval_id=approval_id,
+                    accepted=False,
+                    outcome=VerdictOutcome.REFUSED,
+                    reason=EDITS_NEED_ONE_DECIDER,  # the platform's 409 reason, said first
+                )
             if "action_hash" in item:  # [ext] the platform carries the hash and edits
                 decision = bound_decision(
                     workspace_id=settings.workspace_id,

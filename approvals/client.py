@@ -192,18 +192,22 @@ async def send_decision(
     approved: bool,
     decided_by: str,
     comment: str | None = None,
+    action_hash: str | None = None,
+    edited_args: dict[str, Any] | None = None,
 ) -> str:
     """Offer a decision (a vote, where the request counts votes) to the waiting workflow by
     the ``decide`` signal: the path votes take where the platform keeps one decision per
     approval (docs/policies/n-of-m.md). The workflow records the outcome on the platform.
     A signal gets no answer: ``decide`` sends the same by update and returns the verdict.
+    For a request with args pass the ``action_hash`` approved (and ``edited_args``, never
+    on a vote), as for ``decide``: ``approvals.edits.bound_decision`` builds both.
 
     Returns:
         The workflow id it went to.
 
     Raises:
         LookupError: no running workflow waits for ``approval_id``.
-        pydantic.ValidationError: a bad name or comment.
+        pydantic.ValidationError: a bad name, comment, hash or args.
     """
     decision = Decision(
         approval_id=approval_id,
@@ -211,6 +215,8 @@ async def send_decision(
         decided_by=decided_by,
         comment=comment,
         source=DecisionSource.CLIENT,
+        action_hash=action_hash,
+        edited_args=edited_args,
     )
     workflow_id = await waiting_workflow(client, settings, approval_id)
     if workflow_id is None:

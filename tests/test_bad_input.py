@@ -83,6 +83,7 @@ from workflows.approval import ApprovalWorkflow
 from workflows.args_binding import ArgsBinding
 from workflows.decision_rules import DecisionRules, Verdict
 from workflows.proof_check import ProofCheck
+from workflows.votes import Tally, VoteVerdict
 
 LIMIT = 30.0  # seconds any one row may take
 VALID_REQUEST = {"workspace_id": WORKSPACE, "action": "drop table users", "reason": "cleanup"}
@@ -163,11 +164,11 @@ def test_a_model_refuses_bad_input_before_anything_starts(model, bad):
 @pytest.mark.parametrize(
     "policy", [{"approvals_required": 2}, {"approver_group": "admins"}], ids=["n-of-m", "group"]
 )
-def test_args_with_a_vote_policy_are_refused_until_votes_carry_the_hash(policy):
-    """A vote names no action hash yet, so a request with args and a vote policy could
-    never be granted: refused when it is built, with the reason."""
-    with pytest.raises(ValidationError, match="args cannot be combined with approvals_required"):
-        ApprovalRequest(**{**VALID[ApprovalRequest], "args": {"db": "prod"}, **policy})
+def test_args_with_a_vote_policy_are_a_valid_request_whose_votes_name_the_hash(policy):
+    """Votes are bound to the action hash (docs/policies/n-of-m.md): args combine with a
+    vote policy; the votes the binding refuses are the rows below."""
+    request = ApprovalRequest(**{**VALID[ApprovalRequest], "args": {"db": "prod"}, **policy})
+    assert request.has_vote_policy and request.args == {"db": "prod"}
 
 
 # escalation and reminders (docs/policies/escalation.md): rules across fields, so the
@@ -753,6 +754,45 @@ def test_a_decision_not_bound_to_the_args_is_refused(fields, because):
     rules = DecisionRules(requester="", approval_id="a1", binding=ArgsBinding.of(request))
     assert rules.offer(decision) is Verdict.REFUSED
     assert (rules.decision, [r.because for r in rules.refusals]) == (None, [because])
+
+
+VOTE_BINDING_ROWS: list[tuple[str, dict[str, Any], str]] = [
+    # (row, the vote's fields, why it is refused): audited as rejected, not counted
+    (
+        "vote-hash-mismatch",
+        {"action_hash": action_hash(WORKSPACE, "drop table orders", BINDING_ARGS)},
+        "hash-mismatch",
+    ),
+    ("vote-hash-missing", {}, "hash-missing"),
+    ("vote-with-edits", _edit({**BINDING_ARGS, "dry_run": True}), "edits-need-one-decider"),
+    (
+        "vote-with-edits-under-the-original-hash",
+        {"edited_args": {**BINDING_ARGS, "dry_run": True}, "action_hash": BINDING_HASH},
+        "edits-need-one-decider",
+    ),
+    (
+        "denial-vote-with-edits",
+        {"approved": False, **_edit({**BINDING_ARGS, "dry_run": True})},
+        "edits-need-one-decider",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "because"),
+    [row[1:] for row in VOTE_BINDING_ROWS],
+    ids=[row[0] for row in VOTE_BINDING_ROWS],
+)
+def test_a_vote_not_bound_to_the_args_is_refused_and_not_counted(fields, because):
+    request = ApprovalRequest(
+        **VALID_REQUEST, args=BINDING_ARGS, args_schema=BINDING_SCHEMA, approvals_required=2
+    )
+    rules = DecisionRules(requester="", approval_id="a1", binding=ArgsBinding.of(request))
+    tally = Tally(rules, required=2)
+    vote = Decision(approval_id="a1", decided_by="alice", **{"approved": True, **fields})
+    assert tally.check(vote) == because
+    assert tally.offer(vote) is VoteVerdict.REFUSED
+    assert (tally.votes, [r.because for r in rules.refusals]) == ([], [because])
 
 
 # --- a damaged audit file: `approvals audit verify` says where, in one line -------------

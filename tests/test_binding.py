@@ -218,3 +218,26 @@ def test_bad_decisions_are_refused_by_the_models():
         decision(action_hash="ABC")
     with pytest.raises(ValidationError):
         decision(edited_args={"n": float("inf")})
+
+
+def test_a_vote_follows_the_binding_rule_and_carries_no_edits():
+    from approvals.action_hash import action_hash as hash_of
+    from approvals.binding import EDITS_NEED_ONE_DECIDER, binding_refusal
+
+    args = {"db": "staging"}
+    request_hash = hash_of("ws", "act", args)
+    edited = {"db": "prod"}
+    common = {"workspace_id": "ws", "action": "act", "args": args, "args_schema": None}
+    common["request_hash"] = request_hash
+
+    def refusal(**fields):
+        return binding_refusal(**common, **{"edited_args": None, **fields}, vote=True)
+
+    assert refusal(approved=True, decision_hash=request_hash) is None
+    assert refusal(approved=True, decision_hash=None) == "hash-missing"
+    assert refusal(approved=False, decision_hash=None) is None
+    assert refusal(approved=True, decision_hash="0" * 64) == "hash-mismatch"
+    bound_edit = {"decision_hash": hash_of("ws", "act", edited), "edited_args": edited}
+    assert refusal(approved=True, **bound_edit) == EDITS_NEED_ONE_DECIDER
+    # the same edits from one decider (not a vote) are fine
+    assert binding_refusal(**common, approved=True, **bound_edit) is None

@@ -91,3 +91,26 @@ def test_the_votes_of_a_vote_item_are_decisions_and_garbage_is_skipped():
     assert decision_from_item(item, ID, DecisionSource.POLLING) is None  # still open
     assert votes_from_item({**item, "votes": "x"}, ID, DecisionSource.POLLING) == []
     assert votes_from_item(item, "another", DecisionSource.POLLING) == []
+
+
+def test_a_vote_names_its_action_hash_in_the_event_and_in_the_item():
+    """Args with N-of-M [ext]: the vote's ``action_hash`` reaches the workflow by either
+    path (the workflow's binding rule judges it); a malformed one drops the vote."""
+    hashed = "ab" * 32
+    vote = decision_from_frame(
+        envelope("APPROVAL_VOTED", decision="approved", decided_by="alice", action_hash=hashed),
+        ID,
+    )
+    assert vote and (vote.action_hash, vote.edited_args) == (hashed, None)
+    item = {
+        "id": ID,
+        "status": "pending",
+        "approvals_required": 2,
+        "votes": [
+            {"decided_by": "alice", "decision": "approved", "action_hash": hashed},
+            {"decided_by": "bob", "decision": "approved", "action_hash": "not-a-hash"},
+            {"decided_by": "carol", "decision": "denied"},
+        ],
+    }
+    votes = votes_from_item(item, ID, DecisionSource.POLLING)
+    assert [(v.decided_by, v.action_hash) for v in votes] == [("alice", hashed), ("carol", None)]

@@ -27,6 +27,7 @@ from tests.helpers import (
     approval_request,
     audit_records,
     finish,
+    platform_client,
     running_worker,
     start,
     wait_pending,
@@ -318,6 +319,47 @@ async def test_a_two_approver_request_shows_1_of_2_until_the_second_vote(
     assert (result.approvers, result.decided_by) == (["Carol", "Dave"], "Dave")
     await expect(pending_row(page, approval_id)).to_have_count(0)
     await expect(history_row(page, approval_id).locator(".decided-by")).to_have_text("Dave")
+
+
+async def test_votes_on_a_request_with_args_name_its_hash_and_offer_no_edit_box(
+    dev_env, settings, platform, page
+):
+    """Args with N-of-M (docs/policies/n-of-m.md): a vote item shows its args read-only
+    (votes carry no edits) and each click sends the hash the page computes of them."""
+    from approvals.action_hash import action_hash
+
+    args = {"db": "staging", "dry_run": False, "note": "café ☕"}
+    request = approval_request(
+        action="Resize the staging cluster",
+        args=args,
+        requester="agent-smith",
+        timeout_seconds=3600,
+        approvals_required=2,
+    )
+    hashed = action_hash(WORKSPACE, request.action, args)
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, request)
+        approval_id = await wait_pending(handle)
+
+        await page.goto(f"{platform.url}/?workspace={WORKSPACE}")
+        row = pending_row(page, approval_id)
+        await expect(row.locator("pre.args-vote")).to_have_text(re.compile(r'"dry_run": false'))
+        await expect(row.locator("textarea.args")).to_have_count(0)
+        await expect(row.locator(".action-hash")).to_have_text(f"hash {hashed[:16]}")
+        await page.fill("#approver-name", "Carol")
+        await row.locator("button.approve").click()
+        await expect(row.locator(".votes")).to_have_text("1 of 2")
+        async with platform_client(settings) as api:
+            item = await api.get_approval(approval_id)
+        assert item is not None and [v.get("action_hash") for v in item["votes"]] == [hashed]
+
+        await page.fill("#approver-name", "Dave")
+        await row.locator("button.approve").click()
+        result = await finish(handle, "inbox_votes_with_args")
+
+    assert result.status is ApprovalStatus.GRANTED
+    assert (result.approvers, result.decided_by) == (["Carol", "Dave"], "Dave")
+    assert result.covers(request.action, args) and result.edited is False
 
 
 async def test_with_an_approvers_file_the_inbox_signs_in_and_decides_as_the_approver(

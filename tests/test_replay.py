@@ -21,7 +21,7 @@ from tests.replay_mutant import ReorderedApprovalWorkflow
 from workflows.approval import ApprovalWorkflow
 
 MIN_RECORDED = 12
-FEATURE_SETS = ["edits", "escalation", "n-of-m", "update"]
+FEATURE_SETS = ["edits", "escalation", "n-of-m", "update", "votes-hash"]
 """Sets recorded by a feature's own tests, beside ``baseline`` (docs/testing.md)."""
 
 

@@ -545,3 +545,35 @@ async def test_votes_through_the_platform_count_verified_and_a_forged_vote_does_
     item = await _item(settings, approval_id)
     assert (item["status"], item["decided_by"]) == ("approved", "Carol")
     assert forged_final.status_code == 401  # no such vote: a final decide needs a token
+
+
+async def test_votes_on_a_request_with_args_are_signed_over_their_hash_and_verified(
+    dev_env, verified_settings
+):
+    """Args with N-of-M: the platform signs each vote's ``action_hash`` into its proof,
+    so a vote that names the hash is both bound and verified."""
+    from approvals.action_hash import action_hash
+
+    settings = verified_settings
+    args = {"db": "staging"}
+    request = approval_request(approvals_required=2, args=args)
+    hashed = action_hash(WORKSPACE, request.action, args)
+    async with running_worker(dev_env.client, settings) as task_queue:
+        handle = await start(dev_env.client, task_queue, request)
+        approval_id = await wait_pending(handle)
+        async with platform_client(settings) as api:
+            for token in (BOB_TOKEN, CAROL_TOKEN):
+                await api.decide(
+                    approval_id,
+                    approved=True,
+                    decided_by="",
+                    action_hash=hashed,
+                    approver_token=token,
+                )
+        result = await finish(handle, "verified_decider_votes_with_args")
+    assert result.status is ApprovalStatus.GRANTED and result.approvers == ["Bob", "Carol"]
+    assert result.covers(request.action, args)
+    records = audit_records(settings)
+    assert [r["outcome"] for r in records if r["outcome"] == "rejected"] == []
+    granted = [r for r in records if r["outcome"] == "granted"]
+    assert granted and granted[0]["verified"] is True

@@ -207,3 +207,54 @@ def test_check_names_each_vote_reason():
     votes.rules.close()
     assert votes.check(vote("alice", approved=False)) == LATE
     assert votes.rules.refusals == []
+
+
+# --- rule 5b: votes bound to the action hash (args with N-of-M) -------------------------
+
+
+def bound_tally(group: list[str] | None = None) -> Tally:
+    from workflows.args_binding import ArgsBinding
+
+    request = ApprovalRequest(
+        action="drop db",
+        reason="rebuilt",
+        workspace_id="ws-1",
+        requester="agent",
+        args={"db": "staging"},
+        approvals_required=2,
+        approver_group="prod-admins" if group is not None else None,
+    )
+    votes = tally(members=group)
+    votes.rules.binding = ArgsBinding.of(request)
+    return votes
+
+
+def test_votes_naming_the_hash_grant_and_others_are_refused_and_not_counted():
+    from approvals.action_hash import action_hash
+
+    votes = bound_tally(group=["alice", "bob", "carol"])
+    right = action_hash("ws-1", "drop db", {"db": "staging"})
+    other = action_hash("ws-1", "drop db", {"db": "prod"})
+    assert votes.offer(vote("alice", action_hash=other)) is VoteVerdict.REFUSED
+    assert votes.offer(vote("bob")) is VoteVerdict.REFUSED  # an approval needs the hash
+    edited = {"edited_args": {"db": "prod"}, "action_hash": other}
+    assert votes.check(vote("carol", **edited)) == "edits-need-one-decider"
+    assert votes.offer(vote("carol", **edited)) is VoteVerdict.REFUSED
+    assert votes.votes == [] and votes.rules.decision is None
+    assert refusals(votes) == [
+        ("alice", "hash-mismatch"),
+        ("bob", "hash-missing"),
+        ("carol", "edits-need-one-decider"),
+    ]
+    assert votes.offer(vote("alice", action_hash=right)) is VoteVerdict.COUNTED
+    assert votes.offer(vote("bob", action_hash=right)) is VoteVerdict.DECIDED
+    assert votes.approvers == ["alice", "bob"]
+
+
+def test_a_denial_vote_needs_no_hash_and_edits_are_refused_without_args_too():
+    votes = bound_tally()
+    assert votes.check(vote("alice", approved=False)) is None
+    assert votes.offer(vote("alice", approved=False)) is VoteVerdict.DECIDED
+    plain = tally()
+    assert plain.offer(vote("bob", edited_args={"x": 1})) is VoteVerdict.REFUSED
+    assert refusals(plain) == [("bob", "edits-need-one-decider")]

@@ -10,6 +10,10 @@ The rule (docs/policies/n-of-m.md), in the order ``Tally.offer`` applies it:
 4. the requester: refused, ``self-approval``;
 5. an approver group is named and the decider is not a member: refused,
    ``not in approver group``;
+5b. not bound to the request's args (the binding rule, approvals/binding.py, on votes):
+   refused with its reason (``hash-mismatch``, ``hash-missing``...); a vote carrying
+   edits is refused, ``edits-need-one-decider`` (two approvals of different edits have
+   no single meaning), with or without args;
 6. a denial: counted, and the request is **denied** (any eligible denial ends it, even
    from a decider who approved before);
 7. an approval: counted; the ``required``-th approval from distinct deciders **grants** it,
@@ -22,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from approvals.binding import EDITS_NEED_ONE_DECIDER
 from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
 from approvals.models import Decision
 from workflows.decision_rules import DecisionRules, Verdict
@@ -78,6 +83,8 @@ class Tally:
             return _verdict(rules.refuse(decision, SELF_APPROVAL))
         if self.members is not None and identity_key(decision.decided_by) not in self.members:
             return _verdict(rules.refuse(decision, NOT_IN_GROUP))
+        if (unbound := self.unbound(decision)) is not None:
+            return _verdict(rules.refuse(decision, unbound))
         self.votes.append(decision)
         if decision.approved and len(self.approvers) < self.required:
             return VoteVerdict.COUNTED
@@ -99,7 +106,16 @@ class Tally:
             return SELF_APPROVAL
         if self.members is not None and identity_key(decision.decided_by) not in self.members:
             return NOT_IN_GROUP
-        return rules.binding(decision) if rules.binding is not None else None
+        return self.unbound(decision)
+
+    def unbound(self, decision: Decision) -> str | None:
+        """Why the binding rule refuses this vote (rule 5b), or ``None``: a vote with edits
+        is ``edits-need-one-decider`` (``binding_refusal(vote=True)``), else the rules'
+        ``binding`` answers as for a single decision."""
+        if decision.edited_args is not None:
+            return EDITS_NEED_ONE_DECIDER
+        binding = self.rules.binding
+        return binding(decision) if binding is not None else None
 
 
 def _same_vote(vote: Decision, decision: Decision) -> bool:

@@ -115,8 +115,11 @@ class _DecideBody(_ContractDecideBody):
     """N-of-M: the workflow's outcome, which closes a vote item; a plain decide is a vote."""
 
 
-def _binding_refusal(approval: Approval, body: _DecideBody, approved: bool) -> str | None:
-    """The library's binding rule (approvals/binding.py) against the stored request.
+def _binding_refusal(
+    approval: Approval, body: _DecideBody, approved: bool, *, vote: bool = False
+) -> str | None:
+    """The library's binding rule (approvals/binding.py) against the stored request
+    (``vote``: a vote on a vote item, which may carry no edits).
 
     The request's hash is recomputed here from its workspace, action and args, not
     taken from what the creator sent.
@@ -139,6 +142,7 @@ def _binding_refusal(approval: Approval, body: _DecideBody, approved: bool) -> s
         approved=approved,
         decision_hash=body.action_hash,
         edited_args=body.edited_args,
+        vote=vote,
     )
 
 
@@ -241,7 +245,12 @@ async def decide(
     if ext_body is not None:
         stored = platform.store.get(workspace_id, approval_id)
         refused = (
-            _binding_refusal(stored, ext_body, decision is Status.APPROVED)
+            _binding_refusal(
+                stored,
+                ext_body,
+                decision is Status.APPROVED,
+                vote=not final and stored.approvals_required is not None,
+            )
             if stored is not None and stored.status in (Status.PENDING, Status.ESCALATED)
             else None
         )
@@ -250,7 +259,15 @@ async def decide(
             raise ApiError(409, {"error": ERROR_NOT_BOUND, "reason": refused})
         bound = {"action_hash": ext_body.action_hash, "edited_args": ext_body.edited_args}
     if not final:
-        voted = _vote(platform, workspace_id, approval_id, decision, decided_by, comment)
+        voted = _vote(
+            platform,
+            workspace_id,
+            approval_id,
+            decision,
+            decided_by,
+            comment,
+            bound.get("action_hash"),
+        )
         if voted is not None:
             return voted
     signed = _signed(
@@ -366,9 +383,11 @@ def _vote(
     decision: Status,
     decided_by: str,
     comment: str | None,
+    action_hash: str | None = None,
 ) -> dict[str, Any] | None:
     """[ext] Record a vote on a vote item and broadcast ``APPROVAL_VOTED`` once per vote;
-    ``None``: not a pending vote item (the plain decide answers)."""
+    ``None``: not a pending vote item (the plain decide answers). ``action_hash``: the
+    hash the vote names (checked by the binding rule already), stored and broadcast."""
     try:
         voted = platform.store.vote(
             workspace_id,
@@ -376,7 +395,8 @@ def _vote(
             status=decision,
             decided_by=decided_by,
             comment=comment,
-            **_signed(platform, workspace_id, approval_id, decision, decided_by, None),
+            action_hash=action_hash,
+            **_signed(platform, workspace_id, approval_id, decision, decided_by, action_hash),
         )
     except SelfDecisionRefused:
         logger.warning("refused a self-vote on %s in %s", approval_id, workspace_id)

@@ -476,8 +476,10 @@ class Store:
         comment: str | None = None,
         decided_at: str | None = None,
         proof: str | None = None,
+        action_hash: str | None = None,
     ) -> tuple[Approval, bool] | None:
         """Record a vote on a pending vote item; the item stays pending (N-of-M).
+        ``action_hash``: the hash the vote names (a request with args), kept with the vote.
 
         A decider's vote with the same answer is kept once (names compare as
         ``approvals.identity`` does). Counting is the workflow's: it closes the item with
@@ -519,6 +521,8 @@ class Store:
                 "comment": comment,
                 "decided_at": decided_at or utc_now(),
             }
+            if action_hash is not None:  # [ext] the hash it approves (docs/policies/edits.md)
+                vote["action_hash"] = action_hash
             votes.append({**vote, "proof": proof} if proof is not None else vote)
             self._db.execute(
                 "UPDATE approvals SET votes = ? "
