@@ -62,17 +62,19 @@ def test_the_first_decision_is_taken():
     assert state.refusals == [] and not state.closed
 
 
-def test_the_refusals_before_the_decision_are_counted_for_the_audit_order():
+def test_refusals_are_stamped_before_and_after_the_decision():
     state = rules()
     state.offer(decision(decided_by=REQUESTER))  # self-approval, before
     state.offer(decision(approved=False, decided_by="bob"))
     state.offer(decision(decided_by="carol"))  # conflicting, after
 
     assert reasons(state) == ["self-approval", "conflicting"]
-    assert state.refused_before_decision == 1
+    before, after = (refusal.arrival for refusal in state.refusals)
+    assert state.decided_at_arrival is not None
+    assert before < state.decided_at_arrival < after
 
 
-def test_the_refusals_before_the_close_are_counted_for_the_audit_order():
+def test_refusals_are_stamped_before_and_after_the_close():
     state = rules()
     state.offer(decision(decided_by=REQUESTER))  # self-approval, while waiting
     state.close()
@@ -80,7 +82,9 @@ def test_the_refusals_before_the_close_are_counted_for_the_audit_order():
     state.close()  # closing again moves nothing
 
     assert reasons(state) == ["self-approval", "late"]
-    assert state.refused_before_close == 1
+    before, after = (refusal.arrival for refusal in state.refusals)
+    assert state.closed_at_arrival is not None
+    assert before < state.closed_at_arrival < after
 
 
 # --- 1. unknown approval -----------------------------------------------------------

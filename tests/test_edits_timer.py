@@ -123,3 +123,50 @@ async def test_refusals_are_audited_in_arrival_order_when_signals_share_a_task(
         ("rejected", "dave"),
     ]
     assert [r.get("rejected_because") for r in records[1::2]] == ["hash-missing", "conflicting"]
+
+
+async def test_votes_and_refusals_are_audited_in_arrival_order_in_one_task(
+    skipping_env, settings, platform
+):
+    """Votes and refusals sent while no worker runs share one task: the audit keeps the
+    order they arrived in, around the outcome."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    request = approval_request(
+        action=ACTION, args=ARGS, requester="agent-7", approvals_required=2, timeout_seconds=WEEK
+    )
+    right = request.action_hash()
+    wrong = action_hash(WORKSPACE, ACTION, {**ARGS, "db": "users"})
+    async with platform_client(settings) as api:
+        async with timer_only_worker(skipping_env.client, settings, api.http, task_queue):
+            handle = await start(skipping_env.client, task_queue, request)
+            approval_id = await wait_pending(handle)
+        for decided_by, hashed in (
+            ("carol", wrong),
+            ("alice", right),
+            ("agent-7", right),
+            ("bob", right),
+            ("dave", right),
+        ):
+            await handle.signal(
+                ApprovalWorkflow.decide,
+                Decision(
+                    approval_id=approval_id,
+                    approved=True,
+                    decided_by=decided_by,
+                    action_hash=hashed,
+                ),
+            )
+        async with timer_only_worker(skipping_env.client, settings, api.http, task_queue):
+            result = await finish(handle, "votes_refusals_in_one_task", timeout=60)
+
+    assert result.status is ApprovalStatus.GRANTED and result.approvers == ["alice", "bob"]
+    records = audit_records(settings)
+    assert [(r["outcome"], r.get("decided_by")) for r in records] == [
+        ("requested", None),
+        ("rejected", "carol"),
+        ("voted", "alice"),
+        ("rejected", "agent-7"),
+        ("voted", "bob"),
+        ("granted", "bob"),
+        ("rejected", "dave"),
+    ]

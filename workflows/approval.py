@@ -16,6 +16,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # cryptography's Rust code imports this module when it first raises InvalidSignature,
+    # which may be inside the sandbox: it must find the host's module (docs/internals.md).
+    import cryptography.exceptions  # noqa: F401
+
     from activities.audit import AuditActivities
     from activities.messages import (
         CreateApprovalInput,
@@ -405,8 +409,7 @@ class ApprovalWorkflow:
             except TimeoutError:
                 return
             if self._rules.decision is None:
-                await self._audit_votes()
-                await self._audit_refusals()  # the outcome's record comes first otherwise
+                await self._audit_arrivals()  # the outcome's record comes first otherwise
 
     # --- escalation and reminders (docs/policies/escalation.md) --------------------
 
@@ -508,7 +511,7 @@ class ApprovalWorkflow:
 
     async def _time_out(self, approval_id: str) -> ApprovalResult:
         timeout = self._request.total_timeout_seconds
-        await self._audit_refusals(upto=self._rules.refused_before_close)  # arrival order
+        await self._audit_arrivals(before=self._rules.closed_at_arrival)
         await self._audit(
             "timeout",
             outcome=AuditOutcome.TIMEOUT,
@@ -516,8 +519,7 @@ class ApprovalWorkflow:
             timeout_seconds=timeout,
             escalated_to=self._escalated_to,
         )
-        await self._audit_votes()
-        await self._audit_refusals()
+        await self._audit_arrivals()
         return self._finish(
             ApprovalStatus.TIMEOUT,
             error=f"Timed out after {timeout}s waiting for human decision",
@@ -525,8 +527,7 @@ class ApprovalWorkflow:
 
     async def _conclude(self, decision: Decision) -> ApprovalResult:
         self._state = ApprovalState.DECIDED
-        await self._audit_votes()
-        await self._audit_refusals(upto=self._rules.refused_before_decision)  # arrival order
+        await self._audit_arrivals(before=self._rules.decided_at_arrival)
         on_platform = await self._record_client_decision(decision)
         await self._audit(
             "decided",
@@ -541,7 +542,7 @@ class ApprovalWorkflow:
             approvers=self._tally.approvers if self._tally else None,
             approvals_required=self._request.approvals_required if self._tally else None,
         )
-        await self._audit_refusals()
+        await self._audit_arrivals()
         return self._finish(
             ApprovalStatus.GRANTED if decision.approved else ApprovalStatus.DENIED,
             decided_by=decision.decided_by,
@@ -557,10 +558,9 @@ class ApprovalWorkflow:
         if not self._requested_audited:
             await self._audit_requested(approval_id)  # same event_id: written once
         await self._expire(approval_id, "cancelled")
-        await self._audit_refusals(upto=self._rules.refused_before_close)  # arrival order
+        await self._audit_arrivals(before=self._rules.closed_at_arrival)
         await self._audit("cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
-        await self._audit_votes()
-        await self._audit_refusals()
+        await self._audit_arrivals()
         self._state = ApprovalState.CLOSED
         self._set_final_state(ApprovalStatus.CANCELLED)
 
@@ -690,23 +690,46 @@ class ApprovalWorkflow:
     def _votes_unaudited(self) -> bool:
         return self._tally is not None and self._votes_audited < len(self._tally.votes)
 
-    async def _audit_votes(self) -> None:
-        while self._tally is not None and self._votes_unaudited():
-            vote = self._tally.votes[self._votes_audited]
-            counted = self._tally.votes[: self._votes_audited + 1]
-            # Counted once written, as refusals are.
-            await self._audit(
-                f"voted-{self._votes_audited + 1}",
-                outcome=AuditOutcome.VOTED,
-                **_who_decided(vote),
-                decision="approved" if vote.approved else "denied",
-                comment=vote.comment,
-                approvals=sum(1 for v in counted if v.approved),
-                approvals_required=self._request.approvals_required,
-                approver_group=self._request.approver_group,
-                via=vote.source.value,
+    async def _audit_arrivals(self, before: int | None = None) -> None:
+        """Audit the votes and refusals not audited yet, in arrival order; with ``before``,
+        only those that arrived before that stamp (``DecisionRules.stamp``)."""
+        while True:
+            tally = self._tally
+            vote_at = (
+                tally.vote_arrivals[self._votes_audited]
+                if tally is not None and self._votes_unaudited()
+                else None
             )
-            self._votes_audited += 1
+            refusal_at = (
+                self._rules.refusals[self._refusals_audited].arrival
+                if self._refusals_unaudited()
+                else None
+            )
+            first = min((at for at in (vote_at, refusal_at) if at is not None), default=None)
+            if first is None or (before is not None and first >= before):
+                return
+            if first == vote_at:
+                await self._audit_next_vote()
+            else:
+                await self._audit_next_refusal()
+
+    async def _audit_next_vote(self) -> None:
+        assert self._tally is not None
+        vote = self._tally.votes[self._votes_audited]
+        counted = self._tally.votes[: self._votes_audited + 1]
+        # Counted once written, as refusals are.
+        await self._audit(
+            f"voted-{self._votes_audited + 1}",
+            outcome=AuditOutcome.VOTED,
+            **_who_decided(vote),
+            decision="approved" if vote.approved else "denied",
+            comment=vote.comment,
+            approvals=sum(1 for v in counted if v.approved),
+            approvals_required=self._request.approvals_required,
+            approver_group=self._request.approver_group,
+            via=vote.source.value,
+        )
+        self._votes_audited += 1
 
     # --- audit -------------------------------------------------------------------
 
@@ -723,23 +746,21 @@ class ApprovalWorkflow:
         )
         self._requested_audited = True
 
-    async def _audit_refusals(self, upto: int | None = None) -> None:
-        """Audit the refusals not audited yet, in arrival order (the first ``upto`` only)."""
-        while self._refusals_unaudited() and (upto is None or self._refusals_audited < upto):
-            refusal = self._rules.refusals[self._refusals_audited]
-            decision = refusal.decision
-            # Counted once written: an interrupted write is redone, deduplicated by event_id.
-            await self._audit(
-                f"rejected-{self._refusals_audited + 1}",
-                outcome=AuditOutcome.REJECTED,
-                **_who_decided(decision),
-                decision="approved" if decision.approved else "denied",
-                rejected_because=refusal.because,
-                via=decision.source.value,
-                action_hash=decision.action_hash,
-                edited=decision.edited_args is not None or None,
-            )
-            self._refusals_audited += 1
+    async def _audit_next_refusal(self) -> None:
+        refusal = self._rules.refusals[self._refusals_audited]
+        decision = refusal.decision
+        # Counted once written: an interrupted write is redone, deduplicated by event_id.
+        await self._audit(
+            f"rejected-{self._refusals_audited + 1}",
+            outcome=AuditOutcome.REJECTED,
+            **_who_decided(decision),
+            decision="approved" if decision.approved else "denied",
+            rejected_because=refusal.because,
+            via=decision.source.value,
+            action_hash=decision.action_hash,
+            edited=decision.edited_args is not None or None,
+        )
+        self._refusals_audited += 1
 
     async def _audit(
         self,

@@ -28,6 +28,8 @@ class Verdict(StrEnum):
 class Refusal:
     decision: Decision
     because: str
+    arrival: int = field(default=0, compare=False)
+    """``DecisionRules.stamp()`` when it was refused: the audit writes in arrival order."""
 
 
 @dataclass
@@ -39,10 +41,12 @@ class DecisionRules:
     decision: Decision | None = None
     closed: bool = False
     refusals: list[Refusal] = field(default_factory=list)
-    refused_before_decision: int = 0
-    """How many of ``refusals`` arrived before ``decision`` was taken (the audit's order)."""
-    refused_before_close: int = 0
-    """How many of ``refusals`` arrived before ``close()`` (the audit's order)."""
+    arrivals: int = 0
+    """How many stamps were given: refusals, votes, the decision and the close."""
+    decided_at_arrival: int | None = None
+    """The stamp of ``decision`` (what arrived before it is audited before it)."""
+    closed_at_arrival: int | None = None
+    """The stamp of the first ``close()``."""
     binding: Callable[[Decision], str | None] | None = None
     """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
     verify: Callable[[Decision], str | None] | None = None
@@ -73,7 +77,7 @@ class DecisionRules:
         self.decision = decision
         if made_in_time:  # its copy refused as late was made in time after all
             self.refusals = [r for r in self.refusals if not _late_copy_of(r, decision)]
-        self.refused_before_decision = len(self.refusals)
+        self.decided_at_arrival = self.stamp()
         return Verdict.TAKEN
 
     def check(self, decision: Decision, *, made_in_time: bool = False) -> str | None:
@@ -104,8 +108,13 @@ class DecisionRules:
     def close(self) -> None:
         """The wait is over: from now on every new decision is late."""
         if not self.closed:
-            self.refused_before_close = len(self.refusals)
+            self.closed_at_arrival = self.stamp()
         self.closed = True
+
+    def stamp(self) -> int:
+        """The next arrival number (1, 2, ...): orders refusals, votes and outcomes."""
+        self.arrivals += 1
+        return self.arrivals
 
     def _refuse(self, decision: Decision, because: str) -> Verdict:
         for earlier in self.refusals:
@@ -116,7 +125,7 @@ class DecisionRules:
             ):
                 # one human act, one refusal, whatever the reason now (each forgery, one)
                 return Verdict.REPEATED
-        self.refusals.append(Refusal(decision, because))
+        self.refusals.append(Refusal(decision, because, self.stamp()))
         return Verdict.REFUSED
 
 

@@ -51,6 +51,8 @@ class Tally:
     anyone but the requester may vote."""
     votes: list[Decision] = field(default_factory=list)
     """The counted votes, in arrival order."""
+    vote_arrivals: list[int] = field(default_factory=list)
+    """Each counted vote's ``rules.stamp()``, the same order as ``votes``."""
     member_names: list[str] = field(default_factory=list)
     """The group's members as the config names them."""
 
@@ -86,6 +88,7 @@ class Tally:
         if (unbound := self.unbound(decision)) is not None:
             return _verdict(rules.refuse(decision, unbound))
         self.votes.append(decision)
+        self.vote_arrivals.append(rules.stamp())
         if decision.approved and len(self.approvers) < self.required:
             return VoteVerdict.COUNTED
         rules.offer(decision, made_in_time=made_in_time)
