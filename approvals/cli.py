@@ -346,20 +346,15 @@ def decide(
                 vote or (item is not None and await _votes_by_update(settings, item))
             ):
                 by_signal()
-                # A request with args: the vote names the request's hash (no edits on votes).
-                bound = await _bound_decision_by_update(
-                    settings, approval_id, approve, decider, comment, None
-                )
-                if bound is not None:
-                    return bound
                 client = await _client(settings)
-                return await decide_by_update(
+                return await decide_by_update(  # with args: it names the request's hash
                     client,
                     settings,
                     approval_id,
                     approved=approve,
                     decided_by=decider,
                     comment=comment,
+                    bind_to_request=True,
                 )
             if item is None:
                 raise LookupError(f"unknown approval id {approval_id}")

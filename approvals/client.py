@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from approvals import search_attributes
+from approvals.action_hash import action_hash as hash_of
 from approvals.connection import connect
 from approvals.errors import DECISION_REFUSED
 from approvals.models import (
@@ -320,10 +321,13 @@ async def decide(
     edited_args: dict[str, Any] | None = None,
     timeout: float = DECIDE_TIMEOUT_SECONDS,  # noqa: ASYNC109 - an RPC timeout, passed on
     visibility_wait: float = VISIBILITY_WAIT_SECONDS,
+    bind_to_request: bool = False,
 ) -> DecisionVerdict:
     """Decide (or vote on) ``approval_id`` through its waiting workflow's ``decide_update``
     update and return the verdict synchronously (docs/deciding.md). For a request with args
-    pass the ``action_hash`` approved (``approvals.edits.bound_decision`` builds both).
+    pass the ``action_hash`` approved (``approvals.edits.bound_decision`` builds both), or
+    ``bind_to_request``: without a hash or edits, the decision names the hash of the args
+    the workflow's status query reports (a vote as asked, unedited).
 
     Returns:
         The verdict; ``unknown approval`` when no workflow of this deployment (task queue
@@ -348,6 +352,11 @@ async def decide(
     while True:
         workflow_id = await waiting_workflow(client, settings, approval_id)
         if workflow_id is not None:
+            if bind_to_request and action_hash is None and edited_args is None:
+                view = await approval_status(client, workflow_id)
+                if view.args is not None:
+                    bound = hash_of(settings.workspace_id, view.action or "", view.args)
+                    decision = decision.model_copy(update={"action_hash": bound})
             return await offer_decision(
                 client.get_workflow_handle(workflow_id), decision, timeout=timeout
             )
