@@ -105,6 +105,7 @@ def reconcile_workspace_config(path: Path, *, verified: bool) -> None:
         )
     elif not verified and required:
         raise StackConfigError(
-            f"{path} requires verified deciders: start the stack with --verified-deciders "
-            f"(without it the platform signs nothing and every decision is refused)"
+            f"{path} requires verified deciders: start the stack with --verified-deciders, "
+            f"or take '{REQUIRE_KEY}' out of the file (without the option the platform "
+            "signs nothing and every decision would be refused)"
         )
