@@ -25,7 +25,13 @@ from approvals import search_attributes
 from approvals.converter import data_converter
 from approvals.settings import SETTINGS_FILE_VARIABLE, Settings
 from tests import helpers
-from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
+from tests.helpers import (
+    PLATFORM_MODES,
+    PLATFORM_TOKEN,
+    SERVER_STARTUP_TIMEOUT,
+    WORKSPACE,
+    start_platform,
+)
 from tests.platform_faults import FaultyPlatform
 
 BIN_DIR = Path(sys.executable).parent
@@ -44,6 +50,7 @@ async def dev_env():
         data_converter=data_converter,
         dev_server_log_level="error",
         dev_server_extra_args=list(search_attributes.DEV_SERVER_ARGS),
+        dev_server_startup_timeout=SERVER_STARTUP_TIMEOUT,
     )
     yield env
     await env.shutdown()
@@ -55,6 +62,7 @@ async def skipping_env():
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN_DIR / "temporal-test-server"),
         data_converter=data_converter,
+        test_server_startup_timeout=SERVER_STARTUP_TIMEOUT,
     )
     await search_attributes.register(env.client)
     yield env

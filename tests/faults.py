@@ -60,7 +60,13 @@ from approvals.converter import data_converter
 from approvals.platform_client import PlatformClient, PlatformError
 from approvals.settings import Settings
 from tests.crash_stages import run_stages
-from tests.helpers import PLATFORM_MODES, PLATFORM_TOKEN, WORKSPACE, start_platform
+from tests.helpers import (
+    PLATFORM_MODES,
+    PLATFORM_TOKEN,
+    SERVER_STARTUP_TIMEOUT,
+    WORKSPACE,
+    start_platform,
+)
 from tests.platform_faults import FaultyPlatform
 from tests.server_restart import run_restart
 from tests.ws_faults import WS_FAULTS, run_under_fault
@@ -213,6 +219,7 @@ async def _dev_server() -> WorkflowEnvironment:
             data_converter=data_converter,
             dev_server_log_level="error",
             dev_server_extra_args=list(search_attributes.DEV_SERVER_ARGS),
+            dev_server_startup_timeout=SERVER_STARTUP_TIMEOUT,
         )
     finally:
         sys.stdout.flush()

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from tests.platform_faults import FaultyPlatform
 from worker import build_worker
 from workflows.approval import ApprovalWorkflow
 
+SERVER_STARTUP_TIMEOUT = timedelta(seconds=60)
+"""How long a test may wait for a Temporal server to start (the SDK's default, 5 s, is
+short on a loaded 2-core machine)."""
 WORKSPACE = "ws-test"
 PLATFORM_MODES = ("reference", "strict")
 """The reference platform's modes (docs/platform-modes.md)."""
