@@ -210,7 +210,26 @@ async def send_decision(
         LookupError: no running workflow waits for ``approval_id``.
         pydantic.ValidationError: a bad name, comment, hash or args.
     """
-    decision = Decision(
+    decision = _client_decision(
+        approval_id, approved, decided_by, comment, action_hash, edited_args
+    )
+    workflow_id = await waiting_workflow(client, settings, approval_id)
+    if workflow_id is None:
+        raise LookupError(f"no running approval workflow waits for {approval_id}")
+    await client.get_workflow_handle(workflow_id).signal(DECIDE_SIGNAL, decision)
+    return workflow_id
+
+
+def _client_decision(
+    approval_id: str,
+    approved: bool,
+    decided_by: str,
+    comment: str | None,
+    action_hash: str | None,
+    edited_args: dict[str, Any] | None,
+) -> Decision:
+    """A decision a client sends (signal or update); validated by the model."""
+    return Decision(
         approval_id=approval_id,
         approved=approved,
         decided_by=decided_by,
@@ -219,11 +238,6 @@ async def send_decision(
         action_hash=action_hash,
         edited_args=edited_args,
     )
-    workflow_id = await waiting_workflow(client, settings, approval_id)
-    if workflow_id is None:
-        raise LookupError(f"no running approval workflow waits for {approval_id}")
-    await client.get_workflow_handle(workflow_id).signal(DECIDE_SIGNAL, decision)
-    return workflow_id
 
 
 def _refused(approval_id: str, reason: str) -> DecisionVerdict:
@@ -338,14 +352,8 @@ async def decide(
         DecisionTimeoutError: no worker answered within ``timeout`` seconds.
         pydantic.ValidationError: a bad id, name, comment, hash or args.
     """
-    decision = Decision(
-        approval_id=approval_id,
-        approved=approved,
-        decided_by=decided_by,
-        comment=comment,
-        source=DecisionSource.CLIENT,
-        action_hash=action_hash,
-        edited_args=edited_args,
+    decision = _client_decision(
+        approval_id, approved, decided_by, comment, action_hash, edited_args
     )
     loop = asyncio.get_running_loop()
     give_up = loop.time() + visibility_wait

@@ -19,7 +19,7 @@ from tests.helpers import (
     start,
     wait_pending,
 )
-from tests.test_n_of_m import REQUESTER, cast, view
+from tests.test_n_of_m import REQUESTER, cast, view, votes_counted
 from tests.test_votes_hash import vote
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
@@ -126,7 +126,7 @@ async def test_votes_bound_to_the_args_count_across_an_escalation(dev_env, setti
         handle = await start(dev_env.client, task_queue, request)
         approval_id = await wait_pending(handle)
         await vote(platform, settings, dev_env.client, approval_id, "alice", action_hash=right)
-        await eventually(lambda: _counted_votes(handle, 1))
+        await votes_counted(handle, 1)
         await eventually(lambda: escalated(handle))
         await send_decision(
             dev_env.client,
@@ -157,7 +157,3 @@ async def test_votes_bound_to_the_args_count_across_an_escalation(dev_env, setti
         "granted",
     ]
     assert records[3]["rejected_because"] == "hash-mismatch"
-
-
-async def _counted_votes(handle, count: int) -> bool:
-    return len((await view(handle)).votes) >= count
