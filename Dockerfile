@@ -4,7 +4,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY approvals ./approvals
+COPY durable_approvals ./durable_approvals
 COPY activities ./activities
 COPY workflows ./workflows
 COPY devstack ./devstack

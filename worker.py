@@ -1,4 +1,5 @@
-"""Run the approvals worker: ``python worker.py`` (settings from the environment).
+"""Run the approvals worker: ``python worker.py`` from a checkout, ``approvals-worker``
+after an install (settings from the environment and ``approvals.env``).
 
 It refuses to start on settings that would fail later (exit status 2, one line),
 keeps the workspace listener running, and drains on SIGINT/SIGTERM.
@@ -6,6 +7,7 @@ keeps the workspace listener running, and drains on SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -22,23 +24,27 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker
 
-from activities.audit import AuditActivities
-from activities.late_decisions import LateDecisionAudit
-from activities.listener import ListenerActivities, ListenerTuning
-from activities.platform_http import PlatformHttpActivities
-from activities.rbac import RbacActivities
-from activities.workspace import PlatformAccess
-from approvals import metrics, search_attributes, tracing
-from approvals.audit_log import AuditLog, AuditUnwritableError
-from approvals.connection import connect
-from approvals.converter import validation_message
-from approvals.models import require_identifier
-from approvals.platform_client import PlatformClient, PlatformError
-from approvals.redaction import RedactingFilter, register_secret
-from approvals.settings import Settings
-from workflows.approval import ApprovalWorkflow
-from workflows.listener import WorkspaceListenerWorkflow
-from workflows.listener_start import ensure_listener, keep_listener, listener_config
+from durable_approvals import metrics, search_attributes, tracing
+from durable_approvals.activities.audit import AuditActivities
+from durable_approvals.activities.late_decisions import LateDecisionAudit
+from durable_approvals.activities.listener import ListenerActivities, ListenerTuning
+from durable_approvals.activities.platform_http import PlatformHttpActivities
+from durable_approvals.activities.rbac import RbacActivities
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.audit_log import AuditLog, AuditUnwritableError
+from durable_approvals.connection import connect
+from durable_approvals.converter import validation_message
+from durable_approvals.models import require_identifier
+from durable_approvals.platform_client import PlatformClient, PlatformError
+from durable_approvals.redaction import RedactingFilter, register_secret
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
+from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
+from durable_approvals.workflows.listener_start import (
+    ensure_listener,
+    keep_listener,
+    listener_config,
+)
 
 logger = logging.getLogger("approvals.worker")
 
@@ -242,7 +248,24 @@ async def serve(settings: Settings, *, interceptors: Sequence[Interceptor] = ())
         await run
 
 
-def main() -> None:
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``--help`` names the settings; the worker itself takes no options."""
+    parser = argparse.ArgumentParser(
+        prog="approvals-worker",
+        description=(
+            "Run the durable-approvals worker: the approval workflows, their activities and "
+            "the workspace listener. Settings come from the environment, then approvals.env "
+            "(APPROVALS_ENV_FILE names another): TEMPORAL_ADDRESS, PLATFORM_URL, WORKSPACE_ID, "
+            "AUDIT_LOG_PATH, APPROVAL_TIMEOUT and the rest in docs/operations.md. "
+            "SIGINT or SIGTERM drains it."
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Start the worker; exit status 2 with one line on unusable settings."""
+    parse_arguments(argv)
     configure_logging()
     try:
         try:

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from temporalio.client import Client
 
-from approvals import search_attributes as attributes
+from durable_approvals import search_attributes as attributes
 
 
 class ApprovalIndex:

@@ -7,9 +7,9 @@ import asyncio
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from approvals import errors
-from approvals.audit_log import AuditLog, AuditUnwritableError
-from approvals.models import AuditEntry
+from durable_approvals import errors
+from durable_approvals.audit_log import AuditLog, AuditUnwritableError
+from durable_approvals.models import AuditEntry
 
 
 class AuditActivities:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from approvals.models import (
+from durable_approvals.models import (
     CONTROL_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,

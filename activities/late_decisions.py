@@ -12,8 +12,14 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
-from approvals.audit_log import AuditLog
-from approvals.models import ApprovalRequest, ApprovalResult, AuditEntry, AuditOutcome, Decision
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import (
+    ApprovalRequest,
+    ApprovalResult,
+    AuditEntry,
+    AuditOutcome,
+    Decision,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -23,19 +23,19 @@ from temporalio.service import RPCError, RPCStatusCode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
-from activities.approval_index import ApprovalIndex
-from activities.events import (
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.activities.events import (
     MAX_FRAME_BYTES,
     decision_from_item,
     decision_in_frame,
     votes_from_item,
 )
-from activities.late_decisions import LateDecisionAudit
-from activities.messages import ListenerConfig, ListenerReport
-from activities.workspace import PlatformAccess
-from approvals.metrics import ListenerMetrics
-from approvals.models import DECIDE_SIGNAL, Decision, DecisionSource, WebSocketMode
-from approvals.platform_client import PlatformClient, PlatformError
+from durable_approvals.activities.late_decisions import LateDecisionAudit
+from durable_approvals.activities.messages import ListenerConfig, ListenerReport
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.metrics import ListenerMetrics
+from durable_approvals.models import DECIDE_SIGNAL, Decision, DecisionSource, WebSocketMode
+from durable_approvals.platform_client import PlatformClient, PlatformError
 
 logger = logging.getLogger(__name__)
 

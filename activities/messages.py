@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from approvals.models import (
+from durable_approvals.models import (
     DEFAULT_HEARTBEAT_SECONDS,
     DEFAULT_POLL_INTERVAL_SECONDS,
     DEFAULT_SESSION_SECONDS,

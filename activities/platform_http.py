@@ -10,8 +10,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.events import decision_from_item
-from activities.messages import (
+from durable_approvals import metrics
+from durable_approvals.activities.events import decision_from_item
+from durable_approvals.activities.messages import (
     CreateApprovalInput,
     CreatedApproval,
     EscalateApprovalInput,
@@ -21,10 +22,9 @@ from activities.messages import (
     RecordDecisionInput,
     RemindApprovalInput,
 )
-from activities.workspace import PlatformAccess
-from approvals import metrics
-from approvals.models import Decision, DecisionSource
-from approvals.platform_client import ExpireResult, PlatformError
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.models import Decision, DecisionSource
+from durable_approvals.platform_client import ExpireResult, PlatformError
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ import logging
 
 from temporalio import activity
 
-from activities.messages import PermissionCheck, PermissionVerdict
-from activities.rbac_policy import load_policy
-from activities.workspace import require_served_workspace
-from approvals.proof import read_key_text
-from approvals.settings import Settings
+from durable_approvals.activities.messages import PermissionCheck, PermissionVerdict
+from durable_approvals.activities.rbac_policy import load_policy
+from durable_approvals.activities.workspace import require_served_workspace
+from durable_approvals.proof import read_key_text
+from durable_approvals.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from approvals.models import MAX_NAME_CHARS, NAME_CONTROL_CHARS
+from durable_approvals.models import MAX_NAME_CHARS, NAME_CONTROL_CHARS
 
 ALL_ACTIONS = "*"
 DEFAULT_ROLES: tuple[str, ...] = ("operator",)

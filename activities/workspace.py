@@ -8,10 +8,10 @@ from __future__ import annotations
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from approvals import errors
-from approvals.platform_client import PlatformClient
-from approvals.redaction import register_secret
-from approvals.settings import Settings, TokenSource
+from durable_approvals import errors
+from durable_approvals.platform_client import PlatformClient
+from durable_approvals.redaction import register_secret
+from durable_approvals.settings import Settings, TokenSource
 
 
 def require_served_workspace(settings: Settings, workspace_id: str) -> None:

@@ -19,12 +19,12 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from approvals.models import ApprovalRequest, ApprovalResult
-from approvals.platform_client import PlatformError
 from bench.audit_watch import AuditTail, requested_of
 from bench.floor import FloorWorkflow
 from bench.processes import FLOOR_TASK_QUEUE, TASK_QUEUE, WORKSPACE, Stack
-from workflows.approval import ApprovalWorkflow
+from durable_approvals.models import ApprovalRequest, ApprovalResult
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.workflows.approval import ApprovalWorkflow
 
 T = TypeVar("T")
 U = TypeVar("U")

@@ -29,8 +29,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from approvals.converter import data_converter
-    from approvals.settings import Settings
+    from durable_approvals.converter import data_converter
+    from durable_approvals.settings import Settings
 
 STEP = timedelta(seconds=10)
 

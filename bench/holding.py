@@ -17,7 +17,6 @@ import random
 import subprocess
 from dataclasses import dataclass
 
-from approvals.settings import Settings
 from bench.audit_watch import AuditTail
 from bench.driving import count, ids, running_approvals, start_approval, start_paced
 from bench.processes import (
@@ -29,6 +28,7 @@ from bench.processes import (
     wait_websockets,
 )
 from bench.report import kib, ratio, table, verdict
+from durable_approvals.settings import Settings
 
 SETTLE = 10.0
 SAMPLE = 20

@@ -14,14 +14,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from approvals.models import ApprovalResult
-from approvals.search_attributes import owner_query
 from bench.audit_watch import AuditTail
 from bench.driving import decided_by, ids, start_approval, start_floor, start_paced
 from bench.floor import FloorWorkflow
 from bench.processes import TASK_QUEUE, WORKSPACE, Stack, wait_websockets
 from bench.report import percentile, ratio, table, verdict
-from workflows.approval import ApprovalWorkflow
+from durable_approvals.models import ApprovalResult
+from durable_approvals.search_attributes import owner_query
+from durable_approvals.workflows.approval import ApprovalWorkflow
 
 TARGET = 1.1
 LOOKUPS = 50

@@ -1,6 +1,6 @@
 """The reference platform for benchmarks: ``python -m bench.platform [platform options]``.
 
-The platform's own command line (``python -m devstack.platform``), plus
+The platform's own command line (``python -m durable_approvals.devstack.platform``), plus
 ``GET /bench/websockets``: ``{"websockets": n}``, the sockets its hub holds.
 Counted inside the platform because an open WebSocket and a kept-alive HTTP
 connection look the same from outside (the worker holds both).
@@ -12,8 +12,8 @@ import sys
 
 from fastapi import FastAPI
 
-from devstack.platform import PlatformServer
-from devstack.platform.__main__ import main
+from durable_approvals.devstack.platform import PlatformServer
+from durable_approvals.devstack.platform.__main__ import main
 
 WEBSOCKETS_PATH = "/bench/websockets"
 

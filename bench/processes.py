@@ -22,10 +22,10 @@ import httpx
 import psutil
 from temporalio.client import Client
 
-from approvals import search_attributes
-from approvals.converter import data_converter
-from approvals.platform_client import PlatformClient
 from bench.platform import WEBSOCKETS_PATH
+from durable_approvals import search_attributes
+from durable_approvals.converter import data_converter
+from durable_approvals.platform_client import PlatformClient
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent

@@ -28,7 +28,7 @@ from bench.processes import (
     wait_websockets,
 )
 from bench.report import table, verdict
-from workflows.listener import listener_workflow_id
+from durable_approvals.workflows.listener import listener_workflow_id
 
 STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 

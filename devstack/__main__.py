@@ -1,8 +1,8 @@
-"""``python -m devstack``: the whole stack in the foreground (see :mod:`devstack.stack`)."""
+"""``python -m durable_approvals.devstack``: the whole stack in the foreground."""
 
 import sys
 
-from devstack.stack import main
+from durable_approvals.devstack.stack import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""The whole stack on embedded defaults, in the foreground: ``python -m devstack``.
+"""The whole stack on embedded defaults, in the foreground:
+``python -m durable_approvals.devstack``.
 
 A Temporal dev server on a SQLite file, the reference platform and one worker,
 each a child process logging under the data directory; Ctrl-C stops them all.
@@ -21,9 +22,13 @@ from pathlib import Path
 
 import httpx
 
-from approvals import search_attributes
-from approvals.settings import DEFAULT_SETTINGS_FILE
-from devstack.verified import DEMO_APPROVERS, VerifiedDeciders, reconcile_workspace_config
+from durable_approvals import search_attributes
+from durable_approvals.devstack.verified import (
+    DEMO_APPROVERS,
+    VerifiedDeciders,
+    reconcile_workspace_config,
+)
+from durable_approvals.settings import DEFAULT_SETTINGS_FILE
 
 BIN_DIR = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +83,7 @@ def write_settings_file(config: StackConfig) -> None:
     """Write ``config.settings_file`` (dotenv): the CLI, the examples and
     ``request_approval`` started in its directory read it; environment variables win."""
     lines = [
-        "# Written by the dev stack (python -m devstack): the settings it chose.",
+        "# Written by the dev stack (python -m durable_approvals.devstack): the settings it chose.",
         "# Read by approvals, the examples and request_approval() from this directory;",
         "# environment variables win. Rewritten at every start; delete it to stop using it.",
         *(f"{name}={value}" for name, value in config.client_settings().items()),
@@ -203,7 +208,7 @@ def run_stack(config: StackConfig) -> None:
     platform_argv = [
         sys.executable,
         "-m",
-        "devstack.platform",
+        "durable_approvals.devstack.platform",
         "--port",
         str(config.platform_port),
         "--db",
@@ -232,7 +237,12 @@ def run_stack(config: StackConfig) -> None:
         )
         _wait_for_health(config.platform_url, platform, logs / "platform.log", 30)
         worker = stack.enter_context(
-            _child("worker", [sys.executable, "worker.py"], logs / "worker.log", worker_env)
+            _child(
+                "worker",
+                [sys.executable, "-m", "durable_approvals.worker"],
+                logs / "worker.log",
+                worker_env,
+            )
         )
         write_settings_file(config)
         print(_banner(config), flush=True)

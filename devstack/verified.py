@@ -1,4 +1,5 @@
-"""The dev stack's verified deciders (``python -m devstack --verified-deciders``): the
+"""The dev stack's verified deciders (``python -m durable_approvals.devstack
+--verified-deciders``): the
 approvers file, one token file per demo approver, the platform's signing key and the
 workspace config that requires proof (docs/trust-model.md).
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from devstack.platform.approvers import public_key_path, token_hash
+from durable_approvals.devstack.platform.approvers import public_key_path, token_hash
 
 DEMO_APPROVERS = ("alice", "bob")
 REQUIRE_KEY = "require_verified_deciders"

@@ -2,7 +2,7 @@ import asyncio
 import os
 import sys
 
-from approvals.client import request_approval
+from durable_approvals.client import request_approval
 
 ACTION = "Drop the staging database"
 ARGS = {"db": "staging", "dry_run": False}

@@ -2,7 +2,7 @@ import asyncio
 import os
 import sys
 
-from approvals.client import request_approval
+from durable_approvals.client import request_approval
 
 HOUR = float(os.environ.get("EXAMPLE_HOUR_SECONDS", 3600))  # the test runs it with 1 s
 

@@ -2,7 +2,7 @@ import asyncio
 import os
 import sys
 
-from approvals.langchain_tool import approval_tool
+from durable_approvals.langchain_tool import approval_tool
 
 
 async def main() -> None:

@@ -2,8 +2,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.models import ApprovalRequest
-    from workflows.child import request_approval_child
+    from durable_approvals.models import ApprovalRequest
+    from durable_approvals.workflows.child import request_approval_child
 
 
 class Cleanup(BaseModel):

@@ -2,7 +2,7 @@ import asyncio
 import os
 import sys
 
-from approvals.client import request_approval
+from durable_approvals.client import request_approval
 
 
 async def main() -> None:

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/python -m devstack "$@"
+exec .venv/bin/python -m durable_approvals.devstack "$@"

@@ -21,9 +21,9 @@ import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from approvals import search_attributes
-from approvals.converter import data_converter
-from approvals.settings import SETTINGS_FILE_VARIABLE, Settings
+from durable_approvals import search_attributes
+from durable_approvals.converter import data_converter
+from durable_approvals.settings import SETTINGS_FILE_VARIABLE, Settings
 from tests import helpers
 from tests.helpers import (
     PLATFORM_MODES,

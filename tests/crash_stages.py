@@ -43,10 +43,10 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.approval_index import ApprovalIndex
-from approvals.audit_log import AuditLog
-from approvals.models import ApprovalResult, ApprovalStatus, WebSocketMode
-from approvals.settings import Settings
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import ApprovalResult, ApprovalStatus, WebSocketMode
+from durable_approvals.settings import Settings
 from tests.helpers import approval_request, eventually, platform_client, spawn_worker, start
 
 RESULT_BOUND = 90.0

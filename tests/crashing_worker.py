@@ -44,13 +44,13 @@ from temporalio.worker import (
     Interceptor,
 )
 
-import worker
-from activities.listener import ListenerSession
-from activities.messages import ListenerReport
-from approvals.connection import connect
-from approvals.models import DECIDE_SIGNAL, WebSocketMode
-from approvals.settings import Settings
-from worker import configure_logging, serve
+from durable_approvals import worker
+from durable_approvals.activities.listener import ListenerSession
+from durable_approvals.activities.messages import ListenerReport
+from durable_approvals.connection import connect
+from durable_approvals.models import DECIDE_SIGNAL, WebSocketMode
+from durable_approvals.settings import Settings
+from durable_approvals.worker import configure_logging, serve
 
 WATCH_EVERY = 0.1
 

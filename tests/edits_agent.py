@@ -8,8 +8,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from durable_approvals.workflows.child import request_approval_child
     from examples.parent_workflow import Cleanup
-    from workflows.child import request_approval_child
 
 
 @workflow.defn

@@ -52,13 +52,13 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import CreateApprovalInput
-from activities.platform_http import PlatformHttpActivities
-from activities.workspace import PlatformAccess
-from approvals import search_attributes
-from approvals.converter import data_converter
-from approvals.platform_client import PlatformClient, PlatformError
-from approvals.settings import Settings
+from durable_approvals import search_attributes
+from durable_approvals.activities.messages import CreateApprovalInput
+from durable_approvals.activities.platform_http import PlatformHttpActivities
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.converter import data_converter
+from durable_approvals.platform_client import PlatformClient, PlatformError
+from durable_approvals.settings import Settings
 from tests.crash_stages import run_stages
 from tests.helpers import (
     PLATFORM_MODES,

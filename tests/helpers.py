@@ -20,14 +20,19 @@ import httpx
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHandle
 
-from activities.listener import ListenerTuning
-from approvals.audit_log import AuditLog
-from approvals.models import ApprovalRequest, ApprovalResult, ApprovalState, ApprovalStatusView
-from approvals.platform_client import PlatformClient
-from approvals.settings import Settings
+from durable_approvals.activities.listener import ListenerTuning
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import (
+    ApprovalRequest,
+    ApprovalResult,
+    ApprovalState,
+    ApprovalStatusView,
+)
+from durable_approvals.platform_client import PlatformClient
+from durable_approvals.settings import Settings
+from durable_approvals.worker import build_worker
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.platform_faults import FaultyPlatform
-from worker import build_worker
-from workflows.approval import ApprovalWorkflow
 
 SERVER_STARTUP_TIMEOUT = timedelta(seconds=60)
 """How long a test may wait for a Temporal server to start (the SDK's default, 5 s, is

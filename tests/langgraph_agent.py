@@ -39,7 +39,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
-from approvals.langchain_tool import approval_tool
+from durable_approvals.langchain_tool import approval_tool
 
 TASK = "Drop the staging database and rebuild it from the nightly snapshot."
 

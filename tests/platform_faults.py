@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from devstack.platform import PlatformHooks, PlatformServer
+from durable_approvals.devstack.platform import PlatformHooks, PlatformServer
 
 # Beyond the worker's 1,000,000-byte frame limit and websockets' default of
 # 1 MiB: a client that enforces a limit must close (1009), not buffer it.

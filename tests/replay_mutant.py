@@ -8,8 +8,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.models import ApprovalRequest, ApprovalResult
-    from workflows.approval import ApprovalWorkflow
+    from durable_approvals.models import ApprovalRequest, ApprovalResult
+    from durable_approvals.workflows.approval import ApprovalWorkflow
 
 
 @workflow.defn(name="ApprovalWorkflow")

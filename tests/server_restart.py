@@ -33,13 +33,13 @@ from typing import Any
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.approval_index import ApprovalIndex
-from approvals.audit_log import AuditLog
-from approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus
-from approvals.platform_client import PlatformClient
 from bench.processes import TASK_QUEUE, WORKSPACE, Stack, platform_websockets, stack
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+from durable_approvals.platform_client import PlatformClient
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import PLATFORM_TOKEN, eventually, start_platform, wait_pending
-from workflows.approval import ApprovalWorkflow
 
 Handle = WorkflowHandle[ApprovalWorkflow, ApprovalResult]
 

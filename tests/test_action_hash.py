@@ -1,4 +1,4 @@
-"""The action hash (approvals/action_hash.py): known vectors, canonical JSON, limits."""
+"""The action hash (durable_approvals/action_hash.py): known vectors, canonical JSON, limits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from approvals.action_hash import (
+from durable_approvals.action_hash import (
     MAX_ARGS_BYTES,
     MAX_ARGS_DEPTH,
     ArgsError,

@@ -14,8 +14,9 @@ import dataclasses
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
-from approvals.models import ApprovalStatus, Decision, DecisionSource, WebSocketMode
-from approvals.platform_client import PlatformError
+from durable_approvals.models import ApprovalStatus, Decision, DecisionSource, WebSocketMode
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     FAST_LISTENER,
     WORKSPACE,
@@ -33,7 +34,6 @@ from tests.helpers import (
     start,
     wait_pending,
 )
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

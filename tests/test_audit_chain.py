@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from approvals.audit_log import (
+from durable_approvals.audit_log import (
     DELETED,
     EDITED,
     GENESIS_HASH,
@@ -30,7 +30,7 @@ from approvals.audit_log import (
     record_hash,
     verify_chain,
 )
-from approvals.models import ApprovalStatus
+from durable_approvals.models import ApprovalStatus
 from tests.helpers import finish, platform_client, running_worker, start, wait_pending
 from tests.test_audit_log import entry
 from tests.test_cli import cli

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from approvals.audit_log import AuditLog, AuditUnwritableError
-from approvals.models import AuditEntry
+from durable_approvals.audit_log import AuditLog, AuditUnwritableError
+from durable_approvals.models import AuditEntry
 
 
 def entry(event_id="wf/run/requested", **extra):

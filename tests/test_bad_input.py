@@ -50,20 +50,25 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from activities.events import decision_from_item
-from approvals import errors
-from approvals.action_hash import action_hash
-from approvals.audit_log import AuditLog, verify_chain
-from approvals.models import (
+from durable_approvals import errors
+from durable_approvals.action_hash import action_hash
+from durable_approvals.activities.events import decision_from_item
+from durable_approvals.audit_log import AuditLog, verify_chain
+from durable_approvals.devstack.platform.approvers import Approvers, ApproversFileError, token_hash
+from durable_approvals.models import (
     ApprovalRequest,
     ApprovalStatus,
     AuditEntry,
     Decision,
     DecisionSource,
 )
-from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
-from approvals.proof import canonical_statement, public_key_text, sign
-from devstack.platform.approvers import Approvers, ApproversFileError, token_hash
+from durable_approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
+from durable_approvals.proof import canonical_statement, public_key_text, sign
+from durable_approvals.workflows.approval import ApprovalWorkflow
+from durable_approvals.workflows.args_binding import ArgsBinding
+from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
+from durable_approvals.workflows.proof_check import ProofCheck
+from durable_approvals.workflows.votes import Tally, VoteVerdict
 from tests.helpers import (
     PLATFORM_TOKEN,
     WORKSPACE,
@@ -79,11 +84,6 @@ from tests.helpers import (
 )
 from tests.platform_faults import FaultyPlatform
 from tests.test_cli import cli
-from workflows.approval import ApprovalWorkflow
-from workflows.args_binding import ArgsBinding
-from workflows.decision_rules import DecisionRules, Verdict
-from workflows.proof_check import ProofCheck
-from workflows.votes import Tally, VoteVerdict
 
 LIMIT = 30.0  # seconds any one row may take
 VALID_REQUEST = {"workspace_id": WORKSPACE, "action": "drop table users", "reason": "cleanup"}
@@ -547,7 +547,7 @@ def test_a_platform_decision_beyond_the_models_limits_is_taken_cleaned_with_a_lo
     """A platform without the reference platform's 400 (the upstream) may store such a
     decision; the human's answer is still taken, its texts cleaned to fit, one log line each."""
     item = {"id": "a1", "status": "denied", "decided_by": decided_by, "comment": comment}
-    with caplog.at_level(logging.WARNING, logger="activities.events"):
+    with caplog.at_level(logging.WARNING, logger="durable_approvals.activities.events"):
         decision = decision_from_item(item, "a1", DecisionSource.POLLING)
     assert decision is not None and decision.approved is False
     assert (decision.decided_by, decision.comment) == (taken_by, taken_comment)
@@ -979,7 +979,15 @@ def test_a_malformed_approvers_file_stops_the_platform_in_one_line(tmp_path, tex
     with pytest.raises(ApproversFileError, match=says):
         Approvers.load(path)
     done = subprocess.run(
-        [sys.executable, "-m", "devstack.platform", "--approvers", str(path), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "durable_approvals.devstack.platform",
+            "--approvers",
+            str(path),
+            "--port",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -16,8 +16,8 @@ import uuid
 import httpx
 import pytest
 
-from approvals import errors
-from approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
+from durable_approvals import errors
+from durable_approvals.platform_client import MAX_REPLY_BYTES, PlatformClient, PlatformError
 
 LIMIT = 30.0
 

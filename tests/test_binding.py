@@ -1,12 +1,12 @@
-"""The binding rule and the edit rule (approvals/binding.py), ``covers``, and DecisionRules."""
+"""The binding rule and the edit rule (durable_approvals/binding.py), ``covers``, DecisionRules."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from approvals.action_hash import ArgsError, action_hash
-from approvals.binding import (
+from durable_approvals.action_hash import ArgsError, action_hash
+from durable_approvals.binding import (
     EDIT_INVALID,
     HASH_MISMATCH,
     HASH_MISSING,
@@ -14,9 +14,9 @@ from approvals.binding import (
     check_schema,
     edit_problem,
 )
-from approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus, Decision
-from workflows.args_binding import ArgsBinding
-from workflows.decision_rules import DecisionRules, Verdict
+from durable_approvals.models import ApprovalRequest, ApprovalResult, ApprovalStatus, Decision
+from durable_approvals.workflows.args_binding import ArgsBinding
+from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
 
 WS, ACTION = "ws-test", "drop table users"
 ARGS = {"db": "staging", "dry_run": False, "tables": ["users"]}
@@ -221,8 +221,8 @@ def test_bad_decisions_are_refused_by_the_models():
 
 
 def test_a_vote_follows_the_binding_rule_and_carries_no_edits():
-    from approvals.action_hash import action_hash as hash_of
-    from approvals.binding import EDITS_NEED_ONE_DECIDER, binding_refusal
+    from durable_approvals.action_hash import action_hash as hash_of
+    from durable_approvals.binding import EDITS_NEED_ONE_DECIDER, binding_refusal
 
     args = {"db": "staging"}
     request_hash = hash_of("ws", "act", args)

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from approvals.settings import Settings
+from durable_approvals.settings import Settings
 from tests.helpers import eventually, platform_client, running_worker, settings_env
 
 CLI = str(Path(sys.executable).parent / "approvals")

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from temporalio.service import TLSConfig
 
-from approvals.client import request_approval, start_approval
-from approvals.connection import ConnectionSettingsError, tls_config
-from approvals.models import ApprovalStatus
-from approvals.settings import Settings
+from durable_approvals.client import request_approval, start_approval
+from durable_approvals.connection import ConnectionSettingsError, tls_config
+from durable_approvals.models import ApprovalStatus
+from durable_approvals.settings import Settings
 from tests.helpers import eventually, platform_client, running_worker, wait_pending
 
 

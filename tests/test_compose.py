@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from approvals.settings import Settings
+from durable_approvals.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -78,7 +78,7 @@ def test_the_image_copies_what_exists():
 
 
 def test_the_dev_server_registers_every_search_attribute_the_listener_needs():
-    from approvals import search_attributes
+    from durable_approvals import search_attributes
 
     command = compose()["services"]["temporal"]["command"]
     registered = {arg.split("=", 1)[1] for arg in command if arg.startswith("--search-attribute=")}
@@ -86,7 +86,7 @@ def test_the_dev_server_registers_every_search_attribute_the_listener_needs():
 
 
 def test_the_operations_doc_gives_the_operator_command_for_the_search_attributes():
-    from approvals import search_attributes
+    from durable_approvals import search_attributes
 
     readme = " ".join((ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split())
     command = search_attributes.operator_command("default")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from approvals.audit_log import verify_chain
+from durable_approvals.audit_log import verify_chain
 from tests.crash_stages import run_stages
 
 RUNS = {"reference": 2, "strict": 1}

@@ -23,15 +23,15 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from approvals.action_hash import action_hash
-from approvals.client import (
+from durable_approvals.action_hash import action_hash
+from durable_approvals.client import (
     ApprovalClosedError,
     DecisionTimeoutError,
     decide,
     offer_decision,
     waiting_workflow,
 )
-from approvals.models import (
+from durable_approvals.models import (
     DECIDE_UPDATE,
     ApprovalRequest,
     ApprovalResult,
@@ -40,7 +40,7 @@ from approvals.models import (
     DecisionVerdict,
     VerdictOutcome,
 )
-from approvals.settings import Settings
+from durable_approvals.settings import Settings
 from tests.helpers import (
     approval_request,
     eventually,

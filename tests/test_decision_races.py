@@ -13,9 +13,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from activities.approval_index import ApprovalIndex
-from approvals.models import ApprovalStatus, Decision, DecisionSource
-from approvals.settings import Settings
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.models import ApprovalStatus, Decision, DecisionSource
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -31,7 +32,6 @@ from tests.helpers import (
     worker_on_queue,
 )
 from tests.test_durable_timer import settled, timer_only_worker
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

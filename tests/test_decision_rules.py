@@ -8,11 +8,11 @@ import itertools
 
 import pytest
 
-from approvals.binding import HASH_MISMATCH, HASH_MISSING
-from approvals.identity import SELF_APPROVAL
-from approvals.models import ApprovalRequest, Decision, DecisionSource
-from workflows.args_binding import ArgsBinding
-from workflows.decision_rules import (
+from durable_approvals.binding import HASH_MISMATCH, HASH_MISSING
+from durable_approvals.identity import SELF_APPROVAL
+from durable_approvals.models import ApprovalRequest, Decision, DecisionSource
+from durable_approvals.workflows.args_binding import ArgsBinding
+from durable_approvals.workflows.decision_rules import (
     CONFLICTING,
     LATE,
     UNKNOWN_APPROVAL,

@@ -14,13 +14,14 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
-from activities.audit import AuditActivities
-from activities.platform_http import PlatformHttpActivities
-from activities.rbac import RbacActivities
-from activities.workspace import PlatformAccess
-from approvals.audit_log import AuditLog
-from approvals.models import ApprovalState, ApprovalStatus
-from approvals.platform_client import PlatformError
+from durable_approvals.activities.audit import AuditActivities
+from durable_approvals.activities.platform_http import PlatformHttpActivities
+from durable_approvals.activities.rbac import RbacActivities
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import ApprovalState, ApprovalStatus
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     approval_request,
     eventually,
@@ -30,7 +31,6 @@ from tests.helpers import (
     start,
     wait_pending,
 )
-from workflows.approval import ApprovalWorkflow
 
 WEEK = 7 * 24 * 3600
 

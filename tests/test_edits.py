@@ -16,11 +16,12 @@ import uuid
 import pytest
 from temporalio.worker import Worker
 
-from approvals.action_hash import action_hash
-from approvals.edits import bound_decision, find_waiting_workflow
-from approvals.models import ApprovalStatus, Decision
-from approvals.platform_client import PlatformError
-from devstack.platform.approvals_routes import ERROR_NOT_BOUND
+from durable_approvals.action_hash import action_hash
+from durable_approvals.devstack.platform.approvals_routes import ERROR_NOT_BOUND
+from durable_approvals.edits import bound_decision, find_waiting_workflow
+from durable_approvals.models import ApprovalStatus, Decision
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from examples.parent_workflow import Cleanup
 from tests.edits_agent import EditingAgent
 from tests.helpers import (
@@ -37,7 +38,6 @@ from tests.helpers import (
 )
 from tests.test_cli import cli, cli_env, pending_id
 from tests.test_examples import ROOT, example_env, run_example
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

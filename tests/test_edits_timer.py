@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-from approvals.action_hash import action_hash
-from approvals.edits import bound_decision
-from approvals.models import ApprovalStatus, Decision
+from durable_approvals.action_hash import action_hash
+from durable_approvals.edits import bound_decision
+from durable_approvals.models import ApprovalStatus, Decision
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -22,7 +23,6 @@ from tests.helpers import (
     wait_pending,
 )
 from tests.test_durable_timer import WEEK, timer_only_worker
-from workflows.approval import ApprovalWorkflow
 
 ACTION = "Rotate the database password"
 ARGS = {"db": "orders", "dry_run": False}

@@ -17,12 +17,13 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.worker import Worker
 
-from activities.audit import AuditActivities
-from activities.platform_http import PlatformHttpActivities
-from activities.rbac import RbacActivities
-from activities.workspace import PlatformAccess
-from approvals.audit_log import AuditLog
-from approvals.models import ApprovalStatus, ApprovalStatusView, Decision
+from durable_approvals.activities.audit import AuditActivities
+from durable_approvals.activities.platform_http import PlatformHttpActivities
+from durable_approvals.activities.rbac import RbacActivities
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import ApprovalStatus, ApprovalStatusView, Decision
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     approval_request,
     audit_records,
@@ -32,7 +33,6 @@ from tests.helpers import (
     start,
     wait_pending,
 )
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

@@ -8,10 +8,10 @@ import ast
 import shlex
 from pathlib import Path
 
-from approvals.cli import build_parser
-from approvals.client import build_request
-from approvals.models import OnTimeout
-from approvals.settings import Settings
+from durable_approvals.cli import build_parser
+from durable_approvals.client import build_request
+from durable_approvals.models import OnTimeout
+from durable_approvals.settings import Settings
 from tests.helpers import WORKSPACE, audit_records, running_worker
 from tests.test_examples import example_env, run_example
 from tests.test_readme import section_blocks

@@ -14,8 +14,9 @@ from collections import Counter
 import pytest
 from temporalio.worker import Worker
 
-from approvals.langchain_tool import approval_tool
-from approvals.models import ApprovalStatus, ApprovalStatusView, DecisionSource
+from durable_approvals.langchain_tool import approval_tool
+from durable_approvals.models import ApprovalStatus, ApprovalStatusView, DecisionSource
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from examples.parent_workflow import Cleanup, CleanupAgent
 from tests.helpers import (
     approval_request,
@@ -30,7 +31,6 @@ from tests.helpers import (
     wait_pending,
 )
 from tests.test_cli import cli, cli_env
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

@@ -7,7 +7,7 @@ import re
 
 from playwright.async_api import expect
 
-from approvals.models import ApprovalStatus
+from durable_approvals.models import ApprovalStatus
 from tests.helpers import WORKSPACE, approval_request, finish, running_worker, start, wait_pending
 from tests.test_inbox_browser import page, pending_row  # noqa: F401 (fixture)
 

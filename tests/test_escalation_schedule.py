@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from approvals.models import ApprovalRequest
-from workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
+from durable_approvals.models import ApprovalRequest
+from durable_approvals.workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
 
 DAY = 86_400.0
 WEEK_CHAIN = Policy(

@@ -2,8 +2,12 @@
 
 import json
 
-from activities.events import decision_from_frame, decision_from_item, votes_from_item
-from approvals.models import DecisionSource
+from durable_approvals.activities.events import (
+    decision_from_frame,
+    decision_from_item,
+    votes_from_item,
+)
+from durable_approvals.models import DecisionSource
 
 ID = "7d1e8e52-0b55-4b8e-9f1e-4f4a2f1b9c10"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
-from approvals.langchain_tool import approval_tool
-from approvals.settings import Settings
+from durable_approvals.langchain_tool import approval_tool
+from durable_approvals.settings import Settings
 from examples.parent_workflow import Cleanup, CleanupAgent
 from tests.helpers import eventually, platform_client, running_worker, settings_env
 

@@ -1,4 +1,5 @@
-"""A new user's first hour: ``python -m devstack`` (what ``scripts/stack.sh`` runs), then
+"""A new user's first hour: ``python -m durable_approvals.devstack`` (what ``scripts/stack.sh``
+runs), then
 every README "Asking and deciding" snippet pasted, as printed, into a new terminal in
 which nothing is exported: the CLI lines, the two runnable examples, the ``temporal``
 lines. The terminal is a directory holding the checkout's ``.venv`` and ``examples``

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from approvals.models import ApprovalStatus
-from devstack.platform.approvers import Approvers, token_hash
-from devstack.platform.server import PlatformServer
+from durable_approvals.devstack.platform.approvers import Approvers, token_hash
+from durable_approvals.devstack.platform.server import PlatformServer
+from durable_approvals.models import ApprovalStatus
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -245,7 +245,7 @@ async def test_approve_with_edits_in_the_inbox_binds_the_edited_args(
     hash itself (RFC 8785 in JavaScript, SHA-256 by WebCrypto), and sends it with the
     edits; JSON that does not parse is refused on the page, edits the workflow's rule
     refuses come back as the platform's 409, and the agent gets the edited args."""
-    from approvals.action_hash import action_hash
+    from durable_approvals.action_hash import action_hash
 
     args = {"db": "staging", "dry_run": False, "note": "café ☕"}
     request = approval_request(action="Resize the staging cluster", args=args)
@@ -326,7 +326,7 @@ async def test_votes_on_a_request_with_args_name_its_hash_and_offer_no_edit_box(
 ):
     """Args with N-of-M (docs/policies/n-of-m.md): a vote item shows its args read-only
     (votes carry no edits) and each click sends the hash the page computes of them."""
-    from approvals.action_hash import action_hash
+    from durable_approvals.action_hash import action_hash
 
     args = {"db": "staging", "dry_run": False, "note": "café ☕"}
     request = approval_request(

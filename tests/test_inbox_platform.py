@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from devstack.platform.server import PlatformServer
+from durable_approvals.devstack.platform.server import PlatformServer
 
 LIMIT = 30
 TOKEN = "inbox-token-123"

@@ -13,10 +13,10 @@ import pytest
 from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from approvals.client import workflow_id_for
-from approvals.langchain_tool import approval_key, approval_tool
-from approvals.models import ID_PATTERN, ApprovalResult
-from approvals.settings import Settings
+from durable_approvals.client import workflow_id_for
+from durable_approvals.langchain_tool import approval_key, approval_tool
+from durable_approvals.models import ID_PATTERN, ApprovalResult
+from durable_approvals.settings import Settings
 from tests.helpers import WORKSPACE, eventually, platform_client, running_worker
 
 
@@ -165,8 +165,8 @@ async def test_the_tool_takes_args_and_returns_the_edited_ones(dev_env, settings
     """docs/policies/edits.md: the model passes args; the approver edits them (CLI-style
     merge patch, through the platform's [ext] decide); the tool result carries the
     approved args and their hash, which the agent acts on."""
-    from approvals.action_hash import action_hash
-    from approvals.edits import bound_decision
+    from durable_approvals.action_hash import action_hash
+    from durable_approvals.edits import bound_decision
 
     args = {"db": "staging", "dry_run": False}
     async with running_worker(dev_env.client, settings) as task_queue:

@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from approvals.client import workflow_id_for
-from approvals.langchain_tool import approval_key
-from approvals.models import ApprovalResult
+from durable_approvals.client import workflow_id_for
+from durable_approvals.langchain_tool import approval_key
+from durable_approvals.models import ApprovalResult
 from tests.helpers import eventually, platform_client, settings_env, spawn_worker
 
 ROOT = Path(__file__).resolve().parent.parent

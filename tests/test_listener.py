@@ -21,11 +21,15 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-import worker as worker_module
-from activities.approval_index import ApprovalIndex
-from activities.messages import ListenerReport
-from approvals.models import ApprovalState, ApprovalStatus, DecisionSource, WebSocketMode
-from approvals.settings import Settings
+from durable_approvals import worker as worker_module
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.activities.messages import ListenerReport
+from durable_approvals.models import ApprovalState, ApprovalStatus, DecisionSource, WebSocketMode
+from durable_approvals.settings import Settings
+from durable_approvals.workflows import listener as listener_module
+from durable_approvals.workflows import listener_start
+from durable_approvals.workflows.approval import ApprovalWorkflow
+from durable_approvals.workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
 from tests.helpers import (
     FAST_LISTENER,
     WORKSPACE,
@@ -40,10 +44,6 @@ from tests.helpers import (
     wait_pending,
     worker_on_queue,
 )
-from workflows import listener as listener_module
-from workflows import listener_start
-from workflows.approval import ApprovalWorkflow
-from workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
 
 LISTEN = "listen_workspace"
 # The socket, or a reconcile pass of a silent one (FAST_LISTENER: every 2 s) that read
@@ -380,7 +380,7 @@ async def test_an_event_for_an_approval_no_workflow_owns_is_ignored(
     """An approval made straight on the platform (no workflow) is decided: its socket event
     is retried for ``unowned_grace``, then dropped and counted; the session goes on and a
     later decision still arrives."""
-    caplog.set_level(logging.DEBUG, logger="activities.listener")
+    caplog.set_level(logging.DEBUG, logger="durable_approvals.activities.listener")
     settings = settings.model_copy(update={"listener_session_seconds": 3.0})
     tuning = dataclasses.replace(FAST_LISTENER, unowned_grace=0.3)
     client = dev_env.client
@@ -441,7 +441,9 @@ async def test_the_listener_continues_as_new_and_decisions_arrive_across_runs(
     sandbox passes through for this worker only."""
     monkeypatch.setattr(listener_module, "SESSIONS_PER_RUN", 2)
     runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.listener")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "durable_approvals.workflows.listener"
+        )
     )
     settings = settings.model_copy(update={"listener_session_seconds": 1.0})
     client = dev_env.client

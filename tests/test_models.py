@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from approvals.client import workflow_id_for
-from approvals.models import (
+from durable_approvals.client import workflow_id_for
+from durable_approvals.models import (
     ApprovalRequest,
     ApprovalResult,
     ApprovalStatus,

@@ -17,18 +17,19 @@ from typing import Any
 import pytest
 from temporalio.worker import Worker
 
-from approvals.cli import build_parser
-from approvals.client import approval_status, send_decision, waiting_workflow
-from approvals.langchain_tool import approval_tool
-from approvals.models import (
+from durable_approvals.cli import build_parser
+from durable_approvals.client import approval_status, send_decision, waiting_workflow
+from durable_approvals.langchain_tool import approval_tool
+from durable_approvals.models import (
     ApprovalState,
     ApprovalStatus,
     ApprovalStatusView,
     Decision,
     WebSocketMode,
 )
-from approvals.platform_client import PlatformError
-from approvals.settings import Settings
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from examples.parent_workflow import Cleanup, CleanupAgent
 from tests.helpers import (
     approval_request,
@@ -46,7 +47,6 @@ from tests.test_cli import cli, cli_env, pending_id
 from tests.test_durable_timer import timer_only_worker
 from tests.test_examples import ROOT, run_example
 from tests.test_readme import section_blocks
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

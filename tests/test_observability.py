@@ -33,13 +33,13 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.worker import Replayer
 
-import worker
-from approvals import errors, metrics, tracing
-from approvals.client import start_approval
-from approvals.connection import connect
-from approvals.converter import data_converter
-from approvals.models import ApprovalStatus
-from approvals.settings import Settings
+from durable_approvals import errors, metrics, tracing, worker
+from durable_approvals.client import start_approval
+from durable_approvals.connection import connect
+from durable_approvals.converter import data_converter
+from durable_approvals.models import ApprovalStatus
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -53,7 +53,6 @@ from tests.helpers import (
 )
 from tests.test_replay import recorded_histories
 from tests.test_stack import free_ports
-from workflows.approval import ApprovalWorkflow
 
 TRACE_ID = "trace-observability-1"
 

@@ -27,8 +27,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from devstack.platform import PlatformServer, create_app
-from devstack.platform.hub import QUEUE_SIZE, Hub
+from durable_approvals.devstack.platform import PlatformServer, create_app
+from durable_approvals.devstack.platform.hub import QUEUE_SIZE, Hub
 from tests.platform_faults import Faults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -634,7 +634,7 @@ async def test_cli_serves_with_a_token_from_the_environment_and_exits_cleanly(tm
         [
             sys.executable,
             "-m",
-            "devstack.platform",
+            "durable_approvals.devstack.platform",
             "--port",
             "0",
             "--db",

@@ -12,8 +12,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from devstack.platform import PlatformServer
-from devstack.platform.hub import DROP_CLOSE_CODE
+from durable_approvals.devstack.platform import PlatformServer
+from durable_approvals.devstack.platform.hub import DROP_CLOSE_CODE
 from tests.platform_faults import GARBAGE_FRAMES, OVERSIZED_EVERY, OVERSIZED_FRAME_BYTES
 
 LIMIT = 10.0  # seconds any one test may take

@@ -27,9 +27,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from devstack.platform import PlatformServer, create_app
-from devstack.platform.admin_routes import STRICT_AUTO_DENIED_BY, STRICT_AUTO_DENY_SECONDS
-from devstack.platform.app import STRICT_NOT_FOUND_BODY
+from durable_approvals.devstack.platform import PlatformServer, create_app
+from durable_approvals.devstack.platform.admin_routes import (
+    STRICT_AUTO_DENIED_BY,
+    STRICT_AUTO_DENY_SECONDS,
+)
+from durable_approvals.devstack.platform.app import STRICT_NOT_FOUND_BODY
 from tests.platform_faults import Faults, FaultyPlatform
 from tests.test_platform import create, decide, next_event
 
@@ -413,7 +416,16 @@ async def test_reading_the_pending_list_denies_requests_older_than_ten_minutes_s
 
 def _run_cli(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "devstack.platform", "--port", "0", "--db", str(db), *extra],
+        [
+            sys.executable,
+            "-m",
+            "durable_approvals.devstack.platform",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            *extra,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

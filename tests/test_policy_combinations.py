@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from approvals.action_hash import action_hash
-from approvals.client import send_decision
-from approvals.edits import bound_decision
-from approvals.models import DECIDE_SIGNAL, ApprovalStatus
+from durable_approvals.action_hash import action_hash
+from durable_approvals.client import send_decision
+from durable_approvals.edits import bound_decision
+from durable_approvals.models import DECIDE_SIGNAL, ApprovalStatus
 from tests.helpers import (
     approval_request,
     audit_records,

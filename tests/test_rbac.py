@@ -2,7 +2,7 @@
 
 import pytest
 
-from activities.rbac_policy import RbacPolicy, load_policy, policy_from_config
+from durable_approvals.activities.rbac_policy import RbacPolicy, load_policy, policy_from_config
 
 
 @pytest.mark.parametrize(

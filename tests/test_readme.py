@@ -18,10 +18,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from approvals.cli import build_parser
-from approvals.client import start_approval
-from approvals.connection import tls_config
-from approvals.settings import Settings
+from durable_approvals.cli import build_parser
+from durable_approvals.client import start_approval
+from durable_approvals.connection import tls_config
+from durable_approvals.settings import Settings
 from tests.helpers import running_worker, wait_pending
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,9 @@ def test_quick_start_commands_are_what_ci_and_the_stack_run():
     assert lang == "bash" and commands == ["bash scripts/stack.sh", "bash scripts/test.sh"]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1] == "bash scripts/test.sh"
-    assert "python -m devstack" in (ROOT / "scripts" / "stack.sh").read_text(encoding="utf-8")
+    assert "python -m durable_approvals.devstack" in (ROOT / "scripts" / "stack.sh").read_text(
+        encoding="utf-8"
+    )
 
 
 def shell_lines(contains: str) -> list[list[str]]:

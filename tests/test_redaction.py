@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from approvals import redaction
-from approvals.redaction import REDACTED, RedactingFilter, redact, redact_text
+from durable_approvals import redaction
+from durable_approvals.redaction import REDACTED, RedactingFilter, redact, redact_text
 
 SECRETS = [
     "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",

@@ -15,10 +15,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from approvals.converter import data_converter
+from durable_approvals.converter import data_converter
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import HISTORIES_DIR
 from tests.replay_mutant import ReorderedApprovalWorkflow
-from workflows.approval import ApprovalWorkflow
 
 MIN_RECORDED = 12
 FEATURE_SETS = ["edits", "escalation", "n-of-m", "update", "votes-hash"]

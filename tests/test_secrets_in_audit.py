@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from approvals.audit_log import AuditLog
-from approvals.models import AuditEntry
+from durable_approvals.audit_log import AuditLog
+from durable_approvals.models import AuditEntry
 
 SECRETS = {
     "openai-key": "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",

@@ -12,9 +12,10 @@ import uuid
 import pytest
 from pydantic import SecretStr
 
-from approvals.models import ApprovalState, ApprovalStatus
-from approvals.settings import Settings
-from devstack.platform import PlatformServer
+from durable_approvals.devstack.platform import PlatformServer
+from durable_approvals.models import ApprovalState, ApprovalStatus
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -24,7 +25,6 @@ from tests.helpers import (
     start,
     wait_pending,
 )
-from workflows.approval import ApprovalWorkflow
 
 SECRETS = {
     "openai": "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",

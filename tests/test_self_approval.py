@@ -16,8 +16,9 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from approvals.models import ApprovalStatus, Decision, WebSocketMode
-from approvals.platform_client import PlatformError
+from durable_approvals.models import ApprovalStatus, Decision, WebSocketMode
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -31,7 +32,6 @@ from tests.helpers import (
     wait_pending,
 )
 from tests.test_cli import cli
-from workflows.approval import ApprovalWorkflow
 
 LIMIT = 60.0
 REFUSAL = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from activities.messages import ListenerConfig
-from approvals import settings as settings_module
-from approvals.models import ApprovalRequest, WebSocketMode
-from approvals.settings import Settings
-from workflows.listener_start import listener_config
+from durable_approvals import settings as settings_module
+from durable_approvals.activities.messages import ListenerConfig
+from durable_approvals.models import ApprovalRequest, WebSocketMode
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.listener_start import listener_config
 
 NAMES = (
     "PLATFORM_URL",

@@ -1,4 +1,4 @@
-"""README's first command: ``python -m devstack`` brings up a Temporal dev server
+"""README's first command: ``python -m durable_approvals.devstack`` brings up a Temporal dev server
 on a SQLite file, the platform and a worker; an approval goes through it; Ctrl-C stops
 every child; a second run finds the earlier workflow and approval."""
 
@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from approvals.converter import data_converter
-from approvals.models import ApprovalStatus
-from approvals.platform_client import PlatformClient
+from durable_approvals.converter import data_converter
+from durable_approvals.models import ApprovalStatus
+from durable_approvals.platform_client import PlatformClient
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import approval_request, wait_pending
-from workflows.approval import ApprovalWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = "stack-test"
@@ -54,7 +54,8 @@ def port_open(port: int) -> bool:
 
 
 class Stack:
-    """``python -m devstack`` as a user runs it, on ``ports`` (temporal, UI, platform)."""
+    """``python -m durable_approvals.devstack`` as a user runs it, on ``ports``
+    (temporal, UI, platform)."""
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""``python -m devstack --verified-deciders``: the stack creates demo approvers and a
+"""``python -m durable_approvals.devstack --verified-deciders``: the stack creates demo
+approvers and a
 signing key, the platform signs what they decide, and the workspace takes only signed
 decisions (docs/trust-model.md); a later start without the option is refused."""
 
@@ -11,10 +12,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from approvals.models import ApprovalStatus, Decision
+from durable_approvals.models import ApprovalStatus, Decision
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import approval_request, wait_pending
 from tests.test_stack import ROOT, WORKSPACE, Stack, free_ports
-from workflows.approval import ApprovalWorkflow
 
 CLI = str(Path(sys.executable).parent / "approvals")
 

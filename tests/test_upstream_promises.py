@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from approvals.models import ApprovalStatus
+from durable_approvals.models import ApprovalStatus
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.crash_stages import run_once, stage_named
 from tests.helpers import (
     FAST_LISTENER,
@@ -43,7 +44,6 @@ from tests.helpers import (
 )
 from tests.test_decision_races import waiting
 from tests.test_durable_timer import settled, timer_only_worker
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("strict")
 
@@ -127,7 +127,7 @@ async def test_a_decision_made_before_the_deadline_while_no_worker_ran_wins(
     strict=True,
     reason="upstream contract limit: without the single-item GET [ext], an approval outside "
     "the workspace's newest 50 cannot be read; the expiry (activities/platform_http.py "
-    "expire_approval -> approvals/platform_client.py get_approval) finds nothing and the "
+    "expire_approval -> durable_approvals/platform_client.py get_approval) finds nothing and the "
     "agent gets a timeout while the platform shows the human's decision",
 )
 async def test_a_click_that_races_the_timer_wins_even_beyond_the_newest_50(
@@ -241,7 +241,7 @@ async def test_the_listener_warns_when_a_pending_approval_falls_out_of_the_newes
 ):
     """The contract cannot read such an approval: the limit is stated where it bites, in
     the worker's log, once per approval (and counted in the session's ``unreadable``)."""
-    caplog.set_level(logging.WARNING, logger="activities.listener")
+    caplog.set_level(logging.WARNING, logger="durable_approvals.activities.listener")
     async with running_worker(dev_env.client, settings) as task_queue:
         handle = await start(dev_env.client, task_queue, approval_request(timeout_seconds=60))
         approval_id = await wait_pending(handle)

@@ -20,10 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
-from approvals.models import ApprovalStatus, Decision, DecisionSource
-from approvals.platform_client import PlatformError
-from approvals.proof import canonical_statement, format_time, public_key_text, sign, verify
-from devstack.platform.approvers import Approvers, ApproversFileError, token_hash
+from durable_approvals.devstack.platform.approvers import Approvers, ApproversFileError, token_hash
+from durable_approvals.models import ApprovalStatus, Decision, DecisionSource
+from durable_approvals.platform_client import PlatformError
+from durable_approvals.proof import canonical_statement, format_time, public_key_text, sign, verify
+from durable_approvals.workflows.approval import ApprovalWorkflow
+from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
+from durable_approvals.workflows.proof_check import UNVERIFIED, ProofCheck
 from tests.helpers import (
     PLATFORM_TOKEN,
     WORKSPACE,
@@ -41,9 +44,6 @@ from tests.helpers import (
 )
 from tests.platform_faults import FaultyPlatform
 from tests.test_cli import cli
-from workflows.approval import ApprovalWorkflow
-from workflows.decision_rules import DecisionRules, Verdict
-from workflows.proof_check import UNVERIFIED, ProofCheck
 
 LIMIT = 90.0
 BOB_TOKEN = "bob-approver-token-1"
@@ -299,7 +299,7 @@ def test_strict_mode_and_unsigned_names_refuse_the_identity_options(tmp_path):
 
 
 def test_the_signing_key_is_kept_across_restarts_and_private(tmp_path):
-    from devstack.platform.approvers import load_signing_key
+    from durable_approvals.devstack.platform.approvers import load_signing_key
 
     path = tmp_path / "platform.key"
     first = public_key_text(load_signing_key(path))
@@ -574,7 +574,7 @@ async def test_votes_on_a_request_with_args_are_signed_over_their_hash_and_verif
 ):
     """Args with N-of-M: the platform signs each vote's ``action_hash`` into its proof,
     so a vote that names the hash is both bound and verified."""
-    from approvals.action_hash import action_hash
+    from durable_approvals.action_hash import action_hash
 
     settings = verified_settings
     args = {"db": "staging"}

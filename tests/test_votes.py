@@ -6,11 +6,16 @@ import copy
 
 import pytest
 
-from activities.rbac_policy import approver_groups_from_config, policy_from_config
-from approvals.identity import SELF_APPROVAL
-from approvals.models import ApprovalRequest, Decision, DecisionSource
-from workflows.decision_rules import CONFLICTING, LATE, UNKNOWN_APPROVAL, DecisionRules
-from workflows.votes import NOT_IN_GROUP, Tally, VoteVerdict
+from durable_approvals.activities.rbac_policy import approver_groups_from_config, policy_from_config
+from durable_approvals.identity import SELF_APPROVAL
+from durable_approvals.models import ApprovalRequest, Decision, DecisionSource
+from durable_approvals.workflows.decision_rules import (
+    CONFLICTING,
+    LATE,
+    UNKNOWN_APPROVAL,
+    DecisionRules,
+)
+from durable_approvals.workflows.votes import NOT_IN_GROUP, Tally, VoteVerdict
 
 APPROVAL = "a-1"
 
@@ -213,7 +218,7 @@ def test_check_names_each_vote_reason():
 
 
 def bound_tally(group: list[str] | None = None) -> Tally:
-    from workflows.args_binding import ArgsBinding
+    from durable_approvals.workflows.args_binding import ArgsBinding
 
     request = ApprovalRequest(
         action="drop db",
@@ -230,7 +235,7 @@ def bound_tally(group: list[str] | None = None) -> Tally:
 
 
 def test_votes_naming_the_hash_grant_and_others_are_refused_and_not_counted():
-    from approvals.action_hash import action_hash
+    from durable_approvals.action_hash import action_hash
 
     votes = bound_tally(group=["alice", "bob", "carol"])
     right = action_hash("ws-1", "drop db", {"db": "staging"})

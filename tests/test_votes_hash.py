@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from approvals.action_hash import action_hash
-from approvals.binding import EDITS_NEED_ONE_DECIDER, HASH_MISMATCH, HASH_MISSING
-from approvals.client import decide, send_decision
-from approvals.edits import bound_decision
-from approvals.models import ApprovalStatus, Decision, VerdictOutcome
-from approvals.settings import Settings
+from durable_approvals.action_hash import action_hash
+from durable_approvals.binding import EDITS_NEED_ONE_DECIDER, HASH_MISMATCH, HASH_MISSING
+from durable_approvals.client import decide, send_decision
+from durable_approvals.edits import bound_decision
+from durable_approvals.models import ApprovalStatus, Decision, VerdictOutcome
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -34,7 +35,6 @@ from tests.helpers import (
 from tests.test_cli import cli, cli_env
 from tests.test_durable_timer import WEEK, timer_only_worker
 from tests.test_n_of_m import votes_counted
-from workflows.approval import ApprovalWorkflow
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 

@@ -10,7 +10,7 @@ beyond the bound (20 s), so it cannot stand in for a lost decision.
 
 from __future__ import annotations
 
-from approvals.models import ApprovalStatus, DecisionSource
+from durable_approvals.models import ApprovalStatus, DecisionSource
 from tests.ws_faults import WS_FAULTS, ApprovalRun, run_under_fault
 
 APPROVALS_PER_FAULT = 5

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from activities.approval_index import ApprovalIndex
-from approvals.models import ApprovalStatus, DecisionSource
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.models import ApprovalStatus, DecisionSource
 from tests.helpers import (
     WORKSPACE,
     audit_records,

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.workspace import PlatformAccess
-from approvals import errors
-from approvals import settings as settings_module
-from approvals.redaction import redact_text
-from approvals.settings import Settings
+from durable_approvals import errors
+from durable_approvals import settings as settings_module
+from durable_approvals.activities.workspace import PlatformAccess
+from durable_approvals.redaction import redact_text
+from durable_approvals.settings import Settings
 
 
 @pytest.fixture

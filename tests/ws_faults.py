@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowHandle
 
-from activities.approval_index import ApprovalIndex
-from activities.listener import ListenerTuning
-from approvals.models import ApprovalResult, ApprovalStatus
-from approvals.settings import Settings
+from durable_approvals.activities.approval_index import ApprovalIndex
+from durable_approvals.activities.listener import ListenerTuning
+from durable_approvals.models import ApprovalResult, ApprovalStatus
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     approval_request,
     audit_records,
@@ -35,7 +36,6 @@ from tests.helpers import (
     wait_pending,
 )
 from tests.platform_faults import Faults, FaultyPlatform
-from workflows.approval import ApprovalWorkflow
 
 DROP_AFTER_SECONDS = 0.5
 # Short versions of the production intervals, so a run takes seconds: a

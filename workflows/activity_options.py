@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from approvals import errors
+from durable_approvals import errors
 
 
 @dataclass(frozen=True)

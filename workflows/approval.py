@@ -20,8 +20,10 @@ with workflow.unsafe.imports_passed_through():
     # which may be inside the sandbox: it must find the host's module (docs/internals.md).
     import cryptography.exceptions  # noqa: F401
 
-    from activities.audit import AuditActivities
-    from activities.messages import (
+    from durable_approvals import search_attributes as attributes
+    from durable_approvals import tracing
+    from durable_approvals.activities.audit import AuditActivities
+    from durable_approvals.activities.messages import (
         CreateApprovalInput,
         CreatedApproval,
         EscalateApprovalInput,
@@ -33,13 +35,15 @@ with workflow.unsafe.imports_passed_through():
         RecordDecisionInput,
         RemindApprovalInput,
     )
-    from activities.platform_http import PlatformHttpActivities
-    from activities.rbac import RbacActivities
-    from approvals import search_attributes as attributes
-    from approvals import tracing
-    from approvals.errors import APPROVALS_EXCEED_GROUP, DECISION_REFUSED, UNKNOWN_APPROVER_GROUP
-    from approvals.identity import identity_key
-    from approvals.models import (
+    from durable_approvals.activities.platform_http import PlatformHttpActivities
+    from durable_approvals.activities.rbac import RbacActivities
+    from durable_approvals.errors import (
+        APPROVALS_EXCEED_GROUP,
+        DECISION_REFUSED,
+        UNKNOWN_APPROVER_GROUP,
+    )
+    from durable_approvals.identity import identity_key
+    from durable_approvals.models import (
         APPROVAL_WORKFLOW,
         DECIDE_SIGNAL,
         DECIDE_UPDATE,
@@ -56,13 +60,25 @@ with workflow.unsafe.imports_passed_through():
         DecisionVerdict,
         VerdictOutcome,
     )
-    from workflows import activity_options as options
-    from workflows import metrics
-    from workflows.args_binding import ArgsBinding
-    from workflows.decision_rules import CONFLICTING, LATE, REPEATED, DecisionRules, Verdict
-    from workflows.escalation import Policy, Step, StepKind, next_reminder, next_step
-    from workflows.proof_check import ProofCheck
-    from workflows.votes import Tally, VoteVerdict
+    from durable_approvals.workflows import activity_options as options
+    from durable_approvals.workflows import metrics
+    from durable_approvals.workflows.args_binding import ArgsBinding
+    from durable_approvals.workflows.decision_rules import (
+        CONFLICTING,
+        LATE,
+        REPEATED,
+        DecisionRules,
+        Verdict,
+    )
+    from durable_approvals.workflows.escalation import (
+        Policy,
+        Step,
+        StepKind,
+        next_reminder,
+        next_step,
+    )
+    from durable_approvals.workflows.proof_check import ProofCheck
+    from durable_approvals.workflows.votes import Tally, VoteVerdict
 
 DENIED_MESSAGE = "Denied by human"
 
@@ -228,7 +244,7 @@ class ApprovalWorkflow:
         )
 
     def span_attributes(self) -> dict[str, str]:
-        """What its activity spans carry when the worker traces (approvals/tracing.py)."""
+        """What its activity spans carry when the worker traces (durable_approvals/tracing.py)."""
         span = {tracing.TRACE_ID: self._trace_id, tracing.WORKSPACE: self._request.workspace_id}
         if self._rules.approval_id is not None:
             span[tracing.APPROVAL_ID] = self._rules.approval_id

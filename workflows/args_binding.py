@@ -1,12 +1,12 @@
-"""The binding rule (approvals/binding.py) for one request, as a ``DecisionRules`` hook."""
+"""The binding rule (durable_approvals/binding.py) for one request, as a ``DecisionRules`` hook."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from approvals.binding import binding_refusal
-from approvals.models import ApprovalRequest, Decision
+from durable_approvals.binding import binding_refusal
+from durable_approvals.models import ApprovalRequest, Decision
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.models import ApprovalRequest, ApprovalResult, approval_workflow_id
-    from workflows.approval import ApprovalWorkflow
+    from durable_approvals.models import ApprovalRequest, ApprovalResult, approval_workflow_id
+    from durable_approvals.workflows.approval import ApprovalWorkflow
 
 
 async def request_approval_child(

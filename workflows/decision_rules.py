@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from approvals.identity import SELF_APPROVAL, is_self_decision
-from approvals.models import Decision
+from durable_approvals.identity import SELF_APPROVAL, is_self_decision
+from durable_approvals.models import Decision
 
 UNKNOWN_APPROVAL = "unknown approval"
 LATE = "late"

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from approvals.models import ApprovalRequest, OnTimeout
+from durable_approvals.models import ApprovalRequest, OnTimeout
 
 
 class StepKind(StrEnum):

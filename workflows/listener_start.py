@@ -9,9 +9,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from activities.messages import ListenerConfig
-from approvals.settings import Settings
-from workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
+from durable_approvals.activities.messages import ListenerConfig
+from durable_approvals.settings import Settings
+from durable_approvals.workflows.listener import WorkspaceListenerWorkflow, listener_workflow_id
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """What ApprovalWorkflow reports when it ends: ``approvals_decisions`` and, for a human's
-decision, ``approvals_decision_latency_seconds`` (approvals/metrics.py).
+decision, ``approvals_decision_latency_seconds`` (durable_approvals/metrics.py).
 
 Through ``workflow.metric_meter()``: no command, nothing in the history, and the
 SDK records nothing while the workflow replays, so one approval counts once.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from approvals import metrics
-    from approvals.models import ApprovalRequest, ApprovalStatus, Decision
+    from durable_approvals import metrics
+    from durable_approvals.models import ApprovalRequest, ApprovalStatus, Decision
 
 DECIDED = (ApprovalStatus.GRANTED, ApprovalStatus.DENIED)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from approvals.models import Decision
-from approvals.proof import canonical_statement, verify
-from workflows.decision_rules import UNVERIFIED
+from durable_approvals.models import Decision
+from durable_approvals.proof import canonical_statement, verify
+from durable_approvals.workflows.decision_rules import UNVERIFIED
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ The rule (docs/policies/n-of-m.md), in the order ``Tally.offer`` applies it:
 4. the requester: refused, ``self-approval``;
 5. an approver group is named and the decider is not a member: refused,
    ``not in approver group``;
-5b. not bound to the request's args (the binding rule, approvals/binding.py, on votes):
+5b. not bound to the request's args (the binding rule, durable_approvals/binding.py, on votes):
    refused with its reason (``hash-mismatch``, ``hash-missing``...); a vote carrying
    edits is refused, ``edits-need-one-decider`` (two approvals of different edits have
    no single meaning), with or without args;
@@ -26,10 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from approvals.binding import EDITS_NEED_ONE_DECIDER
-from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
-from approvals.models import Decision
-from workflows.decision_rules import DecisionRules, Verdict
+from durable_approvals.binding import EDITS_NEED_ONE_DECIDER
+from durable_approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
+from durable_approvals.models import Decision
+from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
 
 
 class VoteVerdict(StrEnum):

@@ -5,8 +5,8 @@ Reference mode adds the **[ext]** routes and fields; strict mode (``strict=True`
 compares them; ``PlatformHooks`` is where a test harness bends the platform.
 """
 
-from devstack.platform.app import create_app
-from devstack.platform.hooks import PlatformHooks
-from devstack.platform.server import PlatformServer
+from durable_approvals.devstack.platform.app import create_app
+from durable_approvals.devstack.platform.hooks import PlatformHooks
+from durable_approvals.devstack.platform.server import PlatformServer
 
 __all__ = ["PlatformHooks", "PlatformServer", "create_app"]

@@ -1,4 +1,5 @@
-"""Run the platform in the foreground: ``python -m devstack.platform [--strict] ...``.
+"""Run the platform in the foreground:
+``python -m durable_approvals.devstack.platform [--strict] ...``.
 
 The bearer token comes only from the environment variable named by
 ``--token-env`` and is never printed. SIGINT and SIGTERM stop it cleanly
@@ -15,14 +16,18 @@ import signal
 import sys
 from pathlib import Path
 
-from devstack.platform.app import check_strict_config
-from devstack.platform.approvers import ApproversFileError, approvers_from_environment
-from devstack.platform.server import PlatformServer
+from durable_approvals.devstack.platform.app import check_strict_config
+from durable_approvals.devstack.platform.approvers import (
+    ApproversFileError,
+    approvers_from_environment,
+)
+from durable_approvals.devstack.platform.server import PlatformServer
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m devstack.platform", description="The reference approvals platform."
+        prog="python -m durable_approvals.devstack.platform",
+        description="The reference approvals platform.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from devstack.platform.context import Context, require_token
+from durable_approvals.devstack.platform.context import Context, require_token
 
 STRICT_AUTO_DENY_SECONDS = 600
 """Strict mode: pending approvals older than this are denied when the pending list is read."""

@@ -18,12 +18,12 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from devstack.platform import admin_routes, approvals_routes, events, inbox
-from devstack.platform.approvers import Approvers
-from devstack.platform.context import ApiError, PlatformContext
-from devstack.platform.hooks import PlatformHooks
-from devstack.platform.hub import Hub
-from devstack.platform.store import Store
+from durable_approvals.devstack.platform import admin_routes, approvals_routes, events, inbox
+from durable_approvals.devstack.platform.approvers import Approvers
+from durable_approvals.devstack.platform.context import ApiError, PlatformContext
+from durable_approvals.devstack.platform.hooks import PlatformHooks
+from durable_approvals.devstack.platform.hub import Hub
+from durable_approvals.devstack.platform.store import Store
 
 STRICT_NOT_FOUND_BODY = "404 page not found"
 """Strict mode's reply (plain text, 404) to a route or method it lacks, as Gin's."""

@@ -15,20 +15,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from approvals.action_hash import ArgsError, action_hash, check_json_args
-from approvals.binding import binding_refusal
-from approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, same_identity
-from approvals.models import (
-    MAX_APPROVALS_REQUIRED,
-    ActionHash,
-    Identifier,
-    JsonArgs,
-    NameText,
-    ReasonText,
-)
-from approvals.proof import canonical_statement, sign
-from devstack.platform.approvers import APPROVER_HEADER
-from devstack.platform.context import (
+from durable_approvals.action_hash import ArgsError, action_hash, check_json_args
+from durable_approvals.binding import binding_refusal
+from durable_approvals.devstack.platform.approvers import APPROVER_HEADER
+from durable_approvals.devstack.platform.context import (
     ApiError,
     Context,
     PlatformContext,
@@ -36,7 +26,7 @@ from devstack.platform.context import (
     parse_body,
     require_token,
 )
-from devstack.platform.store import (
+from durable_approvals.devstack.platform.store import (
     Approval,
     ExpireOutcome,
     NotAnApprover,
@@ -45,6 +35,16 @@ from devstack.platform.store import (
     Status,
     utc_now,
 )
+from durable_approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, same_identity
+from durable_approvals.models import (
+    MAX_APPROVALS_REQUIRED,
+    ActionHash,
+    Identifier,
+    JsonArgs,
+    NameText,
+    ReasonText,
+)
+from durable_approvals.proof import canonical_statement, sign
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class _DecideBody(_ContractDecideBody):
 def _binding_refusal(
     approval: Approval, body: _DecideBody, approved: bool, *, vote: bool = False
 ) -> str | None:
-    """The library's binding rule (approvals/binding.py) against the stored request
+    """The library's binding rule (durable_approvals/binding.py) against the stored request
     (``vote``: a vote on a vote item, which may carry no edits).
 
     The request's hash is recomputed here from its workspace, action and args, not
@@ -360,7 +360,7 @@ def _signed(
     decided_by: str,
     action_hash: str | None,
 ) -> dict[str, Any]:
-    """[ext] ``decided_at`` and its ``proof`` (approvals/proof.py) when the platform signs;
+    """[ext] ``decided_at`` and its ``proof`` (durable_approvals/proof.py) when the platform signs;
     else nothing (the store dates the decision itself)."""
     if platform.signing_key is None:
         return {}

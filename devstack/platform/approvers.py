@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from approvals.identity import identity_key
-from approvals.models import Identifier, NameText
-from approvals.platform_client import APPROVER_HEADER
-from approvals.proof import public_key_text
+from durable_approvals.identity import identity_key
+from durable_approvals.models import Identifier, NameText
+from durable_approvals.platform_client import APPROVER_HEADER
+from durable_approvals.proof import public_key_text
 
 APPROVERS_FILE_VARIABLE = "PLATFORM_APPROVERS_FILE"
 MAX_TOKEN_CHARS = 1_000

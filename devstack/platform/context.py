@@ -11,10 +11,10 @@ from fastapi import Depends
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
-from devstack.platform.approvers import Approvers
-from devstack.platform.hooks import PlatformHooks
-from devstack.platform.hub import Hub
-from devstack.platform.store import Approval, Store, utc_now
+from durable_approvals.devstack.platform.approvers import Approvers
+from durable_approvals.devstack.platform.hooks import PlatformHooks
+from durable_approvals.devstack.platform.hub import Hub
+from durable_approvals.devstack.platform.store import Approval, Store, utc_now
 
 ERROR_INVALID_BODY = "invalid request body"
 ERROR_UNAUTHORIZED = "unauthorized"

@@ -16,7 +16,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
-from devstack.platform.context import ERROR_UNAUTHORIZED, Context, bearer_ok
+from durable_approvals.devstack.platform.context import ERROR_UNAUTHORIZED, Context, bearer_ok
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from devstack.platform.hooks import PlatformHooks
+from durable_approvals.devstack.platform.hooks import PlatformHooks
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from approvals.platform_client import APPROVER_HEADER
-from devstack.platform.context import Context
+from durable_approvals.devstack.platform.context import Context
+from durable_approvals.platform_client import APPROVER_HEADER
 
 PAGE_RESOURCE = "inbox.html"
 
@@ -22,7 +22,7 @@ PAGE_RESOURCE = "inbox.html"
 def inbox_html() -> str:
     """The page's text, read from the package data (works from a wheel too)."""
     return (
-        resources.files("devstack.platform")
+        resources.files("durable_approvals.devstack.platform")
         .joinpath("static", PAGE_RESOURCE)
         .read_text(encoding="utf-8")
     )

@@ -12,12 +12,16 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
-from devstack.platform.app import check_identity_config, check_strict_config, create_app
-from devstack.platform.approvers import Approvers, load_signing_key
-from devstack.platform.context import PlatformContext
-from devstack.platform.hooks import PlatformHooks
-from devstack.platform.hub import Hub
-from devstack.platform.store import Store
+from durable_approvals.devstack.platform.app import (
+    check_identity_config,
+    check_strict_config,
+    create_app,
+)
+from durable_approvals.devstack.platform.approvers import Approvers, load_signing_key
+from durable_approvals.devstack.platform.context import PlatformContext
+from durable_approvals.devstack.platform.hooks import PlatformHooks
+from durable_approvals.devstack.platform.hub import Hub
+from durable_approvals.devstack.platform.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from approvals.identity import identity_key, is_self_decision
+from durable_approvals.identity import identity_key, is_self_decision
 
 LIST_LIMIT = 50
 
@@ -157,7 +157,7 @@ class Approval:
     approvers: tuple[str, ...] | None = None
     """[ext] N-of-M: the only deciders whose votes a vote item takes; ``None``: anyone."""
     proof: str | None = None
-    """[ext] The platform's signature over the decision (approvals/proof.py)."""
+    """[ext] The platform's signature over the decision (durable_approvals/proof.py)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Approval:

@@ -29,9 +29,9 @@ import httpx
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from approvals.audit_log import AuditLog, verify_chain
-from approvals.binding import EDITS_NEED_ONE_DECIDER
-from approvals.client import (
+from durable_approvals.audit_log import AuditLog, verify_chain
+from durable_approvals.binding import EDITS_NEED_ONE_DECIDER
+from durable_approvals.client import (
     LATE,
     ApprovalClosedError,
     ApprovalHandle,
@@ -42,11 +42,11 @@ from approvals.client import (
     start_approval,
     waiting_workflow,
 )
-from approvals.client import decide as decide_by_update
-from approvals.connection import connect
-from approvals.converter import validation_message
-from approvals.edits import bound_decision, find_waiting_workflow
-from approvals.models import (
+from durable_approvals.client import decide as decide_by_update
+from durable_approvals.connection import connect
+from durable_approvals.converter import validation_message
+from durable_approvals.edits import bound_decision, find_waiting_workflow
+from durable_approvals.models import (
     APPROVAL_WORKFLOW,
     STATUS_QUERY,
     ApprovalResult,
@@ -57,8 +57,8 @@ from approvals.models import (
     VerdictOutcome,
     require_identifier,
 )
-from approvals.platform_client import PlatformClient, PlatformError
-from approvals.settings import Settings, read_token_file
+from durable_approvals.platform_client import PlatformClient, PlatformError
+from durable_approvals.settings import Settings, read_token_file
 
 APPROVED, DENIED, FAILED, REFUSED = 0, 1, 2, 3
 INTERRUPTED = 130

@@ -20,11 +20,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from approvals import search_attributes
-from approvals.action_hash import action_hash as hash_of
-from approvals.connection import connect
-from approvals.errors import DECISION_REFUSED
-from approvals.models import (
+from durable_approvals import search_attributes
+from durable_approvals.action_hash import action_hash as hash_of
+from durable_approvals.connection import connect
+from durable_approvals.errors import DECISION_REFUSED
+from durable_approvals.models import (
     APPROVAL_WORKFLOW,
     DECIDE_SIGNAL,
     DECIDE_UPDATE,
@@ -39,7 +39,7 @@ from approvals.models import (
     approval_workflow_id,
     require_identifier,
 )
-from approvals.settings import Settings
+from durable_approvals.settings import Settings
 
 ApprovalHandle = WorkflowHandle[Any, ApprovalResult]
 """A handle on an approval workflow: ``await handle.result()`` is the answer."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from approvals.action_hash import ArgsError, action_hash, canonical_json, check_json_args
+from durable_approvals.action_hash import ArgsError, action_hash, canonical_json, check_json_args
 
 HASH_MISMATCH = "hash-mismatch"
 HASH_MISSING = "hash-missing"

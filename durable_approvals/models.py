@@ -12,8 +12,8 @@ from typing import Annotated, Any, TypeGuard
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from approvals.action_hash import HASH_PATTERN, ArgsError, action_hash, check_json_args
-from approvals.binding import check_schema, schema_problem
+from durable_approvals.action_hash import HASH_PATTERN, ArgsError, action_hash, check_json_args
+from durable_approvals.binding import check_schema, schema_problem
 
 MAX_ACTION_CHARS = 500
 MAX_REASON_CHARS = 4_000
@@ -285,7 +285,7 @@ class Decision(_Model):
     action_hash: ActionHash | None = None
     edited_args: JsonArgs | None = None
     proof: Annotated[str, Field(max_length=200)] | None = None
-    """[ext] The platform's signature over who decided what (approvals/proof.py,
+    """[ext] The platform's signature over who decided what (durable_approvals/proof.py,
     docs/trust-model.md); a decision sent by signal has none."""
 
     def same_answer(self, other: Decision) -> bool:

@@ -15,15 +15,15 @@ from langchain_core.tools import ArgsSchema, BaseTool, InjectedToolCallId
 from pydantic import BaseModel, Field, PrivateAttr, SkipValidation, ValidationError
 from temporalio.client import Client, WorkflowFailureError
 
-from approvals.client import build_request, start_approval
-from approvals.connection import ConnectionSettingsError, connect
-from approvals.models import (
+from durable_approvals.client import build_request, start_approval
+from durable_approvals.connection import ConnectionSettingsError, connect
+from durable_approvals.models import (
     MAX_ACTION_CHARS,
     MAX_REASON_CHARS,
     ApprovalResult,
     ApprovalStatus,
 )
-from approvals.settings import Settings, SettingsError
+from durable_approvals.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 

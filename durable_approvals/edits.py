@@ -12,9 +12,9 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from approvals import search_attributes
-from approvals.action_hash import action_hash, check_json_args, merge_patch
-from approvals.models import ApprovalResult, Decision
+from durable_approvals import search_attributes
+from durable_approvals.action_hash import action_hash, check_json_args, merge_patch
+from durable_approvals.models import ApprovalResult, Decision
 
 
 def approved_args(

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from approvals.metrics import parse_metrics_address
-from approvals.models import (
+from durable_approvals.metrics import parse_metrics_address
+from durable_approvals.models import (
     DEFAULT_HEARTBEAT_SECONDS,
     DEFAULT_POLL_INTERVAL_SECONDS,
     DEFAULT_SESSION_SECONDS,

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from approvals.models import AuditEntry
-from approvals.redaction import redact
+from durable_approvals.models import AuditEntry
+from durable_approvals.redaction import redact
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from temporalio.client import Client, Interceptor
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from approvals import tracing
-from approvals.converter import data_converter
-from approvals.settings import Settings
+from durable_approvals import tracing
+from durable_approvals.converter import data_converter
+from durable_approvals.settings import Settings
 
 
 class ConnectionSettingsError(ValueError):
@@ -54,7 +54,7 @@ async def connect(
 
     The worker passes its ``runtime`` (Prometheus metrics) and its tracing
     ``interceptors``; by default the client traces when the process has an
-    OpenTelemetry tracer provider (approvals/tracing.py).
+    OpenTelemetry tracer provider (durable_approvals/tracing.py).
 
     Raises:
         ConnectionSettingsError: unusable TLS settings.

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from approvals import errors
-from approvals.models import is_identifier, require_identifier
+from durable_approvals import errors
+from durable_approvals.models import is_identifier, require_identifier
 
 MAX_REPLY_BYTES = 2_000_000
 MAX_ERROR_BYTES = 4_096

@@ -20,7 +20,7 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
-from approvals import errors
+from durable_approvals import errors
 
 MAX_MESSAGE_CHARS = 1_000
 
