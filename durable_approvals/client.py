@@ -20,6 +20,7 @@ from durable_approvals.deciding import (
     ApprovalClosedError,
     Decider,
     DecisionTimeoutError,
+    UnknownApprovalError,
     offer_decision,
     running_workflow,
 )
@@ -39,6 +40,7 @@ from durable_approvals.models import (
     approval_workflow_id,
     require_identifier,
 )
+from durable_approvals.platform_client import PlatformClient
 from durable_approvals.settings import Settings
 from durable_approvals.workflows.decision_rules import LATE, UNKNOWN_APPROVAL
 
@@ -216,13 +218,15 @@ async def decide(
     visibility_wait: float = VISIBILITY_WAIT_SECONDS,
     bind_to_request: bool = False,
     ballot: Ballot | None = None,
+    platform: PlatformClient | None = None,
 ) -> DecisionVerdict:
-    """Decide (or vote on) ``approval_id`` through its waiting workflow's ``decide_update``
-    update and return the verdict (docs/deciding.md): ``durable_approvals.deciding.Decider``
-    without a platform. For a request with args pass the ``action_hash`` approved, or
-    ``bind_to_request``: the decision then names the hash of the args the workflow's
-    status query reports. ``ballot``, when given, is the whole decision (the keyword
-    fields are then ignored).
+    """Decide (or vote on) ``approval_id`` and return the verdict (docs/deciding.md), through
+    ``durable_approvals.deciding.Decider``: by the waiting workflow's ``decide_update``
+    update, or with a ``platform`` the route ``approvals decide`` takes (the platform's
+    decide where it answers for the workflow). For a request with args pass the
+    ``action_hash`` approved, or ``bind_to_request``: the decision then names the hash of
+    the args the workflow (or the platform's item) reports. ``ballot``, when given, is the
+    whole decision (the keyword fields are then ignored).
 
     Returns:
         The verdict: taken, counted, repeated, or refused with the workflow's reason;
@@ -232,6 +236,8 @@ async def decide(
 
     Raises:
         DecisionTimeoutError: no worker answered within ``timeout`` seconds.
+        UnknownApprovalError: ``platform``'s route knows no such approval.
+        PlatformError: ``platform`` failed (unreachable, 401, a bad request).
         pydantic.ValidationError: a bad id, name, comment, hash or args.
     """
     if ballot is None:
@@ -243,10 +249,9 @@ async def decide(
             action_hash=action_hash,
             edited_args=edited_args,
             bind_to_request=bind_to_request,
-            by_update=True,
         )
     decider = Decider.with_client(
-        client, settings, timeout=timeout, visibility_wait=visibility_wait
+        client, settings, platform=platform, timeout=timeout, visibility_wait=visibility_wait
     )
     return await decider.decide(ballot)
 
@@ -259,6 +264,7 @@ __all__ = [
     "ApprovalClosedError",
     "ApprovalHandle",
     "DecisionTimeoutError",
+    "UnknownApprovalError",
     "approval_status",
     "build_request",
     "decide",

@@ -28,7 +28,8 @@ EXPIRED = "expired"
 def platform_decision(ballot: Ballot, item: dict[str, Any], workspace_id: str) -> Decision:
     """``ballot`` as the decision the platform gets: bound to the item's args (its [ext]
     ``args``), edited by ``ballot.edit``, unless the caller named the hash already."""
-    if ballot.action_hash is not None or (item.get("args") is None and ballot.edit is None):
+    unbound = not ballot.bind_to_request or item.get("args") is None
+    if ballot.action_hash is not None or (unbound and ballot.edit is None):
         return Decision(
             approval_id=ballot.approval_id,
             approved=ballot.approved,
