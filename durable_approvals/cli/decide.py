@@ -51,91 +51,62 @@ def approver_token(settings: Settings, token_file: str | None) -> str | None:
     return secret.get_secret_value() or None if secret is not None else None
 
 
-def ballot(
-    settings: Settings,
-    approval_id: str,
-    approve: bool,
-    by: str | None,
-    comment: str | None,
-    edit_text: str | None,
-    vote: bool,
-    token_file: str | None,
-) -> Ballot:
-    """The decision the options describe.
+def ballot(settings: Settings, args: argparse.Namespace) -> Ballot:
+    """The decision the parsed options describe.
 
     Raises:
         ValueError: bad usage (an edit that is no object, or of a denial; nobody named).
     """
-    edit = json_option(edit_text, "--edit")
+    edit = json_option(args.edit, "--edit")
     if edit is not None and not isinstance(edit, dict):
         raise ValueError("--edit: must be a JSON object (a merge patch of the args)")
-    if edit is not None and not approve:
+    if edit is not None and not args.approve:
         raise ValueError("--edit: only an approval may edit the args")
-    require_identifier(approval_id, "approval id")
-    token = approver_token(settings, token_file)
-    if token is None and not (by or "").strip():
+    require_identifier(args.approval_id, "approval id")
+    token = approver_token(settings, args.token_file)
+    if token is None and not (args.by or "").strip():
         raise ValueError("--by must name who decides (or set APPROVER_TOKEN)")
     return Ballot(
-        approval_id=approval_id,
-        approved=approve,
-        decided_by=by or "",
-        comment=comment,
+        approval_id=args.approval_id,
+        approved=args.approve,
+        decided_by=args.by or "",
+        comment=args.comment,
         edit=edit,
         approver_token=SecretStr(token) if token else None,
-        by_update=vote,
+        by_update=args.vote,
     )
 
 
-def decide(
-    approval_id: str,
-    approve: bool,
-    by: str | None,
-    comment: str | None,
-    edit_text: str | None = None,
-    vote: bool = False,
-    token_file: str | None = None,
-) -> int:
+async def _verdict(settings: Settings, decision: Ballot) -> DecisionVerdict:
+    async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
+        decider = Decider(
+            settings=settings,
+            temporal=lambda: temporal(settings),
+            platform=platform(settings, http),
+        )
+        try:
+            return await decider.decide(decision)
+        except PlatformError as error:
+            if error.status_code != 401 or decision.approver_token is not None:
+                raise
+            # The item was read with the same bearer: a 401 on decide is the approver check.
+            raise PlatformError(
+                f"{error}; {CREDENTIAL_HINT}", kind=error.kind, retryable=False, status_code=401
+            ) from error
+
+
+def decide(args: argparse.Namespace) -> int:
     """Approve or deny a pending request and print the verdict: 0 taken, counted or
     repeated, 3 refused (``refused <id>: <reason>``); an error raises (exit 2)."""
 
     async def main(settings: Settings) -> DecisionVerdict:
-        decision = ballot(settings, approval_id, approve, by, comment, edit_text, vote, token_file)
-        async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
-            decider = Decider(
-                settings=settings,
-                temporal=lambda: temporal(settings),
-                platform=platform(settings, http),
-            )
-            try:
-                return await decider.decide(decision)
-            except PlatformError as error:
-                if error.status_code != 401 or decision.approver_token is not None:
-                    raise
-                # The item was read with the same bearer: a 401 on decide is the approver check.
-                raise PlatformError(
-                    f"{error}; {CREDENTIAL_HINT}",
-                    kind=error.kind,
-                    retryable=False,
-                    status_code=401,
-                ) from error
+        return await _verdict(settings, ballot(settings, args))
 
     verdict = run(main)
     if not verdict.accepted and verdict.reason == UNKNOWN_APPROVAL:
-        raise LookupError(f"unknown approval id {approval_id}")
-    echo(verdict_line(approve, verdict))
+        raise LookupError(f"unknown approval id {args.approval_id}")
+    echo(verdict_line(args.approve, verdict))
     return APPROVED if verdict.accepted else REFUSED
-
-
-def _run(args: argparse.Namespace) -> int:
-    return decide(
-        args.approval_id,
-        args.approve,
-        args.by,
-        args.comment,
-        args.edit,
-        args.vote,
-        args.token_file,
-    )
 
 
 def add_parser(commands: Commands) -> None:
@@ -152,7 +123,7 @@ def add_parser(commands: Commands) -> None:
         "nothing is sent). Exit 0 taken, counted or repeated; 3 refused; 2 an error "
         "(usage, an unknown id, Temporal or the platform unreachable).",
     )
-    answer.set_defaults(run=_run)
+    answer.set_defaults(run=decide)
     answer.add_argument("approval_id", help="The platform's approval id.")
     decision = answer.add_mutually_exclusive_group(required=True)
     decision.add_argument("--approve", dest="approve", action="store_true", help="Approve.")
