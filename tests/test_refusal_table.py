@@ -34,6 +34,10 @@ from tests.helpers import (
 )
 from tests.test_cli import cli, cli_env
 from tests.test_decide_update import known
+from tests.test_verified_deciders import (  # noqa: F401 (fixtures)
+    verified_platform,
+    verified_settings,
+)
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 
@@ -178,3 +182,29 @@ async def test_a_refusal_reads_the_same_on_every_surface(
             answer = _as_cli(verdict, case.approve)
 
     assert answer == _expected(case, approval_id)
+
+
+@pytest.mark.reference_only("verified deciders need the reference platform's approvers file")
+@pytest.mark.parametrize("surface", ["cli", "python"])
+async def test_a_decision_without_proof_reads_the_same_on_every_surface(
+    dev_env,
+    verified_settings,  # noqa: F811
+    surface: str,
+):
+    """Where deciders must be verified, a decision by the workflow's update carries no
+    platform proof: refused ``unverified`` in the same words on both surfaces."""
+    client = dev_env.client
+    async with asyncio.timeout(120), running_worker(client, verified_settings) as task_queue:
+        ours = verified_settings.model_copy(update={"temporal_task_queue": task_queue})
+        handle = await start(client, task_queue, approval_request(requester=REQUESTER))
+        approval_id = await wait_pending(handle)
+        await known(client, ours, approval_id)
+        if surface == "cli":
+            env = cli_env(dev_env, verified_settings, task_queue)
+            answer = await cli(env, "decide", approval_id, "--approve", "--by", "bob", "--vote")
+        else:
+            verdict = await decide(client, ours, approval_id, approved=True, decided_by="bob")
+            answer = _as_cli(verdict, approve=True)
+        await handle.terminate("the table row is read")
+
+    assert answer == (REFUSED, f"refused {approval_id}: unverified\n", "")
