@@ -26,6 +26,7 @@ from durable_approvals.deciding import (
 )
 from durable_approvals.deciding.finding import VISIBILITY_WAIT_SECONDS
 from durable_approvals.deciding.update_route import DECIDE_TIMEOUT_SECONDS
+from durable_approvals.deciding.verdicts import LATE, UNKNOWN_APPROVAL
 from durable_approvals.models import (
     APPROVAL_WORKFLOW,
     DECIDE_SIGNAL,
@@ -42,7 +43,6 @@ from durable_approvals.models import (
 )
 from durable_approvals.platform_client import PlatformClient
 from durable_approvals.settings import Settings
-from durable_approvals.workflows.decision_rules import LATE, UNKNOWN_APPROVAL
 
 ApprovalHandle = WorkflowHandle[Any, ApprovalResult]
 """A handle on an approval workflow: ``await handle.result()`` is the answer."""

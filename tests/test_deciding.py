@@ -118,3 +118,11 @@ def test_a_ballot_refuses_what_cannot_be_a_decision(fields):
 def test_a_ballot_never_shows_its_credential():
     ballot = Ballot(approval_id="a-1", approved=True, approver_token="s3cr3t-t0ken")
     assert "s3cr3t-t0ken" not in repr(ballot) and "s3cr3t-t0ken" not in ballot.model_dump_json()
+
+
+def test_the_verdicts_use_the_workflow_rules_words():
+    from durable_approvals.deciding import verdicts
+    from durable_approvals.workflows import decision_rules
+
+    for name in ("UNKNOWN_APPROVAL", "LATE", "CONFLICTING", "REPEATED"):
+        assert getattr(verdicts, name) == getattr(decision_rules, name)

@@ -13,10 +13,10 @@ from durable_approvals.cli.arguments import Commands
 from durable_approvals.cli.output import APPROVED, REFUSED, echo, json_option, keep_secret, run
 from durable_approvals.cli.services import platform, temporal
 from durable_approvals.deciding import Decider
+from durable_approvals.deciding.verdicts import UNKNOWN_APPROVAL
 from durable_approvals.models import Ballot, DecisionVerdict, VerdictOutcome, require_identifier
 from durable_approvals.platform_client import PlatformError
 from durable_approvals.settings import Settings, read_token_file
-from durable_approvals.workflows.decision_rules import UNKNOWN_APPROVAL
 
 CREDENTIAL_HINT = (
     "this platform takes decisions only with an approver's credential: "

@@ -18,7 +18,7 @@ from durable_approvals.deciding.capabilities import REFERENCE, PlatformCapabilit
 from durable_approvals.deciding.errors import TemporalUnreachableError, UnknownApprovalError
 from durable_approvals.deciding.finding import VISIBILITY_WAIT_SECONDS, find_workflow
 from durable_approvals.deciding.platform_route import decide_on_platform
-from durable_approvals.deciding.verdicts import refused
+from durable_approvals.deciding.verdicts import UNKNOWN_APPROVAL, refused
 from durable_approvals.models import (
     STATUS_QUERY,
     ApprovalResult,
@@ -30,7 +30,6 @@ from durable_approvals.models import (
 )
 from durable_approvals.platform_client import PlatformClient
 from durable_approvals.settings import Settings
-from durable_approvals.workflows.decision_rules import UNKNOWN_APPROVAL
 
 TemporalSource = Callable[[], Awaitable[Client]]
 """How the decider gets a Temporal client, when a route needs one (connected lazily)."""

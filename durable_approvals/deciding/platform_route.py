@@ -7,7 +7,7 @@ from typing import Any
 
 from durable_approvals.deciding.bind import bound_decision
 from durable_approvals.deciding.errors import UnknownApprovalError
-from durable_approvals.deciding.verdicts import after_the_decision, refused, repeated
+from durable_approvals.deciding.verdicts import LATE, after_the_decision, refused, repeated
 from durable_approvals.identity import identity_key, same_identity
 from durable_approvals.models import (
     ApprovalState,
@@ -17,7 +17,6 @@ from durable_approvals.models import (
     VerdictOutcome,
 )
 from durable_approvals.platform_client import PlatformClient, PlatformError
-from durable_approvals.workflows.decision_rules import LATE
 
 APPROVED = "approved"
 DENIED = "denied"

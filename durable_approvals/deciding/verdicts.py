@@ -11,7 +11,13 @@ from durable_approvals.models import (
     DecisionVerdict,
     VerdictOutcome,
 )
-from durable_approvals.workflows.decision_rules import CONFLICTING, LATE, REPEATED
+
+# The reasons in the workflow's words (workflows/decision_rules.py, which the library does
+# not import: tests/test_deciding.py checks that both say the same).
+UNKNOWN_APPROVAL = "unknown approval"
+LATE = "late"
+CONFLICTING = "conflicting"
+REPEATED = "repeated"
 
 
 def refused(
@@ -82,4 +88,14 @@ def after_the_end(result: ApprovalResult | None, offered: Decision) -> DecisionV
     return after_the_decision(taken, offered, closed)
 
 
-__all__ = ["after_the_decision", "after_the_end", "refused", "repeated", "same_decision"]
+__all__ = [
+    "CONFLICTING",
+    "LATE",
+    "REPEATED",
+    "UNKNOWN_APPROVAL",
+    "after_the_decision",
+    "after_the_end",
+    "refused",
+    "repeated",
+    "same_decision",
+]
