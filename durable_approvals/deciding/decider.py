@@ -83,7 +83,7 @@ class Decider:
             PlatformError: the platform failed (unreachable, 401, a bad request).
             ValueError: an edit the request's args cannot take.
         """
-        if self.platform is not None and not ballot.by_update:
+        if self.platform is not None and not ballot.by_update and self._may_answer():
             item = await self.platform.get_approval(ballot.approval_id)
             if self._capabilities is None:
                 # A 404 with the platform's error text is the [ext] route answering too.
@@ -101,6 +101,10 @@ class Decider:
                 raise
             raise TemporalUnreachableError(f"{error}; {NOT_BOUND_WITHOUT_TEMPORAL}") from error
         return await self._by_update(client, ballot)
+
+    def _may_answer(self) -> bool:
+        """Whether the platform may answer for the workflow: yes, or not learned yet."""
+        return self._capabilities is None or self._capabilities.answers_for_the_workflow
 
     async def _temporal(self) -> Client:
         if self._client is None:
