@@ -187,7 +187,7 @@ class ListenerSession:
                     failures = 0
                     self._count("connects")
                     await self._serve(socket)
-            except SOCKET_ERRORS as error:
+            except (*SOCKET_ERRORS, PlatformError) as error:  # PlatformError: an unusable token
                 self._metrics.platform_error("websocket", type(error).__name__)
                 failures += 1
                 limit = self._tuning.max_connect_failures

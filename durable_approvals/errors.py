@@ -4,7 +4,8 @@ retryable (Temporal retries the activity)
 ├── PLATFORM_UNAVAILABLE     connect error, timeout, 5xx, 429
 └── AUDIT_UNWRITABLE         the audit file cannot be appended to (a record is never dropped)
 non-retryable
-├── PLATFORM_REJECTED        4xx on create/decide/expire
+├── PLATFORM_REJECTED        4xx on create/decide/expire; a token that cannot be sent
+│                            (a control character), refused before any request
 ├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id; a reply
 │                            over MAX_REPLY_BYTES
 ├── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve

@@ -14,6 +14,8 @@ import httpx
 
 from durable_approvals import errors
 from durable_approvals.models import is_identifier, require_identifier
+from durable_approvals.redaction import redact_text
+from durable_approvals.settings import SettingsError, token_problem
 
 MAX_REPLY_BYTES = 2_000_000
 MAX_ERROR_BYTES = 4_096
@@ -88,9 +90,15 @@ def _json_body(response: httpx.Response) -> Any:
         ) from None
 
 
+def _header_safe(token: str, name: str) -> str:
+    if problem := token_problem(token, name):
+        raise PlatformError(problem, kind=errors.PLATFORM_REJECTED, retryable=False)
+    return token
+
+
 def _transport_error(error: httpx.HTTPError, failed: str, base_url: str) -> PlatformError:
     """``{failed}: cannot reach the platform at {url} (PLATFORM_URL): {why}``."""
-    detail = str(error) or type(error).__name__
+    detail = redact_text(str(error)) or type(error).__name__
     return PlatformError(
         f"{failed}: cannot reach the platform at {base_url} (PLATFORM_URL): {detail}",
         kind=errors.PLATFORM_UNAVAILABLE,
@@ -116,10 +124,20 @@ class PlatformClient:
         return self._single_item_route
 
     def headers(self) -> dict[str, str]:
+        """The workspace's headers, with its token.
+
+        Raises:
+            PlatformError: a token that cannot be a header (never sent, never shown).
+        """
         headers = {"X-Workspace-ID": self.workspace_id}
-        token = self.token_source() if self.token_source is not None else self.token
+        try:
+            token = self.token_source() if self.token_source is not None else self.token
+        except SettingsError as error:  # a token file that cannot be sent
+            raise PlatformError(
+                str(error), kind=errors.PLATFORM_REJECTED, retryable=False
+            ) from None
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {_header_safe(token, 'the workspace token')}"
         return headers
 
     def websocket_url(self) -> str:
@@ -305,7 +323,11 @@ class PlatformClient:
             self._item_url(approval_id, "/decide"),
             failed="Failed to decide",
             json=body,
-            extra_headers={APPROVER_HEADER: approver_token} if approver_token else None,
+            extra_headers=(
+                {APPROVER_HEADER: _header_safe(approver_token, "the approver token")}
+                if approver_token
+                else None
+            ),
         )
         if response.status_code != 200:
             raise _status_error("Failed to decide", response, detail=_error_text(response))
