@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import cast
 
 import httpx
 from pydantic import ValidationError
@@ -184,8 +185,8 @@ async def build_worker(
     )
     register_secret(settings.bearer_token())  # also for workers embedded without serve()
     # Outermost: a failure's text lands in Temporal's history, redacted like the logs.
-    given = worker_options.get("interceptors") or ()
-    worker_options["interceptors"] = [RedactingInterceptor(), *given]  # type: ignore[misc]
+    given = cast("Sequence[Interceptor]", worker_options.get("interceptors") or ())
+    worker_options["interceptors"] = [RedactingInterceptor(), *given]
     limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:
         access = PlatformAccess(settings, http)
