@@ -38,7 +38,7 @@ from durable_approvals.connection import connect
 from durable_approvals.converter import validation_message
 from durable_approvals.models import require_identifier
 from durable_approvals.platform_client import PlatformClient, PlatformError
-from durable_approvals.redaction import RedactingFilter, register_secret
+from durable_approvals.redaction import RedactingFilter, redact_text, register_secret
 from durable_approvals.settings import Settings, SettingsError
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise StartupError(f"invalid settings: {validation_message(error)}") from None
         asyncio.run(serve(settings))
     except StartupError as error:
-        print(f"worker: {error.message}", file=sys.stderr)
+        print(f"worker: {redact_text(error.message)}", file=sys.stderr)
         raise
 
 

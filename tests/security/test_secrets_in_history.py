@@ -9,6 +9,9 @@ of the configured secret, on both platform modes.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from durable_approvals.platform_client import PlatformClient, PlatformError
 from durable_approvals.redaction import REDACTED, register_secret
 from durable_approvals.settings import Settings, SettingsError, read_token_file
 from durable_approvals.worker import StartupError, check_platform_token
-from tests.helpers import PLATFORM_TOKEN, finish, running_worker, start
+from tests.helpers import PLATFORM_TOKEN, finish, running_worker, spawn_worker, start
 from tests.test_listener import listener_of, terminate_quietly
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
@@ -85,6 +88,42 @@ async def test_a_token_file_with_a_control_character_is_refused_naming_the_file(
         "control character" in str(at_start.value.message)
         and _leaks(str(at_start.value.message)) == []
     )
+
+
+@pytest.mark.parametrize("where", ["variable", "token-file"])
+async def test_the_worker_refuses_to_start_with_such_a_token_in_one_line(
+    dev_env, settings, platform, tmp_path, where
+):
+    """``python worker.py`` with a line break in WORKSPACE_TOKEN, or in its token file:
+    exit 2, one line naming the setting (or the file), nothing of the token."""
+    log = tmp_path / "worker.log"
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    broken = BROKEN_TOKENS["newline"]
+    if where == "token-file":
+        (configs / ".auth_token").write_text(broken, encoding="utf-8")
+    worker = spawn_worker(
+        dev_env.client,
+        settings.model_copy(update={"workspace_token": None}),
+        f"tq-{uuid.uuid4()}",
+        log,
+        WORKSPACE_TOKEN=broken if where == "variable" else "",
+        CONFIGS_DIR=str(configs),
+    )
+    try:
+        status = await asyncio.to_thread(worker.wait, 60)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(worker.wait, 20)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    assert status == 2
+    assert len(lines) == 1, lines
+    named = "WORKSPACE_TOKEN" if where == "variable" else str(configs / ".auth_token")
+    assert lines[0].startswith("worker: ") and named in lines[0]
+    assert "control character" in lines[0] and _leaks(text) == []
+    assert platform.store.count() == 0
 
 
 @pytest.mark.reference_only("no platform: refused before any request")
