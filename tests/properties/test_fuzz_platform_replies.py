@@ -69,7 +69,7 @@ async def platform(request, tmp_path_factory):
     await server.stop()
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=40)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=25)
 @given(statuses, bodies)
 @example(201, "[" * 100_000)  # found: a deeply nested reply raised RecursionError
 @example(201, '{"approval_id": ' * 30_000)
