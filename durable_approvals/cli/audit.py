@@ -6,20 +6,21 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from durable_approvals.audit_log import AuditLog, verify_chain
+from durable_approvals.audit_log import AuditLog, verify_audit
 from durable_approvals.cli.arguments import Commands
 from durable_approvals.cli.output import APPROVED, DENIED, echo
 from durable_approvals.settings import Settings
 
 
 def audit_verify(path: str | None, follows: str | None) -> int:
-    """Check the audit file's hash chain: one line, exit 0 intact, 1 tampered.
+    """Check the audit file's hash chain and that no approval has two outcome records:
+    one line, exit 0 intact, 1 tampered or inconsistent.
 
     ``path`` defaults to ``AUDIT_LOG_PATH``; an unreadable file raises (exit 2).
     """
     target = Path(path) if path else Settings().audit_log_path
     try:
-        report = verify_chain(target, follows=Path(follows) if follows else None)
+        report = verify_audit(target, follows=Path(follows) if follows else None)
     except OSError as error:
         where = error.filename or target
         raise OSError(f"cannot read audit file {where}: {error.strerror or error}") from None
