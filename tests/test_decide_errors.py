@@ -49,13 +49,25 @@ async def test_without_temporal_a_strict_decision_is_not_sent_unbound(dev_env, s
     assert await _status(settings, approval_id) == "pending"
 
 
-async def test_an_approver_token_in_an_error_is_never_printed(
-    dev_env, settings, platform, tmp_path
-):
-    """An approver token with a line break inside is an illegal header value: httpx's error
-    quotes it, and the CLI's one line is redacted before it is printed."""
+async def test_a_secret_in_an_error_is_never_printed(dev_env, settings, platform, tmp_path):
+    """Every error line goes through the library's redaction: here an approval id that is
+    an API key pasted by mistake (not an id: the error quotes it)."""
+    secret = "sk-proj-" + "Zq7pLm2Xw9Rt4Nk5vB8Yd3"
+    env = settings_env(dev_env.client, settings, "tq-none")
+
+    code, out, err = await cli(env, "decide", f"{secret}/x", "--approve", "--by", "bob")
+
+    assert (code, out) == (2, ""), err
+    assert err.startswith("approvals: invalid approval id"), err
+    assert len(err.strip().splitlines()) == 1 and "REDACTED" in err, err
+    assert secret[8:] not in err
+
+
+async def test_a_token_with_a_line_break_is_never_printed(dev_env, settings, platform, tmp_path):
+    """An approver token with a line break inside is refused before it goes anywhere (it
+    would be an illegal header value, which httpx's error quotes)."""
     approval_id = await _create(settings)
-    secret = "Zq7" + "pLm2" + "Xw9Rt4"  # no pattern would spot it: only its registration can
+    secret = "Zq7" + "pLm2" + "Xw9Rt4"  # no pattern would spot it
     token_file = tmp_path / "approver.token"
     token_file.write_text(f"{secret}\nNk5{'vB8'}Yd3Hs6\n", encoding="utf-8")
     env = settings_env(dev_env.client, settings, "tq-none")
@@ -65,6 +77,6 @@ async def test_an_approver_token_in_an_error_is_never_printed(
     )
 
     assert (code, out) == (2, ""), err
-    assert len(err.strip().splitlines()) == 1 and "REDACTED" in err, err
+    assert len(err.strip().splitlines()) == 1, err
     assert secret not in err and "Nk5vB8Yd3Hs6" not in err
     assert await _status(settings, approval_id) == "pending"
