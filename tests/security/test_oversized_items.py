@@ -6,6 +6,7 @@ newest 50 items of the largest size it takes fit in a client's reply cap
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from durable_approvals.platform_client import MAX_REPLY_BYTES
 from tests.helpers import PLATFORM_TOKEN
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -56,14 +58,21 @@ async def test_an_oversized_item_is_refused_and_nothing_is_stored(
 async def test_fifty_items_of_the_largest_size_taken_fit_in_a_clients_reply(
     http: httpx.AsyncClient, workspace: str
 ) -> None:
+    """Bodies of exactly the cap are taken, one byte more is not; the newest 50 of them
+    make a list reply the client's cap takes, so no other agent's items block ours."""
     url = f"/workspaces/{workspace}/approvals"
     body = {
         "action": "a" * MAX_ACTION_CHARS,
         "reason": "r" * MAX_REASON_CHARS,
-        "context": {"args": {"blob": "b" * 16_000}, "pad": "p" * 8_000},
+        "context": {"args": {"blob": "b" * 16_000}, "pad": ""},
     }
+    body["context"]["pad"] = "p" * (MAX_BODY_BYTES - len(json.dumps(body).encode()))
+    assert len(json.dumps(body).encode()) == MAX_BODY_BYTES
     for _ in range(50):
-        created = await http.post(url, json=body)
+        created = await http.post(url, content=json.dumps(body), headers=JSON)
         assert created.status_code == 201, created.text
+    body["context"]["pad"] += "p"
+    over = await http.post(url, content=json.dumps(body), headers=JSON)
     listed = await http.get(url)
+    assert over.status_code == 413
     assert len(listed.json()) == 50 and len(listed.content) < MAX_REPLY_BYTES
