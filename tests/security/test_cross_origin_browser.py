@@ -202,3 +202,24 @@ async def test_dns_rebinding_reads_and_decides_nothing(tmp_path: Path, page: Pag
         item = (await http.get(f"/workspaces/{workspace}/approvals/{ids['fetched']}")).json()
     assert seen == {"list": 403, "listed": 0, "decide": 403}
     assert item["status"] == "pending"
+
+
+async def test_the_inbox_is_never_framed_by_another_page(tmp_path: Path, page: Page) -> None:
+    """Clickjacking: another origin's page frames the inbox; Chromium refuses to show it
+    (``X-Frame-Options: DENY``, CSP ``frame-ancestors 'none'``)."""
+    server = PlatformServer(tmp_path / "open.db")
+    async with server:
+        await _open_attacker_page(page, f"http://localhost:{_free_port()}")
+        await page.evaluate(
+            """(url) => new Promise((resolve) => {
+                 const frame = document.createElement("iframe");
+                 frame.onload = () => resolve();
+                 frame.src = url;
+                 document.body.appendChild(frame);
+                 setTimeout(resolve, 5000);
+               })""",
+            f"{server.url}/inbox",
+        )
+        framed = [frame for frame in page.frames if frame is not page.main_frame]
+        shown = [await frame.locator("#pending").count() for frame in framed]
+    assert len(framed) == 1 and shown == [0], [frame.url for frame in framed]

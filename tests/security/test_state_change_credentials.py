@@ -66,11 +66,13 @@ async def test_verified_deciders_need_the_workspace_token_to_expire_remind_escal
             for headers in ({}, {"X-Approver-Token": BOB_TOKEN})
         ]
         item = (await http.get(url, headers=auth)).json()
+        # Whether an approver token is valid is no answer for someone without the token.
+        probe = await http.get("/signed-in", headers={"X-Approver-Token": BOB_TOKEN})
         taken = [
             (await http.post(f"{url}/{route}", json=body, headers=auth)).status_code
             for route, body in ROUTES.items()
         ]
-    assert refused == [401] * 6
+    assert refused == [401] * 6 and probe.status_code == 401
     assert (item["status"], item.get("reminders") or 0, item.get("escalated_to")) == (
         "pending",
         0,
