@@ -175,7 +175,14 @@ async def test_a_page_of_another_origin_changes_nothing_on_the_stack(
             await _assert_untouched(http, STACK_WORKSPACE, ids, seen)
         assert await stack.stop() == 0
     assert token and token not in "".join(stack.output)  # closed by default, token unsaid
-    assert token_file.stat().st_mode & 0o777 == 0o600
+    modes = {
+        path.relative_to(data_dir).as_posix(): path.stat().st_mode & 0o777
+        for path in (data_dir, *data_dir.rglob("*"))
+        if not path.is_symlink()
+    }
+    assert {name: mode for name, mode in modes.items() if mode not in (0o600, 0o700)} == {}
+    assert modes["workspace.token"] == modes["platform.db"] == modes["temporal.db"] == 0o600
+    assert modes["logs/platform.log"] == 0o600 and modes["logs"] == modes["."] == 0o700
 
 
 async def test_on_an_open_platform_the_doors_alone_refuse_another_origin(
