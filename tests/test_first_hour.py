@@ -150,7 +150,7 @@ async def test_every_snippet_works_in_a_new_terminal_after_the_stack(tmp_path):
         assert code == 0 and approval_id in out, err
         decide = cli["decide"].replace("<approval_id>", approval_id)
         code, out, err = await terminal.run(decide)
-        assert (code, out.strip()) == (0, f"approved {approval_id}"), err
+        assert (code, out.strip()) == (0, f"approved {approval_id}: taken"), err
         code, out, err = await _wait(asking)
         assert code == 0 and f"approved by alice ({approval_id})" in out, err
         code, out, err = await terminal.run(cli["show"].replace("<approval_id>", approval_id))

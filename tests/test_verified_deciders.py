@@ -540,7 +540,7 @@ async def test_the_cli_decides_with_the_approvers_credential_never_a_typed_name(
                             str(token_file))  # fmt: skip
         result = await finish(handle, "verified_decider_cli")
 
-    assert posing[0] == 2 and "decided_by is not the signed-in approver" in posing[2]
+    assert posing == (3, f"refused {approval_id}: decider-mismatch\n", "")
     assert no_token[0] == 2 and "unauthorized" in no_token[2]
     assert decided[0] == 0, decided
     assert CAROL_TOKEN not in decided[1] + decided[2]
