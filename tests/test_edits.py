@@ -17,7 +17,7 @@ import pytest
 from temporalio.worker import Worker
 
 from durable_approvals.action_hash import action_hash
-from durable_approvals.devstack.platform.approvals_routes import ERROR_NOT_BOUND
+from durable_approvals.devstack.platform.decide_routes import ERROR_NOT_BOUND
 from durable_approvals.edits import bound_decision, find_waiting_workflow
 from durable_approvals.models import ApprovalStatus, Decision
 from durable_approvals.platform_client import PlatformError
