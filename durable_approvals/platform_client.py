@@ -73,7 +73,7 @@ def _error_text(response: httpx.Response) -> str | None:
         return None
     try:
         data = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: no text
         return None
     text = data.get("error") if isinstance(data, dict) else None
     if not isinstance(text, str):
@@ -93,7 +93,7 @@ def _json_body(response: httpx.Response) -> Any:
         )
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: not JSON to us
         raise PlatformError(
             f"Platform returned invalid JSON (status {response.status_code})",
             kind=errors.PLATFORM_BAD_REPLY,
