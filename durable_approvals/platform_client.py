@@ -153,6 +153,14 @@ def _whole_list(body: bytes) -> list[Any] | None:
     return data
 
 
+def _described(value: Any) -> bytes:
+    """An unusable parsed element as bytes to tell it from others (its JSON, cut)."""
+    try:
+        return json.dumps(value)[:MAX_ITEM_BYTES].encode()
+    except (ValueError, TypeError, RecursionError):
+        return type(value).__name__.encode()
+
+
 def _parsed_item(raw: bytes) -> dict[str, Any] | None:
     try:
         item = json.loads(raw)
@@ -357,22 +365,16 @@ class PlatformClient:
     def _usable(self, raw: Any) -> dict[str, Any] | None:
         """The item, or ``None`` (with one warning per item) when it cannot be used."""
         if isinstance(raw, Oversized):
-            item, name, why, size, digest_of = (
-                None,
-                _item_name(raw.head),
-                "oversized",
-                raw.size,
-                raw.head,
-            )
+            name, why, size, digest_of = _item_name(raw.head), "oversized", raw.size, raw.head
         elif isinstance(raw, bytes):
-            item, name, why, size = _parsed_item(raw), _item_name(raw), "malformed", len(raw)
-            digest_of = raw
+            if (item := _parsed_item(raw)) is not None:
+                return item
+            name, why, size, digest_of = _item_name(raw), "malformed", len(raw), raw
         else:  # an element of a list parsed whole
-            item = raw if isinstance(raw, dict) and is_identifier(raw.get("id")) else None
-            digest_of = repr(raw)[:MAX_ITEM_BYTES].encode()
+            if isinstance(raw, dict) and is_identifier(raw.get("id")):
+                return raw
+            digest_of = _described(raw)
             name, why, size = None, "malformed", len(digest_of)
-        if item is not None:
-            return item
         key = name or hashlib.sha256(digest_of).hexdigest()
         if key not in self._warned_items:
             if len(self._warned_items) >= MAX_WARNED_ITEMS:
