@@ -147,6 +147,30 @@ def _item_name(raw: bytes) -> str | None:
     return name if is_identifier(name) else None
 
 
+def _whole_list(body: bytes) -> list[Any] | None:
+    """``body`` parsed as one JSON array; ``None`` when it is not valid JSON (then it is
+    read item by item).
+
+    Raises:
+        NotAnArray: valid JSON, but not an array.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(data, list):
+        raise NotAnArray("not a JSON array")
+    return data
+
+
+def _described(value: Any) -> bytes:
+    """An unusable parsed element as bytes to tell it from others (its JSON, cut)."""
+    try:
+        return json.dumps(value)[:MAX_ITEM_BYTES].encode()
+    except (ValueError, TypeError, RecursionError):
+        return type(value).__name__.encode()
+
+
 def _parsed_item(raw: bytes) -> dict[str, Any] | None:
     try:
         item = json.loads(raw)
@@ -292,14 +316,14 @@ class PlatformClient:
             PlatformError: a reply other than 200, not a JSON array, or over ``MAX_LIST_BYTES``.
         """
         failed = "Failed to list approvals"
-        items: list[dict[str, Any]] = []
-        skipped = 0
+        reply = ListReply([])
         headers = self.headers()
         try:
             async with self.http.stream("GET", self._url(), headers=headers) as response:
                 if response.status_code != 200:
                     raise _status_error(failed, response)
-                array = ArrayItems(MAX_ITEM_BYTES)
+                array: ArrayItems | None = None
+                small = bytearray()  # a reply no larger than one item is parsed whole
                 read = 0
                 async for chunk in response.aiter_bytes():
                     read += len(chunk)
@@ -310,15 +334,21 @@ class PlatformClient:
                             retryable=False,
                             status_code=200,
                         )
+                    if array is None:
+                        small += chunk
+                        if len(small) <= MAX_ITEM_BYTES:
+                            continue
+                        array, chunk, small = ArrayItems(MAX_ITEM_BYTES), bytes(small), bytearray()
                     array.feed(chunk)
-                    for raw in array.take():
-                        item = self._usable(raw)
-                        if item is None:
-                            skipped += 1
-                        else:
-                            items.append(item)
+                    reply = self._collect(reply, array.take())
                     if array.done:
                         break
+                if array is None and (whole := _whole_list(bytes(small))) is not None:
+                    return self._collect(reply, whole)
+                if array is None:  # not valid JSON as a whole: item by item then
+                    array = ArrayItems(MAX_ITEM_BYTES)
+                    array.feed(bytes(small))
+                    reply = self._collect(reply, array.take())
                 array.close()
         except NotAnArray:
             raise PlatformError(
@@ -329,17 +359,33 @@ class PlatformClient:
             ) from None
         except httpx.HTTPError as error:
             raise _transport_error(error, failed, self.base_url) from error
+        return reply
+
+    def _collect(self, reply: ListReply, found: list[Any]) -> ListReply:
+        """``reply`` with ``found`` (raw items, or items parsed already) added."""
+        items, skipped = list(reply.items), reply.skipped
+        for raw in found:
+            item = self._usable(raw)
+            if item is None:
+                skipped += 1
+            else:
+                items.append(item)
         return ListReply(items, skipped)
 
-    def _usable(self, raw: bytes | Oversized) -> dict[str, Any] | None:
+    def _usable(self, raw: Any) -> dict[str, Any] | None:
         """The item, or ``None`` (with one warning per item) when it cannot be used."""
         if isinstance(raw, Oversized):
-            item, name, size, why = None, _item_name(raw.head), raw.size, "oversized"
-        else:
-            item, name, size, why = _parsed_item(raw), _item_name(raw), len(raw), "malformed"
-        if item is not None:
-            return item
-        key = name or hashlib.sha256(raw.head if isinstance(raw, Oversized) else raw).hexdigest()
+            name, why, size, digest_of = _item_name(raw.head), "oversized", raw.size, raw.head
+        elif isinstance(raw, bytes):
+            if (item := _parsed_item(raw)) is not None:
+                return item
+            name, why, size, digest_of = _item_name(raw), "malformed", len(raw), raw
+        else:  # an element of a list parsed whole
+            if isinstance(raw, dict) and is_identifier(raw.get("id")):
+                return raw
+            digest_of = _described(raw)
+            name, why, size = None, "malformed", len(digest_of)
+        key = name or hashlib.sha256(digest_of).hexdigest()
         if key not in self._warned_items:
             if len(self._warned_items) >= MAX_WARNED_ITEMS:
                 self._warned_items.clear()
