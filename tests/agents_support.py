@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from temporalio.client import Client
 
 from durable_approvals.action_hash import action_hash
@@ -42,11 +43,11 @@ class Deployment:
             items: list[dict[str, Any]] = await api.list_approvals()
         return items
 
-    async def next_pending(self, count: int = 1) -> list[str]:
-        """The ids of ``count`` pending approvals, once the platform has them."""
+    async def next_pending(self, count: int = 1, *, besides: tuple[str, ...] = ()) -> list[str]:
+        """The ids of ``count`` pending approvals (not ``besides``) once the platform has them."""
 
         async def found() -> list[str] | None:
-            ids = [item["id"] for item in await self.pending()]
+            ids = [item["id"] for item in await self.pending() if item["id"] not in besides]
             return ids if len(ids) >= count else None
 
         ids: list[str] = await eventually(found, timeout=BOUND)
@@ -133,8 +134,7 @@ async def killed_and_resumed(
     try:
         processes.append(first := await start_process(argv, env))
         [approval_id] = await deployed.next_pending()
-        first.kill()  # no cleanup: the call still waiting
-        await asyncio.wait_for(first.wait(), BOUND)
+        await kill_tree(first)  # no cleanup: the call still waiting
         processes.append(second := await start_process(argv, env))
         await next_event(second, "waiting")
         verdict = await deployed.decide(approval_id, **decision)
@@ -143,7 +143,17 @@ async def killed_and_resumed(
         assert await asyncio.wait_for(second.wait(), BOUND) == 0
     finally:
         for process in processes:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await kill_tree(process)
     return result, await deployed.approvals()
+
+
+async def kill_tree(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL ``process`` and the processes it started (an MCP server on its stdio)."""
+    if process.returncode is not None:
+        return
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.kill()
+    await asyncio.wait_for(process.wait(), BOUND)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
