@@ -97,7 +97,7 @@ def _refused(result: ApprovalResult, action: str) -> Refused:
         ApprovalStatus.RBAC_DENIED: RefusalReason.RBAC_DENIED,
     }
     status = reasons.get(result.status, RefusalReason.FAILURE)
-    message = result.message or result.comment or result.error or f"approval {status.value}"
+    message = result.comment or result.message or result.error or f"approval {status.value}"
     return Refused(
         status=status,
         message=message,
