@@ -5,6 +5,8 @@ bound to other arguments leaves it unrun; a killed caller resumes on the same ap
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -18,7 +20,7 @@ from durable_approvals.agents.guarded import (
     call_key,
     guarded,
 )
-from tests.agents_support import Deployment, deployment, killed_and_resumed, process_env
+from tests.agents_support import ROOT, Deployment, deployment, killed_and_resumed, process_env
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 
@@ -145,3 +147,20 @@ async def test_killed_caller_resumes_on_the_same_approval(deployed, platform_mod
     )
     assert result["ran"] == {"deleted": "bob", "dry_run": True}
     assert len(approvals) == 1 and approvals[0]["status"] != "pending"
+
+
+def test_guarded_tools_need_no_framework():
+    """The guarded tools load with every agent framework unavailable (each adapter
+    imports its own framework, and only it)."""
+    blocked = ["mcp", "agents", "pydantic_ai", "langchain", "langchain_core", "langgraph"]
+    script = (
+        "import sys\n"
+        f"for name in {blocked!r}:\n"
+        "    sys.modules[name] = None  # import fails as if not installed\n"
+        "import durable_approvals.agents.guarded\n"
+        "print('ok')\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == "ok", loaded.stderr
