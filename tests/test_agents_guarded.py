@@ -164,3 +164,23 @@ def test_guarded_tools_need_no_framework():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert loaded.stdout.strip() == "ok", loaded.stderr
+
+
+async def test_a_sync_tool_asks_from_plain_threads(deployed, platform_mode, dev_env):
+    """Called outside an event loop (a plain thread), a sync tool runs each ask in an
+    event loop of its own, with a client its gate connected from the settings."""
+    ran: list[dict[str, Any]] = []
+    target = dev_env.client.service_client.config.target_host
+    own = deployed.settings.model_copy(update={"temporal_address": target})
+
+    @guarded("Send an email", gate=Gate(own))
+    def send(to: str) -> str:
+        ran.append({"to": to})
+        return f"sent to {to}"
+
+    for n in range(2):
+        calling = asyncio.create_task(asyncio.to_thread(send, f"ops{n}@example.com"))
+        [approval_id] = await deployed.next_pending()
+        assert (await deployed.decide(approval_id)).accepted
+        assert await asyncio.wait_for(calling, 30) == f"sent to ops{n}@example.com"
+    assert ran == [{"to": "ops0@example.com"}, {"to": "ops1@example.com"}]

@@ -50,13 +50,16 @@ async def waiting(ctx: Context[Any, Any] | None, work: Awaitable[T], what: str, 
     """Await ``work``, reporting progress every ``every`` seconds meanwhile."""
     task = asyncio.ensure_future(work)
     beats = 0
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=every)
-        if done:
-            return task.result()
-        beats += 1
-        if ctx is not None:
-            await ctx.report_progress(beats, None, f"waiting for a decision on {what}")
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            beats += 1
+            if ctx is not None:
+                await ctx.report_progress(beats, None, f"waiting for a decision on {what}")
+    finally:
+        task.cancel()  # the caller went away: stop waiting (the approval itself stays)
 
 
 def _failure(message: str) -> dict[str, Any]:
