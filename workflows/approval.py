@@ -320,11 +320,16 @@ class ApprovalWorkflow:
     def _check_proofs(self, verdict: PermissionVerdict) -> None:
         """Verified deciders (docs/trust-model.md): the policy and the platform's public key
         come in the RBAC verdict, from the worker's config; none: today's rules."""
-        if verdict.verify_key is not None or verdict.require_verified_deciders:
+        if (
+            verdict.verify_key is not None
+            or verdict.require_verified_deciders
+            or verdict.channel_verify_key is not None
+        ):
             self._proofs = ProofCheck(
                 workspace_id=self._request.workspace_id,
                 verify_key=verdict.verify_key,
                 required=verdict.require_verified_deciders,
+                channel_key=verdict.channel_verify_key,
             )
             self._rules.verify = self._proofs
 
@@ -853,4 +858,6 @@ def _who_decided(decision: Decision) -> dict[str, Any]:
         "actor": decision.decided_by,
         "approval_id": decision.approval_id,
         "decided_by": decision.decided_by,
+        "channel": decision.channel,  # docs/channels.md: where, and who there
+        "channel_user": decision.channel_user,
     }
