@@ -15,6 +15,7 @@ import itertools
 import json
 import time
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,7 @@ def interaction_payload(
         "container": {"type": "message", "channel_id": message.channel, "message_ts": message.ts},
         "message": {"ts": message.ts, "text": message.text, "metadata": message.metadata},
         "response_url": response_url,
-        "trigger_id": f"trigger-{message.ts}",
+        "trigger_id": f"{message.ts}.{uuid.uuid4().hex[:12]}",  # one per interaction
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
     }
 

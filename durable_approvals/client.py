@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -336,12 +337,15 @@ async def decide(
     timeout: float = DECIDE_TIMEOUT_SECONDS,  # noqa: ASYNC109 - an RPC timeout, passed on
     visibility_wait: float = VISIBILITY_WAIT_SECONDS,
     bind_to_request: bool = False,
+    attest: Callable[[Decision], Decision] | None = None,
 ) -> DecisionVerdict:
     """Decide (or vote on) ``approval_id`` through its waiting workflow's ``decide_update``
     update and return the verdict synchronously (docs/deciding.md). For a request with args
     pass the ``action_hash`` approved (``approvals.edits.bound_decision`` builds both), or
     ``bind_to_request``: without a hash or edits, the decision names the hash of the args
-    the workflow's status query reports (a vote as asked, unedited).
+    the workflow's status query reports (a vote as asked, unedited). ``attest`` completes
+    the final decision before it is sent (the channel endpoint names the channel and signs
+    it: docs/channels.md).
 
     Returns:
         The verdict; ``unknown approval`` when no workflow of this deployment (task queue
@@ -365,6 +369,8 @@ async def decide(
                 if view.args is not None:
                     bound = hash_of(settings.workspace_id, view.action or "", view.args)
                     decision = decision.model_copy(update={"action_hash": bound})
+            if attest is not None:
+                decision = attest(decision)
             return await offer_decision(
                 client.get_workflow_handle(workflow_id), decision, timeout=timeout
             )

@@ -179,3 +179,43 @@ def buttons(message: Any) -> list[str]:
         if b.get("type") == "actions"
         for e in b.get("elements", [])
     ]
+
+
+@dataclass
+class ChannelStack:
+    """The Slack stand-in, an SMTP server, a ``channels:`` config and the channel endpoint,
+    deciding through a real Temporal client for one deployment's settings."""
+
+    slack: Any
+    smtp: SmtpServer
+    endpoint_server: Any
+    endpoint: Any
+    settings: Any
+    config_path: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.endpoint_server.url)
+
+    def message_of(self, approval_id: str) -> Any | None:
+        for message in self.slack.state.messages.values():
+            if (message.metadata or {}).get("event_payload", {}).get("approval_id") == approval_id:
+                return message
+        return None
+
+    async def click(
+        self, approval_id: str, action_id: str, user: str, *, body_of: Any = None
+    ) -> Any:
+        """Click a button of the approval's message as ``user``, the way Slack posts it."""
+        from durable_approvals.devstack.slack_standin import click_as_slack
+
+        message = self.message_of(approval_id)
+        assert message is not None, f"no Slack message for {approval_id}"
+        return await click_as_slack(self.slack.state, message, action_id, user, self.slack.url)
+
+    def replies(self) -> list[str]:
+        return [str(r.get("text")) for r in self.slack.state.responses]
+
+
+def free_port() -> int:
+    return _free_port()

@@ -80,6 +80,8 @@ class SlackConfig(_Model):
     """A channel per approver group: a request naming the group goes there."""
     direct_messages: bool = False
     """Also (or only) message each approver directly."""
+    response_url_prefix: str = "https://hooks.slack.com/"
+    """Interaction replies go only to response URLs under this (the stand-in's in tests)."""
 
     @model_validator(mode="after")
     def _somewhere(self) -> SlackConfig:

@@ -1,0 +1,309 @@
+"""Deciding from Slack and email end to end (docs/channels.md): real dev server, real
+worker, the real platform in both modes, the Slack stand-in over HTTP with the Slack SDK,
+aiosmtpd; the channel endpoint decides through the one decision path and signs what it
+sends, in a workspace that requires verified deciders."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from durable_approvals.activities.notify import NotifyActivities
+from durable_approvals.channels.keys import ChannelKey, LinkSigner
+from durable_approvals.channels.notice import ApprovalNotice, NoticeEvent
+from durable_approvals.client import offer_decision, waiting_workflow
+from durable_approvals.devstack.slack_standin import form_body, interaction_payload
+from durable_approvals.models import ApprovalState, ApprovalStatus, Decision, VerdictOutcome
+from durable_approvals.workflows.approval import ApprovalWorkflow
+from tests.channel_fixtures import open_channel_stack
+from tests.channels_kit import LINK_SECRET, SECRETS, ChannelStack
+from tests.helpers import (
+    WORKSPACE,
+    approval_request,
+    audit_records,
+    finish,
+    running_worker,
+    start,
+    wait_pending,
+)
+
+pytestmark = pytest.mark.platform_modes("reference", "strict")
+
+GROUPS = {"ops": ["alice", "bob", "agent"], "leads": ["dave"]}
+
+
+@pytest.fixture
+async def deployment(dev_env, settings) -> AsyncIterator[tuple[Any, ChannelStack]]:
+    """A worker on its own task queue and the channel stack deciding for it."""
+    (settings.rbac_config_path.parent).mkdir(parents=True, exist_ok=True)
+    async with running_worker(dev_env.client, settings) as task_queue:
+        deployed = settings.model_copy(update={"temporal_task_queue": task_queue})
+        async for stack in open_channel_stack(
+            dev_env.client, deployed, groups=GROUPS, require_verified=True
+        ):
+            yield task_queue, stack
+
+
+async def announce(
+    stack: ChannelStack, handle: Any, event: NoticeEvent = NoticeEvent.REQUESTED
+) -> str:
+    """Tell the channels of the waiting request (what the workflow's notify step does)."""
+    approval_id = await wait_pending(handle)
+    view = await handle.query(ApprovalWorkflow.status)
+    notice = ApprovalNotice(
+        workspace_id=WORKSPACE,
+        approval_id=approval_id,
+        event=event,
+        at=datetime.now(UTC),
+        action=view.action or "",
+        args=view.args,
+        action_hash=view.action_hash,
+        approver_group=view.approver_group,
+        approvals_required=view.approvals_required,
+        deadline=view.deadline,
+        requester="agent",
+    )
+    report = await NotifyActivities(stack.settings).notify(notice)
+    assert report.error is None, report.error
+    return approval_id
+
+
+def rejections(stack: ChannelStack) -> list[tuple[str, str | None]]:
+    return [
+        (r["rejected_because"], r.get("channel_user"))
+        for r in audit_records(stack.settings)
+        if r["outcome"] == "rejected"
+    ]
+
+
+async def state_of(handle: Any) -> ApprovalState:
+    view = await handle.query(ApprovalWorkflow.status)
+    return view.state
+
+
+async def test_a_mapped_approvers_click_approves_verified(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    handle = await start(dev_env.client, task_queue, approval_request(requester="agent"))
+    approval_id = await announce(stack, handle)
+    answer = await stack.click(approval_id, "approve", "U0ALICE")
+    assert answer.status_code == 200 and answer.json()["text"] == "taken: approved"
+    result = await finish(handle, "channel_slack_approves")
+    assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "alice")
+    assert stack.replies() == ["taken: approved"]
+    [granted] = [r for r in audit_records(stack.settings) if r["outcome"] == "granted"]
+    assert (granted["channel"], granted["channel_user"], granted["verified"]) == (
+        "slack",
+        "U0ALICE",
+        True,
+    )
+
+
+async def test_two_slack_approvers_satisfy_two_of_group_and_the_requester_is_refused(
+    dev_env, deployment
+) -> None:
+    task_queue, stack = deployment
+    request = approval_request(requester="agent", approvals_required=2, approver_group="ops")
+    handle = await start(dev_env.client, task_queue, request)
+    approval_id = await announce(stack, handle)
+    assert (await stack.click(approval_id, "approve", "U0AGENT")).json()["text"] == (
+        "refused: self-approval"
+    )
+    assert (await stack.click(approval_id, "approve", "U0CAROL")).json()["text"] == (
+        "refused: not in approver group"
+    )
+    assert (await stack.click(approval_id, "approve", "U0ALICE")).json()["text"] == (
+        "counted: 1 of 2"
+    )
+    assert (await stack.click(approval_id, "approve", "U0BOB")).json()["text"] == "taken: approved"
+    result = await finish(handle, "channel_slack_two_of_group")
+    assert result.status is ApprovalStatus.GRANTED and result.approvers == ["alice", "bob"]
+    assert stack.replies() == [
+        "refused: self-approval",
+        "refused: not in approver group",
+        "counted: 1 of 2",
+        "taken: approved",
+    ]
+    assert ("self-approval", "U0AGENT") in rejections(stack)
+    voted = [r for r in audit_records(stack.settings) if r["outcome"] == "voted"]
+    assert [(r["actor"], r["channel_user"]) for r in voted] == [
+        ("alice", "U0ALICE"),
+        ("bob", "U0BOB"),
+    ]
+
+
+async def test_bad_slack_input_is_refused_audited_and_decides_nothing(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    handle = await start(dev_env.client, task_queue, approval_request(requester="agent"))
+    approval_id = await announce(stack, handle)
+    message = stack.message_of(approval_id)
+    interactivity = stack.slack.state.interactivity_url
+    payload = interaction_payload(
+        message, "approve", "U0ALICE", f"{stack.slack.url}/_standin/response/x/y"
+    )
+    body = form_body(payload)
+    async with httpx.AsyncClient(timeout=30) as http:
+        # Forged: signed with another secret.
+        forged = dict(stack.slack.state.signed_headers(body))
+        forged["X-Slack-Signature"] = "v0=" + "0" * 64
+        assert (await http.post(interactivity, content=body, headers=forged)).status_code == 401
+        # Stale: a valid signature over a timestamp ten minutes old.
+        stale = stack.slack.state.signed_headers(body, at=time.time() - 600)
+        assert (await http.post(interactivity, content=body, headers=stale)).status_code == 401
+        # Not a form: refused before anything else.
+        as_json = {**stack.slack.state.signed_headers(body), "Content-Type": "application/json"}
+        assert (await http.post(interactivity, content=body, headers=as_json)).status_code == 415
+        # Unknown Slack user (properly signed).
+        unknown = form_body(
+            interaction_payload(message, "approve", "U0MALLORY", payload["response_url"])
+        )
+        reply = await http.post(
+            interactivity, content=unknown, headers=stack.slack.state.signed_headers(unknown)
+        )
+        assert reply.json()["text"] == "refused: unknown Slack user"
+        # A replayed payload: the same signed request twice.
+        headers = stack.slack.state.signed_headers(body)
+        denied = form_body(
+            interaction_payload(message, "deny", "U0MALLORY", payload["response_url"])
+        )
+        denied_headers = stack.slack.state.signed_headers(denied)
+        first = await http.post(interactivity, content=denied, headers=denied_headers)
+        again = await http.post(interactivity, content=denied, headers=denied_headers)
+        assert first.json()["text"] == "refused: unknown Slack user"
+        assert again.json()["text"] == "refused: replayed request"
+        assert await state_of(handle) is ApprovalState.PENDING
+        # A decision signed with a key the workspace does not trust: the workflow refuses it.
+        forger = ChannelKey.load(stack.config_path.parent / "forger.pem")
+        forged_decision = forger.sign_decision(
+            WORKSPACE,
+            Decision(
+                approval_id=approval_id,
+                approved=True,
+                decided_by="alice",
+                channel="slack",
+                channel_user="U0ALICE",
+            ),
+        )
+        workflow_id = await waiting_workflow(dev_env.client, stack.settings, approval_id)
+        assert workflow_id is not None
+        verdict = await offer_decision(
+            dev_env.client.get_workflow_handle(workflow_id), forged_decision
+        )
+        assert (verdict.outcome, verdict.reason) == (VerdictOutcome.REFUSED, "unverified")
+        # The real approver decides; then a button of the ended approval is refused.
+        assert (await http.post(interactivity, content=body, headers=headers)).json()[
+            "text"
+        ] == "taken: approved"
+        await finish(handle, "channel_slack_bad_input")
+        late = await stack.click(approval_id, "deny", "U0BOB")
+        assert late.json()["text"] == "refused: approval has ended"
+    reasons = [reason for reason, _ in rejections(stack)]
+    for expected in (
+        "bad or stale Slack signature",
+        "unknown Slack user",
+        "replayed request",
+        "approval has ended",
+    ):
+        assert expected in reasons
+    assert reasons.count("bad or stale Slack signature") == 2
+    assert ("unknown Slack user", "U0MALLORY") in rejections(stack)
+    result = await handle.result()
+    assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "alice")
+    assert_no_secrets(stack)
+
+
+def assert_no_secrets(stack: ChannelStack) -> None:
+    audit = stack.settings.audit_log_path.read_text()
+    for secret in SECRETS:
+        assert secret not in audit
+
+
+def link_parts(url: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+async def test_an_email_link_approves_after_confirmation(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    handle = await start(dev_env.client, task_queue, approval_request(requester="agent"))
+    approval_id = await announce(stack, handle)
+    [mail] = await stack.smtp.wait_for("alice@example.com")
+    body = mail.get_content()
+    approve_url = next(
+        line.split(" ", 1)[1].strip() for line in body.splitlines() if line.startswith("Approve:")
+    )
+    origin = {"Origin": stack.url}
+    async with httpx.AsyncClient(timeout=30) as http:
+        page = await http.get(approve_url)  # what a mail scanner does too
+        assert page.status_code == 200 and "deciding as <b>alice</b>" in page.text
+        assert page.headers["x-frame-options"] == "DENY"
+        assert await state_of(handle) is ApprovalState.PENDING  # a GET decides nothing
+        form = {"t": link_parts(approve_url)["t"], "approval": approval_id, "approver": "alice"}
+        cross = await http.post(
+            f"{stack.url}/email/decide", data=form, headers={"Origin": "http://evil.example"}
+        )
+        assert cross.status_code == 403 and "refused: cross-origin form" in cross.text
+        as_json = await http.post(f"{stack.url}/email/decide", json=form, headers=origin)
+        assert as_json.status_code == 415
+        other = await http.post(
+            f"{stack.url}/email/decide", data={**form, "approval": "another-1"}, headers=origin
+        )
+        assert "refused: link for another approval" in other.text
+        bob = await http.post(
+            f"{stack.url}/email/decide", data={**form, "approver": "bob"}, headers=origin
+        )
+        assert "refused: link for another approver" in bob.text
+        token = form["t"]
+        altered = token[:5] + ("A" if token[5] != "A" else "B") + token[6:]
+        assert (
+            "refused: altered link"
+            in (
+                await http.post(
+                    f"{stack.url}/email/decide", data={**form, "t": altered}, headers=origin
+                )
+            ).text
+        )
+        expired = LinkSigner(LINK_SECRET).link_token(
+            workspace_id=WORKSPACE,
+            approval_id=approval_id,
+            approver="alice",
+            approved=True,
+            action_hash=None,
+            expires_at=time.time() - 1,
+        )
+        assert (
+            "refused: expired link"
+            in (
+                await http.post(
+                    f"{stack.url}/email/decide", data={**form, "t": expired}, headers=origin
+                )
+            ).text
+        )
+        assert await state_of(handle) is ApprovalState.PENDING
+        taken = await http.post(f"{stack.url}/email/decide", data=form, headers=origin)
+        assert "taken: approved" in taken.text
+        again = await http.post(f"{stack.url}/email/decide", data=form, headers=origin)
+        assert "refused: link already used" in again.text
+    result = await finish(handle, "channel_email_approves")
+    assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "alice")
+    [granted] = [r for r in audit_records(stack.settings) if r["outcome"] == "granted"]
+    assert (granted["channel"], granted["channel_user"], granted["verified"]) == (
+        "email",
+        "alice@example.com",
+        True,
+    )
+    reasons = [reason for reason, _ in rejections(stack)]
+    for expected in (
+        "cross-origin form",
+        "link for another approval",
+        "link for another approver",
+        "altered link (its signature does not match)",
+        "expired link",
+        "link already used",
+    ):
+        assert expected in reasons
+    assert_no_secrets(stack)
