@@ -259,3 +259,40 @@ __all__ = [
     "form_body",
     "interaction_payload",
 ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m durable_approvals.devstack.slack_standin``: serve the stand-in until
+    stopped; the bot token, the signing secret and the app's interactivity URL as options
+    (secrets by file)."""
+    import argparse
+    import asyncio
+    import signal
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="A local stand-in for Slack's Web API.")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--token-file", type=Path, required=True)
+    parser.add_argument("--signing-secret-file", type=Path, required=True)
+    parser.add_argument("--interactivity-url", default=None)
+    arguments = parser.parse_args(argv)
+    state = SlackStandin(
+        token=arguments.token_file.read_text(encoding="utf-8").strip(),
+        signing_secret=arguments.signing_secret_file.read_text(encoding="utf-8").strip(),
+        interactivity_url=arguments.interactivity_url,
+    )
+
+    async def serve() -> None:
+        server = SlackStandinServer(state, port=arguments.port)
+        async with server:
+            print(f"Slack stand-in: {server.url} (Web API at {server.base_url})", flush=True)
+            stop = asyncio.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+            await stop.wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
