@@ -21,7 +21,6 @@ from durable_approvals.channels.config import ChannelsConfig, load_channels
 from durable_approvals.channels.email import EmailNotifier
 from durable_approvals.channels.keys import LinkSigner
 from durable_approvals.channels.notice import ApprovalNotice, NoticeEvent
-from durable_approvals.channels.slack import SlackNotifier, web_client
 from durable_approvals.channels.store import ChannelStore
 from durable_approvals.identity import same_identity
 from durable_approvals.redaction import redact_text
@@ -104,6 +103,8 @@ class NotifyActivities:
         problems: list[str] = []
         posted = mailed = 0
         if channels.slack is not None:
+            from durable_approvals.channels.slack import SlackNotifier, web_client  # [channels]
+
             client = web_client(channels.slack)
             try:
                 posted = len(await SlackNotifier(channels, store, client).publish(notice))
