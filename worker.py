@@ -28,6 +28,7 @@ from durable_approvals import metrics, search_attributes, tracing
 from durable_approvals.activities.audit import AuditActivities
 from durable_approvals.activities.late_decisions import LateDecisionAudit
 from durable_approvals.activities.listener import ListenerActivities, ListenerTuning
+from durable_approvals.activities.notify import NotifyActivities
 from durable_approvals.activities.platform_http import PlatformHttpActivities
 from durable_approvals.activities.rbac import RbacActivities
 from durable_approvals.activities.workspace import PlatformAccess
@@ -184,6 +185,7 @@ async def build_worker(
         http_activities = PlatformHttpActivities(access)
         listener = ListenerActivities(client, access, tuning, LateDecisionAudit(client, audit_log))
         rbac = RbacActivities(settings)
+        notify = NotifyActivities(settings)
         audit = AuditActivities(audit_log)
         worker = Worker(
             client,
@@ -199,6 +201,7 @@ async def build_worker(
                 http_activities.escalate_approval,
                 listener.listen_workspace,
                 audit.write_audit,
+                notify.notify,
             ],
             **worker_options,  # type: ignore[arg-type]
         )

@@ -65,6 +65,8 @@ class RbacActivities:
         channel_key = await asyncio.to_thread(_channel_key, policy)
         if channel_key is not None:
             verdict = verdict.model_copy(update={"channel_verify_key": channel_key})
+        if policy.notify_channels:
+            verdict = verdict.model_copy(update={"notify_channels": True})
         if check.approver_group is None:
             return verdict
         members = policy.approver_groups.get(check.approver_group)

@@ -35,6 +35,8 @@ class RbacPolicy:
     require_verified_deciders: bool = False
     """``require_verified_deciders: true`` in the config: only decisions carrying the
     platform's valid proof are taken (docs/trust-model.md); anything else means false."""
+    notify_channels: bool = False
+    """``channels:`` names ``slack`` or ``email`` (docs/channels.md)."""
     channel_verify_key: str | None = None
     """``channels.verify_key``: the channel endpoint's public key, or the path of a file
     holding it (docs/channels.md); read by the RBAC activity."""
@@ -84,6 +86,8 @@ def policy_from_config(config: Any) -> RbacPolicy:
         approver_groups=groups,
         require_verified_deciders=verified,
         channel_verify_key=channel_key if isinstance(channel_key, str) else None,
+        notify_channels=isinstance(channels, Mapping)
+        and any(channels.get(name) for name in ("slack", "email")),
     )
     rbac = config.get("rbac") if isinstance(config, Mapping) else None
     if not isinstance(rbac, Mapping):

@@ -8,25 +8,23 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from durable_approvals.activities.notify import NotifyActivities
 from durable_approvals.channels.keys import ChannelKey, LinkSigner
-from durable_approvals.channels.notice import ApprovalNotice, NoticeEvent
 from durable_approvals.client import offer_decision, waiting_workflow
 from durable_approvals.devstack.slack_standin import form_body, interaction_payload
 from durable_approvals.models import ApprovalState, ApprovalStatus, Decision, VerdictOutcome
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.channel_fixtures import open_channel_stack
-from tests.channels_kit import LINK_SECRET, SECRETS, ChannelStack
+from tests.channels_kit import LINK_SECRET, SECRETS, ChannelStack, buttons
 from tests.helpers import (
     WORKSPACE,
     approval_request,
     audit_records,
+    eventually,
     finish,
     running_worker,
     start,
@@ -50,28 +48,25 @@ async def deployment(dev_env, settings) -> AsyncIterator[tuple[Any, ChannelStack
             yield task_queue, stack
 
 
-async def announce(
-    stack: ChannelStack, handle: Any, event: NoticeEvent = NoticeEvent.REQUESTED
-) -> str:
-    """Tell the channels of the waiting request (what the workflow's notify step does)."""
+async def announce(stack: ChannelStack, handle: Any) -> str:
+    """Wait until the workflow has told Slack of its request; the approval id."""
     approval_id = await wait_pending(handle)
-    view = await handle.query(ApprovalWorkflow.status)
-    notice = ApprovalNotice(
-        workspace_id=WORKSPACE,
-        approval_id=approval_id,
-        event=event,
-        at=datetime.now(UTC),
-        action=view.action or "",
-        args=view.args,
-        action_hash=view.action_hash,
-        approver_group=view.approver_group,
-        approvals_required=view.approvals_required,
-        deadline=view.deadline,
-        requester="agent",
-    )
-    report = await NotifyActivities(stack.settings).notify(notice)
-    assert report.error is None, report.error
+
+    async def posted() -> bool:
+        return stack.message_of(approval_id) is not None
+
+    await eventually(posted)
     return approval_id
+
+
+async def shows(stack: ChannelStack, approval_id: str, text: str) -> None:
+    """Wait until the approval's Slack message shows ``text``."""
+
+    async def shown() -> bool:
+        message = stack.message_of(approval_id)
+        return message is not None and text in message.text
+
+    await eventually(shown)
 
 
 def rejections(stack: ChannelStack) -> list[tuple[str, str | None]]:
@@ -96,6 +91,14 @@ async def test_a_mapped_approvers_click_approves_verified(dev_env, deployment) -
     result = await finish(handle, "channel_slack_approves")
     assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "alice")
     assert stack.replies() == ["taken: approved"]
+    await shows(stack, approval_id, "Approved by alice")
+    message = stack.message_of(approval_id)
+    assert buttons(message) == [] and len(stack.slack.state.messages) == 1
+    notified = [r for r in audit_records(stack.settings) if r["event_type"] == "notify"]
+    assert [(r["outcome"], r["notice"]) for r in notified] == [
+        ("notified", "requested"),
+        ("notified", "decided"),
+    ]
     [granted] = [r for r in audit_records(stack.settings) if r["outcome"] == "granted"]
     assert (granted["channel"], granted["channel_user"], granted["verified"]) == (
         "slack",
@@ -120,9 +123,11 @@ async def test_two_slack_approvers_satisfy_two_of_group_and_the_requester_is_ref
     assert (await stack.click(approval_id, "approve", "U0ALICE")).json()["text"] == (
         "counted: 1 of 2"
     )
+    await shows(stack, approval_id, "1 of 2: alice")
     assert (await stack.click(approval_id, "approve", "U0BOB")).json()["text"] == "taken: approved"
     result = await finish(handle, "channel_slack_two_of_group")
     assert result.status is ApprovalStatus.GRANTED and result.approvers == ["alice", "bob"]
+    await shows(stack, approval_id, "Approved by alice, bob")
     assert stack.replies() == [
         "refused: self-approval",
         "refused: not in approver group",
@@ -147,6 +152,7 @@ async def test_bad_slack_input_is_refused_audited_and_decides_nothing(dev_env, d
         message, "approve", "U0ALICE", f"{stack.slack.url}/_standin/response/x/y"
     )
     body = form_body(payload)
+    stale_button = form_body(interaction_payload(message, "deny", "U0BOB", payload["response_url"]))
     async with httpx.AsyncClient(timeout=30) as http:
         # Forged: signed with another secret.
         forged = dict(stack.slack.state.signed_headers(body))
@@ -200,7 +206,13 @@ async def test_bad_slack_input_is_refused_audited_and_decides_nothing(dev_env, d
             "text"
         ] == "taken: approved"
         await finish(handle, "channel_slack_bad_input")
-        late = await stack.click(approval_id, "deny", "U0BOB")
+        # A button Bob's Slack still showed (the message has none by now).
+        await shows(stack, approval_id, "Approved by alice")
+        late = await http.post(
+            interactivity,
+            content=stale_button,
+            headers=stack.slack.state.signed_headers(stale_button),
+        )
         assert late.json()["text"] == "refused: approval has ended"
     reasons = [reason for reason, _ in rejections(stack)]
     for expected in (
