@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import WorkflowFailureError
 
 from durable_approvals.channels.keys import ChannelKey, LinkSigner
 from durable_approvals.client import offer_decision, waiting_workflow
@@ -19,7 +20,7 @@ from durable_approvals.devstack.slack_standin import form_body, interaction_payl
 from durable_approvals.models import ApprovalState, ApprovalStatus, Decision, VerdictOutcome
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.channel_fixtures import open_channel_stack
-from tests.channels_kit import LINK_SECRET, SECRETS, ChannelStack, buttons
+from tests.channels_kit import CHANNEL, LINK_SECRET, OPS_CHANNEL, SECRETS, ChannelStack, buttons
 from tests.helpers import (
     WORKSPACE,
     approval_request,
@@ -318,4 +319,82 @@ async def test_an_email_link_approves_after_confirmation(dev_env, deployment) ->
         "link already used",
     ):
         assert expected in reasons
+    assert_no_secrets(stack)
+
+
+async def test_reminders_and_escalations_reach_the_right_people(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    request = approval_request(
+        requester="agent",
+        approver_group="ops",
+        timeout_seconds=60,
+        remind_every=2,
+        escalate_after=5,
+        escalate_to="leads",
+    )
+    handle = await start(dev_env.client, task_queue, request)
+    approval_id = await announce(stack, handle)
+    await stack.smtp.wait_for("dave@example.com", 1, timeout=30)  # the escalation
+    subjects = {
+        who: [m["Subject"].split(":")[0] for m in stack.smtp.to(f"{who}@example.com")]
+        for who in ("alice", "bob", "dave")
+    }
+    # ops' members: the request and at least one reminder; leads' member: the escalation only.
+    for member in ("alice", "bob"):
+        assert subjects[member][0] == "Approval requested"
+        assert "Reminder" in subjects[member]
+        assert "Escalated to you" not in subjects[member]
+    assert subjects["dave"] == ["Escalated to you"]
+    assert not stack.smtp.to("agent@example.com")  # never the requester
+    await shows(stack, approval_id, "escalated to leads")
+    assert len(stack.slack.state.in_channel(OPS_CHANNEL)) == 1  # the group's channel, one message
+    assert (await stack.click(approval_id, "deny", "U0BOB")).json()["text"] == "taken: denied"
+    result = await finish(handle, "channel_remind_escalate")
+    assert result.status is ApprovalStatus.DENIED
+    await shows(stack, approval_id, "Denied by bob")
+    notices = [r["notice"] for r in audit_records(stack.settings) if r["event_type"] == "notify"]
+    assert notices[0] == "requested" and "reminded" in notices and "escalated" in notices
+    assert notices[-1] == "decided"
+    history = (await handle.fetch_history()).to_json()
+    for secret in SECRETS:
+        assert secret not in history
+
+
+async def test_timeout_and_cancellation_show_on_the_message(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    timing_out = await start(dev_env.client, task_queue, approval_request(timeout_seconds=2))
+    cancelled = await start(dev_env.client, task_queue, approval_request(timeout_seconds=60))
+    first, second = await announce(stack, timing_out), await announce(stack, cancelled)
+    await cancelled.cancel()
+    assert (await finish(timing_out, "channel_timeout")).status is ApprovalStatus.TIMEOUT
+    with pytest.raises(WorkflowFailureError):  # cancelled
+        await finish(cancelled, "channel_cancelled")
+    await shows(stack, first, "Timed out")
+    await shows(stack, second, "Cancelled")
+    assert len(stack.slack.state.in_channel(CHANNEL)) == 2
+
+
+async def test_a_slack_outage_never_holds_up_the_approval(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    stack.slack.state.token = "xoxb-revoked"  # every Slack call now fails: invalid_auth
+    handle = await start(dev_env.client, task_queue, approval_request(requester="agent"))
+    approval_id = await wait_pending(handle)
+    [mail] = await stack.smtp.wait_for("alice@example.com")  # email still goes out
+    approve_url = next(
+        line.split(" ", 1)[1].strip()
+        for line in mail.get_content().splitlines()
+        if line.startswith("Approve:")
+    )
+    form = {"t": link_parts(approve_url)["t"], "approval": approval_id, "approver": "alice"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        taken = await http.post(
+            f"{stack.url}/email/decide", data=form, headers={"Origin": stack.url}
+        )
+    assert "taken: approved" in taken.text
+    result = await finish(handle, "channel_slack_down")
+    assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "alice")
+    failed = [r for r in audit_records(stack.settings) if r["outcome"] == "notify-failed"]
+    assert [r["notice"] for r in failed] == ["requested", "decided"]
+    assert all("invalid_auth" in r["error"] for r in failed)
+    assert not stack.slack.state.messages
     assert_no_secrets(stack)
