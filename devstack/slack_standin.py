@@ -49,6 +49,10 @@ class SlackStandin:
     messages: dict[tuple[str, str], StandinMessage] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    views: list[dict[str, Any]] = field(default_factory=list)
+    """Modals opened (``views.open``), newest last."""
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)
+    """``chat.postEphemeral`` messages: channel, user, text."""
     fail_next: list[str] = field(default_factory=list)
     """Method names whose next call answers ``{"ok": false, "error": "fatal_error"}``."""
     _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -90,6 +94,22 @@ def interaction_payload(
         "response_url": response_url,
         "trigger_id": f"{message.ts}.{uuid.uuid4().hex[:12]}",  # one per interaction
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    }
+
+
+def view_submission(view: dict[str, Any], user_id: str, args_text: str) -> dict[str, Any]:
+    """A ``view_submission`` payload for an edits modal, its args input set to ``args_text``."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID},
+        "user": {"id": user_id, "team_id": TEAM_ID},
+        "view": {
+            "callback_id": view.get("callback_id"),
+            "private_metadata": view.get("private_metadata"),
+            "state": {
+                "values": {"args": {"args": {"type": "plain_text_input", "value": args_text}}}
+            },
+        },
     }
 
 
@@ -159,6 +179,15 @@ def create_standin_app(state: SlackStandin) -> FastAPI:
             message.blocks = list(arguments.get("blocks") or message.blocks)
             message.updates += 1
             return _ok(channel=key[0], ts=key[1])
+        if method == "views.open":
+            view = arguments.get("view")
+            if isinstance(view, str):
+                view = json.loads(view)
+            state.views.append({"trigger_id": arguments.get("trigger_id"), "view": view})
+            return _ok(view={"id": f"V{len(state.views):06d}"})
+        if method == "chat.postEphemeral":
+            state.ephemeral.append({k: arguments.get(k) for k in ("channel", "user", "text")})
+            return _ok(message_ts=state.next_ts())
         if method == "conversations.history":
             channel = str(arguments.get("channel", ""))
             found = sorted(state.in_channel(channel), key=lambda m: m.ts, reverse=True)
@@ -258,6 +287,7 @@ __all__ = [
     "create_standin_app",
     "form_body",
     "interaction_payload",
+    "view_submission",
 ]
 
 

@@ -5,6 +5,7 @@ sends, in a workspace that requires verified deciders."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -16,7 +17,11 @@ from temporalio.client import WorkflowFailureError
 
 from durable_approvals.channels.keys import ChannelKey, LinkSigner
 from durable_approvals.client import offer_decision, waiting_workflow
-from durable_approvals.devstack.slack_standin import form_body, interaction_payload
+from durable_approvals.devstack.slack_standin import (
+    form_body,
+    interaction_payload,
+    view_submission,
+)
 from durable_approvals.models import ApprovalState, ApprovalStatus, Decision, VerdictOutcome
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.channel_fixtures import open_channel_stack
@@ -398,3 +403,43 @@ async def test_a_slack_outage_never_holds_up_the_approval(dev_env, deployment) -
     assert all("invalid_auth" in r["error"] for r in failed)
     assert not stack.slack.state.messages
     assert_no_secrets(stack)
+
+
+async def test_approve_with_edits_from_a_slack_modal(dev_env, deployment) -> None:
+    task_queue, stack = deployment
+    request = approval_request(requester="agent", args={"db": "staging", "rows": 10})
+    handle = await start(dev_env.client, task_queue, request)
+    approval_id = await announce(stack, handle)
+    assert buttons(stack.message_of(approval_id)) == ["approve", "deny", "approve_edits"]
+    opened = await stack.click(approval_id, "approve_edits", "U0ALICE")
+    assert opened.json()["text"] == "edit the args"
+    [modal] = stack.slack.state.views
+    shown = modal["view"]["blocks"][0]["element"]["initial_value"]
+    assert json.loads(shown) == {"db": "staging", "rows": 10}
+    interactivity = stack.slack.state.interactivity_url
+    async with httpx.AsyncClient(timeout=30) as http:
+        bad = form_body(view_submission(modal["view"], "U0ALICE", "[not an object"))
+        refused = await http.post(
+            interactivity, content=bad, headers=stack.slack.state.signed_headers(bad)
+        )
+        assert refused.json()["text"] == "refused: malformed request"
+        edited = form_body(
+            view_submission(modal["view"], "U0ALICE", '{"db": "staging", "rows": 5}')
+        )
+        answer = await http.post(
+            interactivity, content=edited, headers=stack.slack.state.signed_headers(edited)
+        )
+    assert answer.json() == {"response_action": "clear", "text": "taken: approved"}
+    result = await finish(handle, "channel_slack_edits")
+    assert (result.status, result.decided_by, result.edited) == (
+        ApprovalStatus.GRANTED,
+        "alice",
+        True,
+    )
+    assert result.args == {"db": "staging", "rows": 5}
+    assert result.covers(request.action, {"db": "staging", "rows": 5})
+    assert stack.slack.state.ephemeral[-1] == {
+        "channel": CHANNEL,
+        "user": "U0ALICE",
+        "text": "taken: approved",
+    }
