@@ -99,6 +99,9 @@ async def test_one_message_updated_in_place_and_emails_with_links(
     [mail] = smtp.to("alice@example.com")
     body = mail.get_content()
     assert "Approve: http://127.0.0.1:9/email/confirm?t=" in body and "Deny:" in body
+    approve = next(line for line in body.splitlines() if line.startswith("Approve: "))
+    assert approve in mail.as_string().splitlines()  # whole on the wire (no folding)
+    assert (tmp_path / "cfg" / "channels.db").stat().st_mode & 0o777 == 0o600
 
 
 async def test_group_channel_args_button_and_escalation_recipients(
@@ -178,3 +181,18 @@ async def test_a_notifier_killed_between_posting_and_recording_leaves_one_messag
     assert message.updates == 1
     await activities(tmp_path, config).notify(notice(NoticeEvent.TIMED_OUT))
     assert len(slack.state.in_channel(CHANNEL)) == 1 and "Timed out" in message.text
+
+
+async def test_non_ascii_requests_are_mailed_with_whole_links(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    config = write_channel_config(tmp_path / "cfg", slack_base_url=None, smtp_port=smtp.port)
+    report = await activities(tmp_path, config).notify(
+        notice(NoticeEvent.REQUESTED, action="Déployer la base — prod", reason="naïve")
+    )
+    assert report.error is None and report.emails == len(EMAILS)
+    [mail] = smtp.to("bob@example.com")
+    assert mail["Subject"] == "Approval requested: Déployer la base — prod"
+    body = mail.get_content()
+    approve = next(line for line in body.splitlines() if line.startswith("Approve: "))
+    assert "Action: Déployer la base — prod" in body and len(approve) > 200

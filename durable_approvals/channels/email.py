@@ -79,7 +79,10 @@ class EmailNotifier:
             message["Date"] = formatdate(localtime=True)
             digest = hashlib.sha256(key.encode()).hexdigest()[:32]
             message["Message-ID"] = f"<{digest}@durable-approvals>"  # same on a resend
-            message.set_content(email_text(notice, approve, deny))
+            text = email_text(notice, approve, deny)
+            # Unencoded, the links stay whole (quoted-printable would fold them); servers
+            # without 8BITMIME are rare, and ASCII text goes as 7bit anyway.
+            message.set_content(text, cte="7bit" if text.isascii() else "8bit")
             out.append((key, message))
         return out
 

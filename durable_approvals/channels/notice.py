@@ -215,7 +215,7 @@ def email_text(notice: ApprovalNotice, approve_url: str, deny_url: str) -> str:
     if args is not None:
         lines += ["Args:", args]
     lines += [
-        f"Status: {status_line(notice)}",
+        f"Status: {status_line(notice).replace(' · ', ', ')}",
         "",
         f"Approve: {approve_url}",
         f"Deny:    {deny_url}",

@@ -35,6 +35,7 @@ class ChannelStore:
         self._path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)  # replay keys and message ids: private
         with self._connect() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
