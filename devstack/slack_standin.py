@@ -199,6 +199,16 @@ def create_standin_app(state: SlackStandin) -> FastAPI:
             )
         return _error("unknown_method")
 
+    @app.get("/_standin/messages")
+    async def messages() -> JSONResponse:
+        """Every message as posted and updated, oldest first (for scripts and tests)."""
+        return JSONResponse(
+            [
+                {"channel": m.channel, "ts": m.ts, "text": m.text, "metadata": m.metadata}
+                for m in sorted(state.messages.values(), key=lambda m: m.ts)
+            ]
+        )
+
     @app.post("/_standin/response/{channel}/{ts}")
     async def response_url(channel: str, ts: str, request: Request) -> JSONResponse:
         body = json.loads(await request.body())

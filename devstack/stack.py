@@ -23,7 +23,12 @@ from pathlib import Path
 import httpx
 
 from durable_approvals import search_attributes
-from durable_approvals.devstack.channels import DevChannels
+from durable_approvals.devstack.channels import (
+    ENDPOINT_PORT,
+    SMTP_PORT,
+    STANDIN_PORT,
+    DevChannels,
+)
 from durable_approvals.devstack.verified import (
     DEMO_APPROVERS,
     VerifiedDeciders,
@@ -50,6 +55,8 @@ class StackConfig:
     """Approvers sign in and the platform signs decisions (docs/trust-model.md)."""
     channels: bool = False
     """The Slack stand-in, a local SMTP server and the channel endpoint (docs/channels.md)."""
+    channel_ports: tuple[int, int, int] = (STANDIN_PORT, ENDPOINT_PORT, SMTP_PORT)
+    """The stand-in's, the endpoint's and the SMTP server's."""
 
     @property
     def temporal_address(self) -> str:
@@ -83,7 +90,10 @@ class StackConfig:
 
     @property
     def dev_channels(self) -> DevChannels | None:
-        return DevChannels(self.data_dir) if self.channels else None
+        if not self.channels:
+            return None
+        standin, endpoint, smtp = self.channel_ports
+        return DevChannels(self.data_dir, standin, endpoint, smtp)
 
 
 def write_settings_file(config: StackConfig) -> None:
@@ -424,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the Slack stand-in, a local SMTP server and the channel endpoint: approve "
         "from a Slack message or an email link (docs/channels.md)",
     )
+    parser.add_argument("--slack-standin-port", type=int, default=STANDIN_PORT)
+    parser.add_argument("--channels-port", type=int, default=ENDPOINT_PORT)
+    parser.add_argument("--smtp-port", type=int, default=SMTP_PORT)
     args = parser.parse_args(argv)
     config = StackConfig(
         data_dir=args.data_dir.resolve(),
@@ -435,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         settings_file=args.settings_file.resolve(),
         verified_deciders=args.verified_deciders,
         channels=args.channels,
+        channel_ports=(args.slack_standin_port, args.channels_port, args.smtp_port),
     )
     # Both stop the stack, even when started in the background with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
