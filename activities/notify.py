@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 BACKOFF_SECONDS = 1.0
+HEARTBEAT_SECONDS = 2.0
+"""While it works it heartbeats: a worker that dies is noticed within the heartbeat
+timeout (workflows/notifier.py), and another worker carries on."""
 MAX_ERROR_CHARS = 500
 
 
@@ -65,6 +68,12 @@ def recipients(notice: ApprovalNotice, channels: ChannelsConfig, config_path: Pa
     return [name for name in names if not same_identity(name, notice.requester)]
 
 
+async def _heartbeat() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
 class NotifyActivities:
     """Reads the workspace's ``channels:`` config on every call, like the RBAC check."""
 
@@ -75,6 +84,14 @@ class NotifyActivities:
     async def notify(self, notice: ApprovalNotice) -> NotifyReport:
         """Tell every configured channel; never raises (the report carries the error)."""
         require_served_workspace(self._settings, notice.workspace_id)
+        beating = asyncio.create_task(_heartbeat()) if activity.in_activity() else None
+        try:
+            return await self._attempts(notice)
+        finally:
+            if beating is not None:
+                beating.cancel()
+
+    async def _attempts(self, notice: ApprovalNotice) -> NotifyReport:
         error = "no attempt"
         for attempt in range(ATTEMPTS):
             try:

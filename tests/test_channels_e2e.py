@@ -5,9 +5,12 @@ sends, in a workspace that requires verified deciders."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import time
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +36,7 @@ from tests.helpers import (
     eventually,
     finish,
     running_worker,
+    spawn_worker,
     start,
     wait_pending,
 )
@@ -443,3 +447,48 @@ async def test_approve_with_edits_from_a_slack_modal(dev_env, deployment) -> Non
         "user": "U0ALICE",
         "text": "taken: approved",
     }
+
+
+async def test_a_worker_killed_after_telling_slack_leaves_one_message(
+    dev_env, settings, tmp_path
+) -> None:
+    """SIGKILL as the notify activity returns (Slack has the message, Temporal does not know):
+    another worker's retry updates that message instead of posting a second one."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    deployed = settings.model_copy(update={"temporal_task_queue": task_queue})
+    async for stack in open_channel_stack(dev_env.client, deployed, require_verified=True):
+        crashing = spawn_worker(
+            dev_env.client,
+            deployed,
+            task_queue,
+            tmp_path / "crashing.log",
+            module="tests.crashing_worker",
+            CRASH_AT="notify:after",
+            CRASH_JITTER="0",
+        )
+        worker = None
+        try:
+            handle = await start(dev_env.client, task_queue, approval_request(requester="agent"))
+            assert await asyncio.to_thread(crashing.wait, 90) == -signal.SIGKILL
+            assert len(stack.slack.state.messages) == 1  # posted by the dead worker
+            worker = spawn_worker(dev_env.client, deployed, task_queue, tmp_path / "worker.log")
+            approval_id = await announce(stack, handle)
+            message = stack.message_of(approval_id)
+
+            async def updated(message: Any = message) -> bool:
+                return bool(message.updates >= 1)
+
+            await eventually(updated, timeout=60)  # the retry found it
+            answer = await stack.click(approval_id, "approve", "U0ALICE")
+            assert answer.json()["text"] == "taken: approved"
+            result = await finish(handle, "channel_worker_killed", timeout=60)
+            await shows(stack, approval_id, "Approved by alice")
+        finally:
+            for process in (crashing, worker):
+                if process is not None and process.poll() is None:
+                    process.terminate()
+                    await asyncio.to_thread(process.wait, 30)
+        assert (result.status, result.decided_by) == (ApprovalStatus.GRANTED, "alice")
+        assert len(stack.slack.state.messages) == 1
+        notices = [r["notice"] for r in audit_records(deployed) if r["event_type"] == "notify"]
+        assert notices == ["requested", "decided"]

@@ -24,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from durable_approvals.channels.notice import ApprovalNotice, NoticeEvent
     from durable_approvals.models import ApprovalRequest
 
-NOTIFY_TIMEOUT = timedelta(minutes=2)
-NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=2))
-"""Attempts of the activity (its own three tries each): a worker crash, not Slack, retries."""
+NOTIFY_TIMEOUT = timedelta(minutes=3)
+NOTIFY_HEARTBEAT = timedelta(seconds=10)
+NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
+"""Attempts of the activity (its own three tries each): a worker crash, not Slack, retries;
+a dead worker's attempt is noticed when its heartbeats stop."""
 GRACE = timedelta(seconds=10)
 
 Audit = Callable[..., Awaitable[None]]
@@ -79,6 +81,7 @@ class ChannelNotifier:
                 NotifyActivities.notify,
                 notice,
                 schedule_to_close_timeout=NOTIFY_TIMEOUT,
+                heartbeat_timeout=NOTIFY_HEARTBEAT,
                 retry_policy=NOTIFY_RETRY,
             )
         except ActivityError as error:  # timed out across worker crashes: reported
