@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import cast
 
 import httpx
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from temporalio.worker import Interceptor, Worker
 
 from durable_approvals import metrics, search_attributes, tracing
 from durable_approvals.activities.audit import AuditActivities
+from durable_approvals.activities.failures import RedactingInterceptor
 from durable_approvals.activities.late_decisions import LateDecisionAudit
 from durable_approvals.activities.listener import ListenerActivities, ListenerTuning
 from durable_approvals.activities.notify import NotifyActivities
@@ -37,8 +39,8 @@ from durable_approvals.connection import connect
 from durable_approvals.converter import validation_message
 from durable_approvals.models import require_identifier
 from durable_approvals.platform_client import PlatformClient, PlatformError
-from durable_approvals.redaction import RedactingFilter, register_secret
-from durable_approvals.settings import Settings
+from durable_approvals.redaction import RedactingFilter, redact_text, register_secret
+from durable_approvals.settings import Settings, SettingsError
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
 from durable_approvals.workflows.listener_start import (
@@ -79,8 +81,12 @@ def check_settings(settings: Settings) -> AuditLog:
 
 
 async def check_platform_token(settings: Settings) -> None:
-    """Probe the platform once: ``StartupError`` on 401/403; unreachable only warns."""
-    token = settings.bearer_token()
+    """Probe the platform once: ``StartupError`` on 401/403 or an unusable token file;
+    unreachable only warns."""
+    try:
+        token = settings.bearer_token()
+    except SettingsError as error:
+        raise StartupError(str(error)) from None
     register_secret(token)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout) as http:
         platform = PlatformClient(http, settings.platform_url, settings.workspace_id, token)
@@ -179,6 +185,9 @@ async def build_worker(
         "sticky_queue_schedule_to_start_timeout", timedelta(seconds=settings.worker_sticky_timeout)
     )
     register_secret(settings.bearer_token())  # also for workers embedded without serve()
+    # Outermost: a failure's text lands in Temporal's history, redacted like the logs.
+    given = cast("Sequence[Interceptor]", worker_options.get("interceptors") or ())
+    worker_options["interceptors"] = [RedactingInterceptor(), *given]
     limits = httpx.Limits(max_connections=settings.platform_http_max_connections)
     async with httpx.AsyncClient(timeout=settings.platform_http_timeout, limits=limits) as http:
         access = PlatformAccess(settings, http)
@@ -277,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise StartupError(f"invalid settings: {validation_message(error)}") from None
         asyncio.run(serve(settings))
     except StartupError as error:
-        print(f"worker: {error.message}", file=sys.stderr)
+        print(f"worker: {redact_text(error.message)}", file=sys.stderr)
         raise
 
 

@@ -66,7 +66,7 @@ def _decision(
     source: DecisionSource,
     hash_key: str = "action_hash",
 ) -> Decision | None:
-    if status not in DECIDED_STATUSES:
+    if not isinstance(status, str) or status not in DECIDED_STATUSES:  # a list is no answer
         return None
     decided_by = _as_recorded(
         approval_id, "decided_by", fields.get("decided_by"), MAX_NAME_CHARS, NAME_CONTROL_CHARS
@@ -104,12 +104,14 @@ def decision_in_frame(frame: str | bytes) -> Decision | None:
         return None
     try:
         event = json.loads(frame)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: not a frame
         logger.debug("skipping non-JSON WebSocket frame")
         return None
     if not isinstance(event, dict):
         return None
     name = event.get("event")
+    if not isinstance(name, str):
+        return None
     if name == _VOTE_EVENT:  # a vote must say which answer: there is no default
         payload = event.get("payload")
         if not isinstance(payload, dict) or not isinstance(payload.get("approval_id"), str):

@@ -187,7 +187,7 @@ class ListenerSession:
                     failures = 0
                     self._count("connects")
                     await self._serve(socket)
-            except SOCKET_ERRORS as error:
+            except (*SOCKET_ERRORS, PlatformError) as error:  # PlatformError: an unusable token
                 self._metrics.platform_error("websocket", type(error).__name__)
                 failures += 1
                 limit = self._tuning.max_connect_failures
@@ -273,12 +273,10 @@ class ListenerSession:
         self._metrics.pending(len(pending))
         if not pending:
             return 0
-        listed = {
-            item["id"]: item
-            for item in await self._platform.list_approvals()
-            if isinstance(item.get("id"), str) and item["id"] in pending
-        }
+        reply = await self._platform.read_list()
+        listed = {item["id"]: item for item in reply.items if item["id"] in pending}
         self._count("catch_up_reads")
+        self._count("skipped_items", reply.skipped)
         missing = sorted(
             (a for a in pending if a not in listed), key=lambda a: self._read_at.get(a, 0.0)
         )

@@ -101,6 +101,7 @@ class ListenerReport(_Model):
     poll_passes: int = 0
     unowned_events: int = 0
     unreadable: int = 0  # pending approvals beyond the newest 50 with no single-item route
+    skipped_items: int = 0  # oversized or malformed items of list replies, per reply
 
 
 class ExpireApprovalInput(_Model):

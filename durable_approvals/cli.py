@@ -29,7 +29,7 @@ import httpx
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from durable_approvals.audit_log import AuditLog, verify_chain
+from durable_approvals.audit_log import AuditLog, verify_audit
 from durable_approvals.binding import EDITS_NEED_ONE_DECIDER
 from durable_approvals.client import (
     LATE,
@@ -565,13 +565,14 @@ def show(approval_id: str) -> int:
 
 
 def audit_verify(path: str | None, follows: str | None) -> int:
-    """Check the audit file's hash chain: one line, exit 0 intact, 1 tampered.
+    """Check the audit file's hash chain and that no approval has two outcome records:
+    one line, exit 0 intact, 1 tampered or inconsistent.
 
     ``path`` defaults to ``AUDIT_LOG_PATH``; an unreadable file raises (exit 2).
     """
     target = Path(path) if path else Settings().audit_log_path
     try:
-        report = verify_chain(target, follows=Path(follows) if follows else None)
+        report = verify_audit(target, follows=Path(follows) if follows else None)
     except OSError as error:
         where = error.filename or target
         raise OSError(f"cannot read audit file {where}: {error.strerror or error}") from None

@@ -4,9 +4,11 @@ retryable (Temporal retries the activity)
 ├── PLATFORM_UNAVAILABLE     connect error, timeout, 5xx, 429
 └── AUDIT_UNWRITABLE         the audit file cannot be appended to (a record is never dropped)
 non-retryable
-├── PLATFORM_REJECTED        4xx on create/decide/expire
+├── PLATFORM_REJECTED        4xx on create/decide/expire; a token that cannot be sent
+│                            (a control character), refused before any request
 ├── PLATFORM_BAD_REPLY       201 without valid JSON or without an approval_id; a reply
-│                            over MAX_REPLY_BYTES
+│                            over MAX_REPLY_BYTES; a list reply that is not an array
+│                            or runs over MAX_LIST_BYTES (one bad item is skipped)
 ├── UNKNOWN_WORKSPACE        the request names a workspace this worker does not serve
 ├── INVALID_APPROVAL_ID      an approval id that is not an ``Identifier``, refused
 │                            before it is put in a URL (no request is sent)

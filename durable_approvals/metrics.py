@@ -36,6 +36,7 @@ LISTENER_COUNTERS = {
     "poll_passes": "poll passes while the socket is down (or off)",
     "unowned_events": "decisions no running workflow owned within the grace period",
     "unreadable": "pending approvals beyond the platform's newest 50 that cannot be read",
+    "skipped_items": "oversized or malformed items skipped in the platform's list replies",
 }
 """The listener report's counters exported as ``approvals_listener_<name>``."""
 

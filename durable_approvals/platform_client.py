@@ -5,17 +5,31 @@ Every failure is a ``PlatformError`` that says whether trying again can help.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import httpx
 
 from durable_approvals import errors
+from durable_approvals.json_items import ArrayItems, NotAnArray, Oversized
 from durable_approvals.models import is_identifier, require_identifier
+from durable_approvals.redaction import redact_text
+from durable_approvals.settings import SettingsError, token_problem
+
+logger = logging.getLogger(__name__)
 
 MAX_REPLY_BYTES = 2_000_000
+MAX_ITEM_BYTES = MAX_REPLY_BYTES
+"""One item of the list reply; a larger one is skipped (counted, warned once), not the list."""
+MAX_LIST_BYTES = 128_000_000
+"""The whole list reply, read as it streams; past this the read fails (a runaway reply)."""
+MAX_WARNED_ITEMS = 10_000
 MAX_ERROR_BYTES = 4_096
 MAX_ERROR_CHARS = 200
 _RETRYABLE_4XX = {408, 425, 429}
@@ -59,7 +73,7 @@ def _error_text(response: httpx.Response) -> str | None:
         return None
     try:
         data = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: no text
         return None
     text = data.get("error") if isinstance(data, dict) else None
     if not isinstance(text, str):
@@ -79,7 +93,7 @@ def _json_body(response: httpx.Response) -> Any:
         )
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: not JSON to us
         raise PlatformError(
             f"Platform returned invalid JSON (status {response.status_code})",
             kind=errors.PLATFORM_BAD_REPLY,
@@ -88,14 +102,47 @@ def _json_body(response: httpx.Response) -> Any:
         ) from None
 
 
+def _header_safe(token: str, name: str) -> str:
+    if problem := token_problem(token, name):
+        raise PlatformError(problem, kind=errors.PLATFORM_REJECTED, retryable=False)
+    return token
+
+
 def _transport_error(error: httpx.HTTPError, failed: str, base_url: str) -> PlatformError:
     """``{failed}: cannot reach the platform at {url} (PLATFORM_URL): {why}``."""
-    detail = str(error) or type(error).__name__
+    detail = redact_text(str(error)) or type(error).__name__
     return PlatformError(
         f"{failed}: cannot reach the platform at {base_url} (PLATFORM_URL): {detail}",
         kind=errors.PLATFORM_UNAVAILABLE,
         retryable=True,
     )
+
+
+@dataclass(frozen=True)
+class ListReply:
+    """The usable items of one list reply, and how many were skipped (oversized or
+    malformed: not a JSON object with a valid ``id``)."""
+
+    items: list[dict[str, Any]]
+    skipped: int = 0
+
+
+_ITEM_ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _item_name(raw: bytes) -> str | None:
+    """The ``id`` an unusable item's first bytes give, if a valid one."""
+    found = _ITEM_ID.search(raw[:4_096])
+    name = found.group(1).decode("utf-8", "replace") if found else None
+    return name if is_identifier(name) else None
+
+
+def _parsed_item(raw: bytes) -> dict[str, Any] | None:
+    try:
+        item = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return item if isinstance(item, dict) and is_identifier(item.get("id")) else None
 
 
 @dataclass
@@ -109,6 +156,7 @@ class PlatformClient:
     token_source: Callable[[], str | None] | None = None
     """Called for the token of each request when set (a rotated token file); else ``token``."""
     _single_item_route: bool | None = None
+    _warned_items: set[str] = field(default_factory=set)
 
     @property
     def has_single_item_route(self) -> bool | None:
@@ -116,10 +164,20 @@ class PlatformClient:
         return self._single_item_route
 
     def headers(self) -> dict[str, str]:
+        """The workspace's headers, with its token.
+
+        Raises:
+            PlatformError: a token that cannot be a header (never sent, never shown).
+        """
         headers = {"X-Workspace-ID": self.workspace_id}
-        token = self.token_source() if self.token_source is not None else self.token
+        try:
+            token = self.token_source() if self.token_source is not None else self.token
+        except SettingsError as error:  # a token file that cannot be sent
+            raise PlatformError(
+                str(error), kind=errors.PLATFORM_REJECTED, retryable=False
+            ) from None
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {_header_safe(token, 'the workspace token')}"
         return headers
 
     def websocket_url(self) -> str:
@@ -212,19 +270,78 @@ class PlatformClient:
         return approval_id
 
     async def list_approvals(self) -> list[dict[str, Any]]:
-        """The newest 50 approvals of the workspace, newest first."""
-        response = await self._send("GET", self._url(), failed="Failed to list approvals")
-        if response.status_code != 200:
-            raise _status_error("Failed to list approvals", response)
-        data = _json_body(response)
-        if not isinstance(data, list):
+        """The newest 50 approvals of the workspace, newest first (``read_list``'s items)."""
+        return (await self.read_list()).items
+
+    async def read_list(self) -> ListReply:
+        """The newest 50 approvals, read item by item as the reply streams in: an item over
+        ``MAX_ITEM_BYTES`` or not a JSON object with a valid ``id`` is skipped (counted,
+        warned once), never a failure of the read (docs/internals.md).
+
+        Raises:
+            PlatformError: a reply other than 200, not a JSON array, or over ``MAX_LIST_BYTES``.
+        """
+        failed = "Failed to list approvals"
+        items: list[dict[str, Any]] = []
+        skipped = 0
+        headers = self.headers()
+        try:
+            async with self.http.stream("GET", self._url(), headers=headers) as response:
+                if response.status_code != 200:
+                    raise _status_error(failed, response)
+                array = ArrayItems(MAX_ITEM_BYTES)
+                read = 0
+                async for chunk in response.aiter_bytes():
+                    read += len(chunk)
+                    if read > MAX_LIST_BYTES:
+                        raise PlatformError(
+                            f"Platform list reply too large (over {MAX_LIST_BYTES} bytes)",
+                            kind=errors.PLATFORM_BAD_REPLY,
+                            retryable=False,
+                            status_code=200,
+                        )
+                    array.feed(chunk)
+                    for raw in array.take():
+                        item = self._usable(raw)
+                        if item is None:
+                            skipped += 1
+                        else:
+                            items.append(item)
+                    if array.done:
+                        break
+                array.close()
+        except NotAnArray:
             raise PlatformError(
                 "Platform list reply is not a JSON array",
                 kind=errors.PLATFORM_BAD_REPLY,
                 retryable=False,
                 status_code=200,
+            ) from None
+        except httpx.HTTPError as error:
+            raise _transport_error(error, failed, self.base_url) from error
+        return ListReply(items, skipped)
+
+    def _usable(self, raw: bytes | Oversized) -> dict[str, Any] | None:
+        """The item, or ``None`` (with one warning per item) when it cannot be used."""
+        if isinstance(raw, Oversized):
+            item, name, size, why = None, _item_name(raw.head), raw.size, "oversized"
+        else:
+            item, name, size, why = _parsed_item(raw), _item_name(raw), len(raw), "malformed"
+        if item is not None:
+            return item
+        key = name or hashlib.sha256(raw.head if isinstance(raw, Oversized) else raw).hexdigest()
+        if key not in self._warned_items:
+            if len(self._warned_items) >= MAX_WARNED_ITEMS:
+                self._warned_items.clear()
+            self._warned_items.add(key)
+            logger.warning(
+                "skipping %s item %s in the platform's list (%d bytes): that item is not "
+                "read, the others are (warned once per item)",
+                why,
+                name or "(no readable id)",
+                size,
             )
-        return [item for item in data if isinstance(item, dict)]
+        return None
 
     async def find_by_task_id(self, task_id: str) -> str | None:
         """The id of the newest approval with this ``task_id`` among the newest 50, if any."""
@@ -305,7 +422,11 @@ class PlatformClient:
             self._item_url(approval_id, "/decide"),
             failed="Failed to decide",
             json=body,
-            extra_headers={APPROVER_HEADER: approver_token} if approver_token else None,
+            extra_headers=(
+                {APPROVER_HEADER: _header_safe(approver_token, "the approver token")}
+                if approver_token
+                else None
+            ),
         )
         if response.status_code != 200:
             raise _status_error("Failed to decide", response, detail=_error_text(response))
@@ -374,4 +495,4 @@ class PlatformClient:
         return await self._notify(approval_id, "/escalate", body)
 
 
-__all__ = ["ExpireResult", "PlatformClient", "PlatformError"]
+__all__ = ["ExpireResult", "ListReply", "PlatformClient", "PlatformError"]

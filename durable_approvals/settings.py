@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from durable_approvals.metrics import parse_metrics_address
@@ -32,6 +33,22 @@ class SettingsError(ValueError):
     """A setting needed for this call is missing or unusable; the message names it."""
 
 
+# C0 and C1 controls, DEL, and Unicode's line and paragraph separators: a header value
+# (or a log line) with one of these breaks, and its error would carry the secret.
+_TOKEN_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def token_problem(token: str, name: str) -> str | None:
+    """Why ``token`` cannot be sent as a header (one line naming ``name``, never the
+    token), or ``None``."""
+    if _TOKEN_CONTROL_CHARS.search(token):
+        return (
+            f"{name} contains a control character (a line break?): set it to the token "
+            "alone, on one line"
+        )
+    return None
+
+
 def settings_file() -> Path | None:
     """The dotenv file read under the environment: ``$APPROVALS_ENV_FILE``, else
     ``./approvals.env`` (the dev stack writes it); an empty variable means none."""
@@ -48,7 +65,11 @@ class Settings(BaseSettings):
     then the settings file (:func:`settings_file`), then the defaults."""
 
     model_config = SettingsConfigDict(
-        env_prefix="", case_sensitive=False, extra="ignore", env_file_encoding="utf-8"
+        env_prefix="",
+        case_sensitive=False,
+        extra="ignore",
+        env_file_encoding="utf-8",
+        hide_input_in_errors=True,  # values may be secrets
     )
 
     def __init__(self, **values: Any) -> None:
@@ -135,6 +156,14 @@ class Settings(BaseSettings):
             raise ValueError("PLATFORM_URL must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("workspace_token", "approver_token", "temporal_api_key")
+    @classmethod
+    def _one_line_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        name = (info.field_name or "token").upper()
+        if value is not None and (problem := token_problem(value.get_secret_value(), name)):
+            raise ValueError(problem)
+        return value
+
     @field_validator("worker_metrics_address")
     @classmethod
     def _metrics_address(cls, value: str) -> str:
@@ -182,11 +211,17 @@ def token_file() -> Path:
 
 
 def read_token_file(path: Path) -> str | None:
-    """The token in ``path``, stripped; ``None`` when unreadable or empty."""
+    """The token in ``path``, stripped; ``None`` when unreadable or empty.
+
+    Raises:
+        SettingsError: a control character inside the token (the message names the file).
+    """
     try:
         token = path.read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
+    if problem := token_problem(token, f"the token in {path}"):
+        raise SettingsError(problem)
     return token or None
 
 

@@ -105,7 +105,8 @@ def next_reminder(
         return step.at
     if policy.remind_every is None or step.kind is StepKind.DEADLINE:
         return None
-    return next_reminder(policy, step.at, escalations_done + 1, last_reminder)
+    # a missed escalation (``at`` in the past) is done now: reminders count from now
+    return next_reminder(policy, max(elapsed, step.at), escalations_done + 1, last_reminder)
 
 
 __all__ = ["Policy", "Step", "StepKind", "next_reminder", "next_step"]
