@@ -174,6 +174,14 @@ async def test_bad_slack_input_is_refused_audited_and_decides_nothing(dev_env, d
         # Not a form: refused before anything else.
         as_json = {**stack.slack.state.signed_headers(body), "Content-Type": "application/json"}
         assert (await http.post(interactivity, content=body, headers=as_json)).status_code == 415
+        # Bounded: a 100 KB body is refused before it is read whole; a foreign Host too.
+        huge = form_body({**payload, "padding": "x" * 100_000})
+        too_big = await http.post(
+            interactivity, content=huge, headers=stack.slack.state.signed_headers(huge)
+        )
+        assert too_big.status_code == 413
+        rebound = {**stack.slack.state.signed_headers(body), "Host": "attacker.example"}
+        assert (await http.post(interactivity, content=body, headers=rebound)).status_code == 400
         # Unknown Slack user (properly signed).
         unknown = form_body(
             interaction_payload(message, "approve", "U0MALLORY", payload["response_url"])
