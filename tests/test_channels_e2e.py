@@ -189,7 +189,7 @@ async def test_bad_slack_input_is_refused_audited_and_decides_nothing(dev_env, d
         reply = await http.post(
             interactivity, content=unknown, headers=stack.slack.state.signed_headers(unknown)
         )
-        assert reply.json()["text"] == "refused: unknown Slack user"
+        assert (reply.status_code, reply.json()["text"]) == (200, "refused: unknown Slack user")
         # A replayed payload: the same signed request twice.
         headers = stack.slack.state.signed_headers(body)
         denied = form_body(

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import urllib.parse
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -126,7 +127,7 @@ def create_channel_app(endpoint: ChannelEndpoint) -> FastAPI:
             )
         return text
 
-    async def within_slack_window(work: Any) -> str | None:
+    async def within_slack_window(work: Awaitable[str]) -> str | None:
         task = asyncio.ensure_future(work)
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -157,10 +158,11 @@ def create_channel_app(endpoint: ChannelEndpoint) -> FastAPI:
             return JSONResponse({"ignored": payload.get("type")})
         try:
             click = endpoint.click(payload)
-        except Refusal as refusal:
+        except Refusal as refusal:  # from Slack, so answered as Slack expects: 200
+            text = f"refused: {refusal.reason}"
             url = payload.get("response_url")
-            await reply(url if isinstance(url, str) else None, f"refused: {refusal.reason}")
-            raise
+            await reply(url if isinstance(url, str) else None, text)
+            return JSONResponse({"refused": refusal.reason, "text": text})
         work = open_edits(click) if click.action_id == APPROVE_EDITS else decide_and_reply(click)
         return JSONResponse({"text": await within_slack_window(work)})
 

@@ -23,6 +23,7 @@ from durable_approvals.channels.keys import ChannelKey, LinkClaim, LinkError, Li
 from durable_approvals.channels.notice import APPROVE, APPROVE_EDITS, DENY
 from durable_approvals.channels.store import ChannelStore
 from durable_approvals.channels.verdicts import verdict_text
+from durable_approvals.client import ApprovalClosedError
 from durable_approvals.models import (
     AuditEntry,
     Decision,
@@ -141,7 +142,6 @@ class ChannelEndpoint:
         """Decide through the one path, signed as coming from ``channel``; an ended approval
         is a refusal. Every refusal is audited here: one the workflow's validator answers
         leaves nothing in its history."""
-        from durable_approvals.client import ApprovalClosedError
 
         def attest(final: Decision) -> Decision:
             named = final.model_copy(update={"channel": channel, "channel_user": channel_user})

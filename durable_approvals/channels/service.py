@@ -33,8 +33,13 @@ def load_endpoint_config(settings: Settings) -> ChannelsConfig:
 
 
 def build_endpoint(settings: Settings, client: Client, channels: ChannelsConfig) -> ChannelEndpoint:
-    """The endpoint deciding through ``client`` for ``settings``' deployment."""
-    assert channels.endpoint is not None
+    """The endpoint deciding through ``client`` for ``settings``' deployment.
+
+    Raises:
+        ChannelConfigError: the config has no ``endpoint`` section.
+    """
+    if channels.endpoint is None:
+        raise ChannelConfigError("channels.endpoint is required to serve the endpoint")
 
     async def decide(decision: Decision, attest: Any) -> DecisionVerdict:
         return await approvals.decide(
