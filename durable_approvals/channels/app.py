@@ -67,7 +67,7 @@ def create_channel_app(endpoint: ChannelEndpoint) -> FastAPI:
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> Response:
-        text = f"refused: {refusal.reason}"
+        text = refusal.text
         if request.url.path.startswith("/email"):
             return HTMLResponse(result_page(text), refusal.status, headers=PAGE_HEADERS)
         return JSONResponse({"refused": refusal.reason, "text": text}, refusal.status)
@@ -96,7 +96,7 @@ def create_channel_app(endpoint: ChannelEndpoint) -> FastAPI:
         try:
             text = verdict_text(await endpoint.decide_click(click))
         except Refusal as refusal:
-            text = f"refused: {refusal.reason}"
+            text = refusal.text
         await reply(click.response_url, text)
         return text
 
@@ -120,7 +120,7 @@ def create_channel_app(endpoint: ChannelEndpoint) -> FastAPI:
             verdict, channel = await endpoint.decide_edits(payload)
             text = verdict_text(verdict)
         except Refusal as refusal:
-            text, channel = f"refused: {refusal.reason}", None
+            text, channel = refusal.text, None
         if channel is not None and endpoint.slack_client is not None:
             await asyncio.to_thread(
                 endpoint.slack_client.chat_postEphemeral, channel=channel, user=user, text=text
@@ -159,7 +159,7 @@ def create_channel_app(endpoint: ChannelEndpoint) -> FastAPI:
         try:
             click = endpoint.click(payload)
         except Refusal as refusal:  # from Slack, so answered as Slack expects: 200
-            text = f"refused: {refusal.reason}"
+            text = refusal.text
             url = payload.get("response_url")
             await reply(url if isinstance(url, str) else None, text)
             return JSONResponse({"refused": refusal.reason, "text": text})

@@ -23,7 +23,7 @@ from durable_approvals.channels.keys import ChannelKey, LinkClaim, LinkError, Li
 from durable_approvals.channels.notice import APPROVE, APPROVE_EDITS, DENY
 from durable_approvals.channels.store import ChannelStore
 from durable_approvals.channels.verdicts import verdict_text
-from durable_approvals.client import ApprovalClosedError
+from durable_approvals.client import ApprovalClosedError, DecisionTimeoutError
 from durable_approvals.models import (
     AuditEntry,
     Decision,
@@ -44,6 +44,7 @@ OTHER_APPROVER = "link for another approver"
 OTHER_WORKSPACE = "link for another workspace"
 USED_LINK = "link already used"
 MALFORMED = "malformed request"
+NO_WORKER = "no worker answered in time; nothing was decided, try again"
 """Refusal reasons of the endpoint itself (the workflow's own come in the verdict)."""
 
 
@@ -60,6 +61,13 @@ class Refusal(Exception):
 
     reason: str
     status: int = 403
+    kind: str = "refused"
+    """``refused``, or ``error`` when nothing could be decided (no worker answered)."""
+
+    @property
+    def text(self) -> str:
+        """What the person is shown: ``refused: self-approval``."""
+        return f"{self.kind}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,16 @@ class ChannelEndpoint:
 
         try:
             verdict = await self._decide(decision, attest)
+        except DecisionTimeoutError:
+            self._audit(
+                "failure",
+                channel,
+                approval_id=decision.approval_id,
+                decided_by=decision.decided_by,
+                channel_user=channel_user,
+                error=NO_WORKER,
+            )
+            raise Refusal(NO_WORKER, 503, kind="error") from None
         except ApprovalClosedError:
             raise self.refuse(
                 ENDED,
