@@ -231,13 +231,13 @@ async def test_bad_slack_input_is_refused_audited_and_decides_nothing(dev_env, d
             content=stale_button,
             headers=stack.slack.state.signed_headers(stale_button),
         )
-        assert late.json()["text"] == "refused: approval has ended"
+        assert late.json()["text"] == "refused: conflicting"  # alice approved it
     reasons = [reason for reason, _ in rejections(stack)]
     for expected in (
         "bad or stale Slack signature",
         "unknown Slack user",
         "replayed request",
-        "approval has ended",
+        "conflicting",
     ):
         assert expected in reasons
     assert reasons.count("bad or stale Slack signature") == 2

@@ -18,28 +18,39 @@ class ProofCheck:
     workspace_id: str
     verify_key: str | None = None
     required: bool = False
+    votes: bool | None = None
+    """Which statement a proof must sign: a vote's (a request that counts votes), a
+    decision's (``False``), or either (``None``, a caller that does not say)."""
     channel_key: str | None = None
     """The channel endpoint's public key (docs/channels.md), from the workspace config."""
 
     def verified(self, decision: Decision) -> bool:
         """Whether ``decision``'s proof is the platform's signature over this workspace,
-        its approval id, answer, decider, action hash and time; or, for a decision naming
-        a channel, the channel endpoint's signature over the same and the channel user."""
-        if decision.proof is None or decision.decided_at is None:
-            return False
+        its approval id, answer, decider, action hash and time, as a vote or a decision;
+        or, for a decision naming a channel, the channel endpoint's signature over the
+        same and the channel user."""
         if decision.channel is not None:
             return self._channel_verified(decision)
-        if self.verify_key is None:
+        key, decided_at = self.verify_key, decision.decided_at
+        if key is None or decision.proof is None or decided_at is None:
             return False
-        statement = canonical_statement(
-            workspace_id=self.workspace_id,
-            approval_id=decision.approval_id,
-            approved=decision.approved,
-            decided_by=decision.decided_by,
-            action_hash=decision.action_hash,
-            decided_at=decision.decided_at,
+        kinds = (False, True) if self.votes is None else (self.votes,)
+        return any(
+            verify(
+                key,
+                canonical_statement(
+                    workspace_id=self.workspace_id,
+                    approval_id=decision.approval_id,
+                    approved=decision.approved,
+                    decided_by=decision.decided_by,
+                    action_hash=decision.action_hash,
+                    decided_at=decided_at,
+                    vote=vote,
+                ),
+                decision.proof,
+            )
+            for vote in kinds
         )
-        return verify(self.verify_key, statement, decision.proof)
 
     def _channel_verified(self, decision: Decision) -> bool:
         if self.channel_key is None or decision.channel is None or decision.decided_at is None:

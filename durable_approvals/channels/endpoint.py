@@ -23,7 +23,7 @@ from durable_approvals.channels.keys import ChannelKey, LinkClaim, LinkError, Li
 from durable_approvals.channels.notice import APPROVE, APPROVE_EDITS, DENY
 from durable_approvals.channels.store import ChannelStore
 from durable_approvals.channels.verdicts import verdict_text
-from durable_approvals.client import ApprovalClosedError, DecisionTimeoutError
+from durable_approvals.deciding import DecisionTimeoutError
 from durable_approvals.models import (
     AuditEntry,
     Decision,
@@ -147,9 +147,10 @@ class ChannelEndpoint:
     async def decide(
         self, decision: Decision, *, channel: str, channel_user: str
     ) -> DecisionVerdict:
-        """Decide through the one path, signed as coming from ``channel``; an ended approval
-        is a refusal. Every refusal is audited here: one the workflow's validator answers
-        leaves nothing in its history."""
+        """Decide through the one path (``durable_approvals.deciding``), signed as coming
+        from ``channel``. Every refusal is audited here: one the workflow's validator
+        answers, or one for an approval that has ended (``late``, ``conflicting``), leaves
+        nothing in its history."""
 
         def attest(final: Decision) -> Decision:
             named = final.model_copy(update={"channel": channel, "channel_user": channel_user})
@@ -167,14 +168,6 @@ class ChannelEndpoint:
                 error=NO_WORKER,
             )
             raise Refusal(NO_WORKER, 503, kind="error") from None
-        except ApprovalClosedError:
-            raise self.refuse(
-                ENDED,
-                channel,
-                approval_id=decision.approval_id,
-                decided_by=decision.decided_by,
-                channel_user=channel_user,
-            ) from None
         if verdict.outcome is VerdictOutcome.REFUSED:
             self._audit(
                 "rejected",

@@ -14,7 +14,8 @@ from durable_approvals.channels.endpoint import ChannelEndpoint
 from durable_approvals.channels.keys import ChannelKey
 from durable_approvals.channels.slack import web_client
 from durable_approvals.channels.store import ChannelStore
-from durable_approvals.models import Decision, DecisionVerdict
+from durable_approvals.deciding import Decider
+from durable_approvals.models import Ballot, Decision, DecisionVerdict
 from durable_approvals.settings import Settings
 
 
@@ -42,18 +43,16 @@ def build_endpoint(settings: Settings, client: Client, channels: ChannelsConfig)
         raise ChannelConfigError("channels.endpoint is required to serve the endpoint")
 
     async def decide(decision: Decision, attest: Any) -> DecisionVerdict:
-        return await approvals.decide(
-            client,
-            settings,
-            decision.approval_id,
+        ballot = Ballot(
+            approval_id=decision.approval_id,
             approved=decision.approved,
             decided_by=decision.decided_by,
             comment=decision.comment,
             action_hash=decision.action_hash,
             edited_args=decision.edited_args,
-            bind_to_request=True,
-            attest=attest,
+            by_update=True,  # the workflow checks the endpoint's proof; the platform cannot
         )
+        return await Decider.with_client(client, settings, attest=attest).decide(ballot)
 
     async def request_of(approval_id: str) -> tuple[str, dict[str, Any] | None] | None:
         workflow_id = await approvals.waiting_workflow(client, settings, approval_id)
