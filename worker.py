@@ -30,6 +30,7 @@ from durable_approvals.activities.audit import AuditActivities
 from durable_approvals.activities.failures import RedactingInterceptor
 from durable_approvals.activities.late_decisions import LateDecisionAudit
 from durable_approvals.activities.listener import ListenerActivities, ListenerTuning
+from durable_approvals.activities.notify import NotifyActivities
 from durable_approvals.activities.platform_http import PlatformHttpActivities
 from durable_approvals.activities.rbac import RbacActivities
 from durable_approvals.activities.workspace import PlatformAccess
@@ -193,6 +194,7 @@ async def build_worker(
         http_activities = PlatformHttpActivities(access)
         listener = ListenerActivities(client, access, tuning, LateDecisionAudit(client, audit_log))
         rbac = RbacActivities(settings)
+        notify = NotifyActivities(settings)
         audit = AuditActivities(audit_log)
         worker = Worker(
             client,
@@ -208,6 +210,7 @@ async def build_worker(
                 http_activities.escalate_approval,
                 listener.listen_workspace,
                 audit.write_audit,
+                notify.notify,
             ],
             **worker_options,  # type: ignore[arg-type]
         )

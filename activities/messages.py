@@ -45,6 +45,12 @@ class PermissionVerdict(_Model):
     verify_key: str | None = None
     """The platform's public key (PLATFORM_VERIFY_KEY, base64) the workflow checks proofs
     with; from the worker's settings, never from the request (the requester could forge)."""
+    notify_channels: bool = False
+    """The workspace config has a ``channels:`` section with Slack or email: the workflow
+    notifies them (docs/channels.md); absent in older results, hence off."""
+    channel_verify_key: str | None = None
+    """The channel endpoint's public key (the workspace config's ``channels.verify_key``,
+    base64): decisions it signs count as verified too (docs/channels.md)."""
 
 
 class CreateApprovalInput(_Model):

@@ -8,7 +8,7 @@ import logging
 from temporalio import activity
 
 from durable_approvals.activities.messages import PermissionCheck, PermissionVerdict
-from durable_approvals.activities.rbac_policy import load_policy
+from durable_approvals.activities.rbac_policy import RbacPolicy, load_policy
 from durable_approvals.activities.workspace import require_served_workspace
 from durable_approvals.proof import read_key_text
 from durable_approvals.settings import Settings
@@ -25,6 +25,18 @@ def _verify_key(settings: Settings) -> str | None:
         return read_key_text(settings.platform_verify_key)
     except ValueError as error:
         logger.warning("%s: no decision can be verified", error)
+        return None
+
+
+def _channel_key(policy: RbacPolicy) -> str | None:
+    """The channel endpoint's public key the config names; unusable: ``None`` (one log
+    line), and channel decisions are then not verified."""
+    if policy.channel_verify_key is None:
+        return None
+    try:
+        return read_key_text(policy.channel_verify_key)
+    except ValueError:
+        logger.warning("channels.verify_key is neither a public key nor a file holding one")
         return None
 
 
@@ -50,6 +62,11 @@ class RbacActivities:
                     "verify_key": key,
                 }
             )
+        channel_key = await asyncio.to_thread(_channel_key, policy)
+        if channel_key is not None:
+            verdict = verdict.model_copy(update={"channel_verify_key": channel_key})
+        if policy.notify_channels:
+            verdict = verdict.model_copy(update={"notify_channels": True})
         if check.approver_group is None:
             return verdict
         members = policy.approver_groups.get(check.approver_group)

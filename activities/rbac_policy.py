@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,11 @@ class RbacPolicy:
     require_verified_deciders: bool = False
     """``require_verified_deciders: true`` in the config: only decisions carrying the
     platform's valid proof are taken (docs/trust-model.md); anything else means false."""
+    notify_channels: bool = False
+    """``channels:`` names ``slack`` or ``email`` (docs/channels.md)."""
+    channel_verify_key: str | None = None
+    """``channels.verify_key``: the channel endpoint's public key, or the path of a file
+    holding it (docs/channels.md); read by the RBAC activity."""
 
     def permits(self, action: str) -> bool:
         for role in self.roles:
@@ -75,12 +80,21 @@ def policy_from_config(config: Any) -> RbacPolicy:
     empty role list is kept (it grants nothing)."""
     groups = approver_groups_from_config(config)
     verified = isinstance(config, Mapping) and config.get("require_verified_deciders") is True
+    channels = config.get("channels") if isinstance(config, Mapping) else None
+    channel_key = channels.get("verify_key") if isinstance(channels, Mapping) else None
+    base = RbacPolicy(
+        approver_groups=groups,
+        require_verified_deciders=verified,
+        channel_verify_key=channel_key if isinstance(channel_key, str) else None,
+        notify_channels=isinstance(channels, Mapping)
+        and any(channels.get(name) for name in ("slack", "email")),
+    )
     rbac = config.get("rbac") if isinstance(config, Mapping) else None
     if not isinstance(rbac, Mapping):
-        return RbacPolicy(approver_groups=groups, require_verified_deciders=verified)
+        return base
     raw_roles = rbac.get("roles", list(DEFAULT_ROLES))
     if not isinstance(raw_roles, Sequence) or isinstance(raw_roles, str):
-        return RbacPolicy(approver_groups=groups, require_verified_deciders=verified)
+        return base
     roles = tuple(str(role) for role in raw_roles)
     overrides: dict[str, frozenset[str]] = {}
     raw_allowed = rbac.get("allowed_actions")
@@ -88,12 +102,7 @@ def policy_from_config(config: Any) -> RbacPolicy:
         for role, actions in raw_allowed.items():
             if isinstance(actions, Sequence) and not isinstance(actions, str):
                 overrides[str(role)] = frozenset(str(a) for a in actions)
-    return RbacPolicy(
-        roles=roles,
-        allowed_actions=overrides,
-        approver_groups=groups,
-        require_verified_deciders=verified,
-    )
+    return replace(base, roles=roles, allowed_actions=overrides)
 
 
 def load_policy(config_path: Path) -> RbacPolicy:

@@ -28,6 +28,12 @@ from pathlib import Path
 import httpx
 
 from durable_approvals import search_attributes
+from durable_approvals.devstack.channels import (
+    ENDPOINT_PORT,
+    SMTP_PORT,
+    STANDIN_PORT,
+    DevChannels,
+)
 from durable_approvals.devstack.verified import (
     DEMO_APPROVERS,
     VerifiedDeciders,
@@ -52,6 +58,10 @@ class StackConfig:
     settings_file: Path = ROOT / DEFAULT_SETTINGS_FILE
     verified_deciders: bool = False
     """Approvers sign in and the platform signs decisions (docs/trust-model.md)."""
+    channels: bool = False
+    """The Slack stand-in, a local SMTP server and the channel endpoint (docs/channels.md)."""
+    channel_ports: tuple[int, int, int] = (STANDIN_PORT, ENDPOINT_PORT, SMTP_PORT)
+    """The stand-in's, the endpoint's and the SMTP server's."""
     open_platform: bool = False
     """No workspace token: anyone who reaches the platform may use it (``--open``)."""
 
@@ -93,6 +103,13 @@ class StackConfig:
     @property
     def verified(self) -> VerifiedDeciders | None:
         return VerifiedDeciders(self.data_dir) if self.verified_deciders else None
+
+    @property
+    def dev_channels(self) -> DevChannels | None:
+        if not self.channels:
+            return None
+        standin, endpoint, smtp = self.channel_ports
+        return DevChannels(self.data_dir, standin, endpoint, smtp)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -226,6 +243,7 @@ def run_stack(config: StackConfig) -> None:
         (config.ui_port, "temporal ui"),
         (config.platform_port, "platform"),
         (config.metrics_port, "worker metrics"),
+        *_channel_ports(config),
     ):
         _require_free(port, name)
     if config.open_platform and config.verified_deciders:
@@ -305,18 +323,99 @@ def _run(config: StackConfig, data: Path, logs: Path) -> None:
                 worker_env,
             )
         )
+        children = [temporal, platform, worker]
+        channels = config.dev_channels
+        if channels is not None:
+            children += _start_channels(stack, channels, config, logs, env)
         write_settings_file(config)
         make_private(data)
         print(_banner(config), flush=True)
-        while all(p.poll() is None for p in (temporal, platform, worker)):
+        while all(p.poll() is None for p in children):
             time.sleep(0.5)
         raise RuntimeError(f"a component exited; see the logs in {logs}")
+
+
+def _channel_ports(config: StackConfig) -> list[tuple[int, str]]:
+    channels = config.dev_channels
+    if channels is None:
+        return []
+    return [
+        (channels.standin_port, "slack stand-in"),
+        (channels.endpoint_port, "channel endpoint"),
+        (channels.smtp_port, "smtp"),
+    ]
+
+
+def _start_channels(
+    stack: contextlib.ExitStack,
+    channels: DevChannels,
+    config: StackConfig,
+    logs: Path,
+    env: dict[str, str],
+) -> list[subprocess.Popen[bytes]]:
+    """The SMTP server (each mail written to logs/mail.log), the Slack stand-in and the
+    channel endpoint."""
+    channels.prepare(config.workspace_config)
+    smtp = stack.enter_context(
+        _child(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{channels.smtp_port}",
+                "-c",
+                "aiosmtpd.handlers.Debugging",
+            ],
+            logs / "mail.log",
+            {**env, "PYTHONUNBUFFERED": "1"},
+        )
+    )
+    standin = stack.enter_context(
+        _child(
+            "slack stand-in",
+            [
+                sys.executable,
+                "-m",
+                "durable_approvals.devstack.slack_standin",
+                "--port",
+                str(channels.standin_port),
+                "--token-file",
+                str(channels.secret_file("slack-bot-token")),
+                "--signing-secret-file",
+                str(channels.secret_file("slack-signing-secret")),
+                "--interactivity-url",
+                f"{channels.endpoint_url}/slack/interactivity",
+            ],
+            logs / "slack-standin.log",
+            env,
+        )
+    )
+    endpoint = stack.enter_context(
+        _child(
+            "channel endpoint",
+            [
+                sys.executable,
+                "-m",
+                "durable_approvals.channels",
+                "--port",
+                str(channels.endpoint_port),
+            ],
+            logs / "channels.log",
+            env,
+        )
+    )
+    _wait_for_health(channels.endpoint_url, endpoint, logs / "channels.log", 30)
+    return [smtp, standin, endpoint]
 
 
 def _banner(config: StackConfig) -> str:
     return (
         _open_banner(config)
         + _verified_banner(config)
+        + _channels_banner(config)
         + f"""
 durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_dir})
   Temporal        {config.temporal_address}   UI: http://127.0.0.1:{config.ui_port}
@@ -331,6 +430,18 @@ Try, in another terminal here:
   .venv/bin/approvals request "Drop the staging database" --reason "rebuilt nightly"
 """
     )
+
+
+def _channels_banner(config: StackConfig) -> str:
+    channels = config.dev_channels
+    if channels is None:
+        return ""
+    return f"""
+Channels (docs/channels.md): approvers alice (U0ALICE) and bob (U0BOB)
+  Slack stand-in  {channels.standin_url}   (messages and their buttons; click as a Slack user)
+  Endpoint        {channels.endpoint_url}   (Slack app manifest: /slack/manifest)
+  Email           every mail, with its links, in {config.data_dir / "logs" / "mail.log"}
+"""
 
 
 def _inbox_sign_in(config: StackConfig) -> str:
@@ -398,6 +509,15 @@ def main(argv: list[str] | None = None) -> int:
         "decisions and the workspace takes only signed ones (docs/trust-model.md)",
     )
     parser.add_argument(
+        "--channels",
+        action="store_true",
+        help="the Slack stand-in, a local SMTP server and the channel endpoint: approve "
+        "from a Slack message or an email link (docs/channels.md)",
+    )
+    parser.add_argument("--slack-standin-port", type=int, default=STANDIN_PORT)
+    parser.add_argument("--channels-port", type=int, default=ENDPOINT_PORT)
+    parser.add_argument("--smtp-port", type=int, default=SMTP_PORT)
+    parser.add_argument(
         "--open",
         action="store_true",
         help="run the platform without a workspace token (prints a warning): anyone who "
@@ -413,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics_port=args.metrics_port or free_metrics_port(),
         settings_file=args.settings_file.resolve(),
         verified_deciders=args.verified_deciders,
+        channels=args.channels,
+        channel_ports=(args.slack_standin_port, args.channels_port, args.smtp_port),
         open_platform=args.open,
     )
     # Both stop the stack, even when started in the background with SIGINT ignored.

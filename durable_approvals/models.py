@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, TypeGuard
+from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -18,6 +18,7 @@ from durable_approvals.binding import check_schema, schema_problem
 MAX_ACTION_CHARS = 500
 MAX_REASON_CHARS = 4_000
 MAX_NAME_CHARS = 200  # requester, decided_by
+MAX_CHANNEL_USER_CHARS = 320  # a Slack user id or an email address
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600  # a month: longer waits are a mistake, not a need
 MIN_POLL_INTERVAL_SECONDS = 0.05
 MAX_POLL_INTERVAL_SECONDS = 3_600.0
@@ -287,6 +288,11 @@ class Decision(_Model):
     proof: Annotated[str, Field(max_length=200)] | None = None
     """[ext] The platform's signature over who decided what (durable_approvals/proof.py,
     docs/trust-model.md); a decision sent by signal has none."""
+    channel: Literal["slack", "email"] | None = None
+    """Where the decider decided when not on the platform or a terminal: the channel
+    endpoint (docs/channels.md) names it, and signs it with ``channel_user``."""
+    channel_user: Annotated[str, Field(max_length=MAX_CHANNEL_USER_CHARS)] | None = None
+    """The decider's identity on that channel: a Slack user id or an email address."""
 
     def same_answer(self, other: Decision) -> bool:
         """Two sightings of one decision differ only in where they came from."""

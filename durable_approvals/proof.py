@@ -68,6 +68,37 @@ def canonical_statement(
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+CHANNEL_STATEMENT_TAG = "durable-approvals/channel-decision/v1"
+
+
+def channel_statement(
+    *,
+    workspace_id: str,
+    approval_id: str,
+    approved: bool,
+    decided_by: str,
+    action_hash: str | None,
+    decided_at: datetime,
+    channel: str,
+    channel_user: str,
+) -> bytes:
+    """The bytes the channel endpoint signs for a decision it received (docs/channels.md):
+    ``canonical_statement``'s fields under ``CHANNEL_STATEMENT_TAG``, then the channel
+    (``slack``, ``email``) and the identity there (Slack user id, email address)."""
+    fields = [
+        CHANNEL_STATEMENT_TAG,
+        workspace_id,
+        approval_id,
+        "approved" if approved else "denied",
+        decided_by,
+        action_hash,
+        format_time(decided_at),
+        channel,
+        channel_user,
+    ]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def _b64decode(text: str, size: int) -> bytes | None:
     try:
         raw = base64.b64decode(text.strip(), validate=True)
@@ -133,9 +164,11 @@ def verify(public_key: str, statement: bytes, signature: str | None) -> bool:
 
 
 __all__ = [
+    "CHANNEL_STATEMENT_TAG",
     "STATEMENT_TAG",
     "VOTE_STATEMENT_TAG",
     "canonical_statement",
+    "channel_statement",
     "format_time",
     "is_key_text",
     "public_key_text",

@@ -192,6 +192,9 @@ def test_a_plain_install_of_the_wheel_runs_the_cli_and_the_worker(wheel: Path, t
     worker = run("-m", "durable_approvals.worker", "--help")
     assert worker.returncode == 0, worker.stderr
     assert "usage: approvals-worker" in worker.stdout
+    channels = run("-m", "durable_approvals.channels", "--help")  # docs/channels.md
+    assert channels.returncode == 0, channels.stderr
+    assert "usage: approvals-channels" in channels.stdout
     entry_points = run(
         "-c",
         "from importlib.metadata import entry_points; "
@@ -200,6 +203,7 @@ def test_a_plain_install_of_the_wheel_runs_the_cli_and_the_worker(wheel: Path, t
     )
     assert "durable_approvals.cli:main" in entry_points.stdout
     assert "durable_approvals.worker:main" in entry_points.stdout
+    assert "durable_approvals.channels.__main__:main" in entry_points.stdout
 
 
 def _agent_install() -> set[str]:

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_approvals.activities.platform_http import PlatformHttpActivities
     from durable_approvals.activities.rbac import RbacActivities
+    from durable_approvals.channels.notice import NoticeEvent
     from durable_approvals.errors import (
         APPROVALS_EXCEED_GROUP,
         DECISION_REFUSED,
@@ -77,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         next_reminder,
         next_step,
     )
+    from durable_approvals.workflows.notifier import ChannelNotifier
     from durable_approvals.workflows.proof_check import ProofCheck
     from durable_approvals.workflows.votes import Tally, VoteVerdict
 
@@ -141,11 +143,13 @@ class ApprovalWorkflow:
         self._votes_audited = 0
         self._update_unsettled = False  # an accepted decide_update, its task not yet completed
         self._proofs: ProofCheck | None = None
+        self._channels = ChannelNotifier(request, self._audit, enabled=False)
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
         verdict = await self._check_permission()
         self._check_proofs(verdict)
+        self._channels.enabled = verdict.notify_channels  # docs/channels.md
         if not verdict.allowed:
             return await self._refuse_by_rbac(verdict)
         if self._tally is not None and (problem := self._vote_policy_problem(verdict)):
@@ -162,6 +166,7 @@ class ApprovalWorkflow:
         try:
             # Inside the try: a cancellation while these run still expires the request.
             await self._audit_requested(approval_id)
+            self._tell(NoticeEvent.REQUESTED)
             await self._read_once(approval_id)
             if self._policy is None:
                 await self._wait_for_decision(self._deadline)
@@ -169,6 +174,8 @@ class ApprovalWorkflow:
                 await self._wait_with_policy(approval_id, self._policy)
         except asyncio.CancelledError:
             await self._close_as_cancelled(approval_id)
+            self._tell(NoticeEvent.CANCELLED, outcome=ApprovalStatus.CANCELLED.value)
+            await self._channels.settle()
             raise
         self._rules.close()
         if self._rules.decision is None:
@@ -320,11 +327,16 @@ class ApprovalWorkflow:
     def _check_proofs(self, verdict: PermissionVerdict) -> None:
         """Verified deciders (docs/trust-model.md): the policy and the platform's public key
         come in the RBAC verdict, from the worker's config; none: today's rules."""
-        if verdict.verify_key is not None or verdict.require_verified_deciders:
+        if (
+            verdict.verify_key is not None
+            or verdict.require_verified_deciders
+            or verdict.channel_verify_key is not None
+        ):
             self._proofs = ProofCheck(
                 workspace_id=self._request.workspace_id,
                 verify_key=verdict.verify_key,
                 required=verdict.require_verified_deciders,
+                channel_key=verdict.channel_verify_key,
             )
             self._rules.verify = self._proofs
 
@@ -476,6 +488,7 @@ class ApprovalWorkflow:
             shown_on_platform=shown,
             platform_error=error,
         )
+        self._tell(NoticeEvent.REMINDED, sequence=number)
 
     async def _escalate(self, approval_id: str, step: Step, final_deadline: datetime) -> None:
         escalated_to = self._request.escalate_to
@@ -509,6 +522,7 @@ class ApprovalWorkflow:
             shown_on_platform=shown,
             platform_error=error,
         )
+        self._tell(NoticeEvent.ESCALATED, sequence=step.number)
 
     async def _tell_platform(self, activity: Any, arg: Any) -> tuple[bool, str | None]:
         """Show a reminder or an escalation on the platform (best effort): whether it is
@@ -536,6 +550,8 @@ class ApprovalWorkflow:
             escalated_to=self._escalated_to,
         )
         await self._audit_arrivals()
+        self._tell(NoticeEvent.TIMED_OUT, outcome=ApprovalStatus.TIMEOUT.value)
+        await self._channels.settle()
         return self._finish(
             ApprovalStatus.TIMEOUT,
             error=f"Timed out after {timeout}s waiting for human decision",
@@ -559,6 +575,12 @@ class ApprovalWorkflow:
             approvals_required=self._request.approvals_required if self._tally else None,
         )
         await self._audit_arrivals()
+        self._tell(
+            NoticeEvent.DECIDED,
+            outcome=(ApprovalStatus.GRANTED if decision.approved else ApprovalStatus.DENIED).value,
+            decided_by=decision.decided_by,
+        )
+        await self._channels.settle()
         return self._finish(
             ApprovalStatus.GRANTED if decision.approved else ApprovalStatus.DENIED,
             decided_by=decision.decided_by,
@@ -746,6 +768,8 @@ class ApprovalWorkflow:
             via=vote.source.value,
         )
         self._votes_audited += 1
+        if self._rules.decision is None:  # the outcome's own notice says the rest
+            self._tell(NoticeEvent.VOTED)
 
     # --- audit -------------------------------------------------------------------
 
@@ -777,6 +801,21 @@ class ApprovalWorkflow:
             edited=decision.edited_args is not None or None,
         )
         self._refusals_audited += 1
+
+    def _tell(self, event: NoticeEvent, **state: Any) -> None:
+        """Notify the channels (workflows/notifier.py): best effort, beside the steps."""
+        approval_id = self._rules.approval_id
+        if approval_id is None:
+            return
+        self._channels.tell(
+            event,
+            approval_id=approval_id,
+            deadline=self._deadline,
+            action_hash=self._binding.request_hash,
+            approvers=self._tally.approvers if self._tally is not None else [],
+            escalated_to=self._escalated_to,
+            **state,
+        )
 
     async def _audit(
         self,
@@ -853,4 +892,6 @@ def _who_decided(decision: Decision) -> dict[str, Any]:
         "actor": decision.decided_by,
         "approval_id": decision.approval_id,
         "decided_by": decision.decided_by,
+        "channel": decision.channel,  # docs/channels.md: where, and who there
+        "channel_user": decision.channel_user,
     }

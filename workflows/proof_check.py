@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from durable_approvals.models import Decision
-from durable_approvals.proof import canonical_statement, verify
+from durable_approvals.proof import canonical_statement, channel_statement, verify
 from durable_approvals.workflows.decision_rules import UNVERIFIED
 
 
@@ -21,10 +21,16 @@ class ProofCheck:
     votes: bool | None = None
     """Which statement a proof must sign: a vote's (a request that counts votes), a
     decision's (``False``), or either (``None``, a caller that does not say)."""
+    channel_key: str | None = None
+    """The channel endpoint's public key (docs/channels.md), from the workspace config."""
 
     def verified(self, decision: Decision) -> bool:
         """Whether ``decision``'s proof is the platform's signature over this workspace,
-        its approval id, answer, decider, action hash and time, as a vote or a decision."""
+        its approval id, answer, decider, action hash and time, as a vote or a decision;
+        or, for a decision naming a channel, the channel endpoint's signature over the
+        same and the channel user."""
+        if decision.channel is not None:
+            return self._channel_verified(decision)
         key, decided_at = self.verify_key, decision.decided_at
         if key is None or decision.proof is None or decided_at is None:
             return False
@@ -45,6 +51,21 @@ class ProofCheck:
             )
             for vote in kinds
         )
+
+    def _channel_verified(self, decision: Decision) -> bool:
+        if self.channel_key is None or decision.channel is None or decision.decided_at is None:
+            return False
+        statement = channel_statement(
+            workspace_id=self.workspace_id,
+            approval_id=decision.approval_id,
+            approved=decision.approved,
+            decided_by=decision.decided_by,
+            action_hash=decision.action_hash,
+            decided_at=decision.decided_at,
+            channel=decision.channel,
+            channel_user=decision.channel_user or "",
+        )
+        return verify(self.channel_key, statement, decision.proof)
 
     def __call__(self, decision: Decision) -> str | None:
         """Why ``decision`` is refused (``unverified``), or ``None`` when it may be taken."""

@@ -58,6 +58,9 @@ class Decider:
     platform: PlatformClient | None = None
     timeout: float = update_route.DECIDE_TIMEOUT_SECONDS
     visibility_wait: float = VISIBILITY_WAIT_SECONDS
+    attest: Callable[[Decision], Decision] | None = None
+    """Completes the bound decision just before the update sends it: the channel endpoint
+    names the channel and signs it with its key (docs/channels.md)."""
     _capabilities: PlatformCapabilities | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
 
@@ -129,6 +132,8 @@ class Decider:
         if not found.running:
             return await update_route.ended_verdict(found.handle, _unbound(ballot))
         decision = await self._bound(found.handle, ballot)
+        if self.attest is not None:
+            decision = self.attest(decision)
         return await update_route.send(found.handle, decision, timeout=self.timeout)
 
     async def _bound(self, handle: WorkflowHandle[Any, ApprovalResult], ballot: Ballot) -> Decision:
