@@ -45,6 +45,9 @@ class PermissionVerdict(_Model):
     verify_key: str | None = None
     """The platform's public key (PLATFORM_VERIFY_KEY, base64) the workflow checks proofs
     with; from the worker's settings, never from the request (the requester could forge)."""
+    expire_retry_seconds: float | None = None
+    """How long the expiry keeps trying while the platform does not answer (the worker's
+    EXPIRE_RETRY_FOR); ``None`` (a history recorded before it) or 0: three attempts."""
 
 
 class CreateApprovalInput(_Model):

@@ -81,10 +81,20 @@ async def test_only_what_arrived_before_the_outcome_comes_before_its_record():
     rules.offer(decision("alice"))  # 2: taken
     rules.offer(decision("bob", approved=False))  # 3: refused after it, conflicting
     await audit.write_arrivals(before=rules.decided_at_arrival)
-    await audit.record_outcome("decided", outcome="granted")
-    assert written.keys == ["rejected-1", "decided", "rejected-2"]
+    await audit.record_outcome(outcome="granted")
+    assert written.keys == ["rejected-1", "outcome", "rejected-2"]
     reasons = [e.extra.get("rejected_because") for e in written.entries]
     assert reasons == ["self-approval", None, "conflicting"]
+
+
+async def test_every_outcome_of_a_run_has_one_event_id():
+    """A stale task's timeout and the real task's denial collide: the log keeps one."""
+    ids = []
+    for outcome in ("timeout", "denied", "cancelled"):
+        audit, _, _, written = trail()
+        await audit.record_outcome(outcome=outcome)
+        ids += [entry.event_id for entry in written.entries]
+    assert ids == ["wf/run/outcome"] * 3
 
 
 async def test_the_requested_record_is_remembered_once_written():

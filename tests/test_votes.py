@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -263,3 +264,15 @@ def test_a_denial_vote_needs_no_hash_and_edits_are_refused_without_args_too():
     plain = tally()
     assert plain.offer(vote("bob", edited_args={"x": 1})) is VoteVerdict.REFUSED
     assert refusals(plain) == [("bob", "edits-need-one-decider")]
+
+
+def test_a_vote_made_after_the_deadline_is_late_and_counts_for_nothing():
+    deadline = datetime(2026, 5, 1, tzinfo=UTC)
+    votes = tally()
+    votes.rules.deadline = deadline
+    votes.rules.clock = lambda: deadline + timedelta(seconds=1)  # the timer's task
+    assert votes.check(vote("alice")) == LATE
+    assert votes.offer(vote("alice")) is VoteVerdict.REFUSED
+    on_time = vote("bob", decided_at=deadline - timedelta(seconds=1), source=DecisionSource.POLLING)
+    assert votes.offer(on_time) is VoteVerdict.COUNTED
+    assert refusals(votes) == [("alice", LATE)] and votes.approvers == ["bob"]

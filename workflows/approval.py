@@ -14,7 +14,7 @@ Changing its commands breaks running workflows: see docs/internals.md.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -105,8 +105,9 @@ class ApprovalWorkflow:
         self._request = request
         self._trace_id = request.trace_id or str(workflow.uuid4())
         self._state = ApprovalState.CHECKING
-        self._final_deadline: datetime | None = None  # the last one, escalation included
-        self._rules = DecisionRules(requester=request.requester)
+        # The deadline in force is the rules' (the last one, escalation included); a
+        # decision counts by when it was made: its platform date, or its arrival.
+        self._rules = DecisionRules(requester=request.requester, clock=workflow.now)
         self._binding = ArgsBinding.of(request)  # pure: the action hash, no I/O
         self._rules.binding = self._binding
         # N-of-M (workflows/votes.py): None keeps today's single decision, command for command.
@@ -137,11 +138,13 @@ class ApprovalWorkflow:
         )
         self._update_unsettled = False  # an accepted decide_update, its task not yet completed
         self._proofs: ProofCheck | None = None
+        self._expire_retry_seconds: float | None = None  # EXPIRE_RETRY_FOR, from the RBAC verdict
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
         verdict = await self._check_permission()
         self._use_proofs(verdict)
+        self._expire_retry_seconds = verdict.expire_retry_seconds
         if not verdict.allowed:
             return await self._refuse_by_rbac(verdict)
         if self._tally is not None and (problem := self._vote_policy_problem(verdict)):
@@ -152,7 +155,7 @@ class ApprovalWorkflow:
             return await self._fail_to_create(error)
 
         self._wait.deadline = workflow.now() + timedelta(seconds=request.timeout_seconds)
-        self._final_deadline = workflow.now() + timedelta(seconds=request.total_timeout_seconds)
+        self._rules.deadline = workflow.now() + timedelta(seconds=request.total_timeout_seconds)
         self._state = ApprovalState.PENDING
         self._become_findable(approval_id)
         try:
@@ -163,12 +166,12 @@ class ApprovalWorkflow:
                 await self._wait.until(self._wait.deadline)
             else:
                 await self._wait.through_policy(approval_id)
-        except asyncio.CancelledError:
+            self._rules.close()
+            if self._rules.decision is None:
+                self._adopt_platform_decision(await self._expire(approval_id, "timeout"))
+        except asyncio.CancelledError:  # also while the expiry keeps trying
             await self._close_as_cancelled(approval_id)
             raise
-        self._rules.close()
-        if self._rules.decision is None:
-            self._adopt_platform_decision(await self._platform.expire(approval_id, "timeout"))
         if self._rules.decision is None:
             return await self._time_out(approval_id)
         return await self._conclude(self._rules.decision)
@@ -256,13 +259,10 @@ class ApprovalWorkflow:
         return decision
 
     def _refusal_now(self, decision: Decision) -> str | None:
-        """Why ``_apply_rules`` would refuse ``decision`` now, or ``None``; pure."""
+        """Why ``_apply_rules`` would refuse ``decision`` now, or ``None``; pure. Arriving
+        at or after the deadline is late, though the timer's task has not closed the wait."""
         rules = self._rules
         reason = (self._tally or rules).check(decision)
-        final = self._final_deadline
-        due = final is not None and workflow.now() >= final
-        if reason is None and rules.decision is None and due:
-            reason = LATE  # the timer is due: late, though the wait is not closed yet
         if reason == LATE and rules.decision is not None:
             reason = CONFLICTING  # decided already, this one differs: say so
         return reason
@@ -459,7 +459,6 @@ class ApprovalWorkflow:
         timeout = self._request.total_timeout_seconds
         await self._trail.write_arrivals(before=self._rules.closed_at_arrival)
         await self._trail.record_outcome(
-            "timeout",
             outcome=AuditOutcome.TIMEOUT,
             approval_id=approval_id,
             timeout_seconds=timeout,
@@ -475,7 +474,6 @@ class ApprovalWorkflow:
         await self._trail.write_arrivals(before=self._rules.decided_at_arrival)
         on_platform = await self._record_on_platform(decision)
         await self._trail.record_outcome(
-            "decided",
             outcome=AuditOutcome.GRANTED if decision.approved else AuditOutcome.DENIED,
             **who_decided(decision),
             comment=decision.comment,
@@ -496,6 +494,11 @@ class ApprovalWorkflow:
             **self._binding.result_fields(decision),
         )
 
+    async def _expire(self, approval_id: str, why: str) -> ExpireOutcome | None:
+        """Close the request on the platform, trying for EXPIRE_RETRY_FOR while it does
+        not answer: a request closed here is closed there, and a later click is refused."""
+        return await self._platform.expire(approval_id, why, self._expire_retry_seconds)
+
     async def _record_on_platform(self, decision: Decision) -> bool | None:
         """Write a signalled decision to the platform (best effort); ``None``: not a client's.
         After votes, the outcome is written whichever path its last vote came by."""
@@ -508,11 +511,9 @@ class ApprovalWorkflow:
         self._rules.close()
         if not self._trail.requested_written:
             await self._audit_requested(approval_id)  # same event_id: written once
-        await self._platform.expire(approval_id, "cancelled")
+        await self._expire(approval_id, "cancelled")
         await self._trail.write_arrivals(before=self._rules.closed_at_arrival)
-        await self._trail.record_outcome(
-            "cancelled", outcome=AuditOutcome.CANCELLED, approval_id=approval_id
-        )
+        await self._trail.record_outcome(outcome=AuditOutcome.CANCELLED, approval_id=approval_id)
         self._state = ApprovalState.CLOSED
         self._set_final_state(ApprovalStatus.CANCELLED)
 

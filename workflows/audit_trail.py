@@ -18,6 +18,9 @@ from durable_approvals.models import AuditEntry, AuditOutcome, Decision
 from durable_approvals.workflows.decision_rules import DecisionRules
 from durable_approvals.workflows.votes import Tally
 
+OUTCOME = "outcome"
+"""The key of a run's one outcome record, whatever the outcome."""
+
 Write = Callable[[AuditEntry], Awaitable[Any]]
 """Writes one record (the workflow's audit activity)."""
 
@@ -175,8 +178,12 @@ class AuditTrail:
 
     # --- the outcome: what arrived before it, it, then what arrived after --------
 
-    async def record_outcome(self, key: str, **fields: Any) -> None:
-        """The outcome record ``key``, then the arrivals not written yet (they came after
-        it: the caller wrote the earlier ones with ``write_arrivals(before=...)``)."""
-        await self.record(key, **fields)
+    async def record_outcome(self, **fields: Any) -> None:
+        """The outcome record, then the arrivals not written yet (they came after it: the
+        caller wrote the earlier ones with ``write_arrivals(before=...)``).
+
+        Every outcome of a run (decided, timeout, cancelled) has the one key ``OUTCOME``:
+        a stale workflow task that concluded otherwise writes under the same event id,
+        and the audit log keeps one (docs/internals.md, "One outcome record")."""
+        await self.record(OUTCOME, **fields)
         await self.write_arrivals()

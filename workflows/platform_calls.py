@@ -66,11 +66,18 @@ class PlatformCalls:
         self._call = call
         self._logger = logger  # workflow.logger in the workflow: quiet on replay
 
-    async def best_effort(self, activity: Any, arg: Any, fallback: T, what: str) -> Answer[T]:
-        """Run ``activity`` (``PLATFORM_CALL`` options); on failure log ``could not
-        <what>`` and answer ``fallback`` with the failure's message."""
+    async def best_effort(
+        self,
+        activity: Any,
+        arg: Any,
+        fallback: T,
+        what: str,
+        call: options.CallOptions = options.PLATFORM_CALL,
+    ) -> Answer[T]:
+        """Run ``activity`` with ``call``'s options; on failure log ``could not <what>``
+        and answer ``fallback`` with the failure's message."""
         try:
-            value: T = await self._call(activity, arg, options.PLATFORM_CALL)
+            value: T = await self._call(activity, arg, call)
         except ACTIVITY_FAILED as error:
             self._logger.warning("could not %s: %s", what, error)
             return Answer(fallback, failure_message(error))
@@ -84,13 +91,20 @@ class PlatformCalls:
         )
         return answer.value
 
-    async def expire(self, approval_id: str, why: str) -> ExpireOutcome | None:
-        """Close the request on the platform: ``None`` when it could not."""
+    async def expire(
+        self, approval_id: str, why: str, retry_for_seconds: float | None = None
+    ) -> ExpireOutcome | None:
+        """Close the request on the platform, trying for ``retry_for_seconds`` while it
+        does not answer (``options.expire_call``): ``None`` when it could not."""
         expire = ExpireApprovalInput(
             workspace_id=self._workspace_id, approval_id=approval_id, reason=why
         )
         answer: Answer[ExpireOutcome | None] = await self.best_effort(
-            PlatformHttpActivities.expire_approval, expire, None, f"expire {approval_id}"
+            PlatformHttpActivities.expire_approval,
+            expire,
+            None,
+            f"expire {approval_id}",
+            options.expire_call(retry_for_seconds),
         )
         return answer.value
 

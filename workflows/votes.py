@@ -5,8 +5,8 @@ The rule (docs/policies/n-of-m.md), in the order ``Tally.offer`` applies it:
 1. a vote for another approval: refused, ``unknown approval`` (``DecisionRules``);
 2. a decider whose vote with this answer was counted already: ``REPEATED``, counted once
    (names compare as ``approvals.identity`` does: casefolded, blanks ignored);
-3. once decided, or after the wait is over: ``DecisionRules`` answers (repeated, late,
-   conflicting);
+3. once decided, or late (after the wait is over, or made after the deadline):
+   ``DecisionRules`` answers (repeated, late, conflicting);
 4. the requester: refused, ``self-approval``;
 5. an approver group is named and the decider is not a member: refused,
    ``not in approver group``;
@@ -79,7 +79,7 @@ class Tally:
             return _verdict(rules.offer(decision, made_in_time=made_in_time))
         if any(_same_vote(vote, decision) for vote in self.votes):
             return VoteVerdict.REPEATED
-        if rules.decision is not None or (rules.closed and not made_in_time):
+        if rules.decision is not None or rules.is_late(decision, made_in_time=made_in_time):
             return _verdict(rules.offer(decision, made_in_time=made_in_time))
         if is_self_decision(rules.requester, decision.decided_by):
             return _verdict(rules.refuse(decision, SELF_APPROVAL))
@@ -103,7 +103,7 @@ class Tally:
             return rules.check(decision, made_in_time=made_in_time)
         if any(_same_vote(vote, decision) for vote in self.votes):
             return None
-        if rules.decision is not None or (rules.closed and not made_in_time):
+        if rules.decision is not None or rules.is_late(decision, made_in_time=made_in_time):
             return rules.check(decision, made_in_time=made_in_time)
         if is_self_decision(rules.requester, decision.decided_by):
             return SELF_APPROVAL
