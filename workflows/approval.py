@@ -37,11 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_approvals.activities.platform_http import PlatformHttpActivities
     from durable_approvals.activities.rbac import RbacActivities
-    from durable_approvals.errors import (
-        APPROVALS_EXCEED_GROUP,
-        DECISION_REFUSED,
-        UNKNOWN_APPROVER_GROUP,
-    )
+    from durable_approvals.errors import DECISION_REFUSED
     from durable_approvals.identity import identity_key
     from durable_approvals.models import (
         APPROVAL_WORKFLOW,
@@ -147,7 +143,9 @@ class ApprovalWorkflow:
         self._expire_retry_seconds = verdict.expire_retry_seconds
         if not verdict.allowed:
             return await self._refuse_by_rbac(verdict)
-        if self._tally is not None and (problem := self._vote_policy_problem(verdict)):
+        if self._tally is not None and (
+            problem := self._tally.policy_problem(verdict.group_members)
+        ):
             return await self._refuse_vote_policy(*problem)
         try:
             approval_id = await self._create()
@@ -350,25 +348,6 @@ class ApprovalWorkflow:
             error="RBAC: this workspace does not have the 'approve' permission. "
             f"Current roles: {verdict.roles}",
         )
-
-    def _vote_policy_problem(self, verdict: PermissionVerdict) -> tuple[str, str] | None:
-        """(error type, message) when the request's vote policy can never be met, else None."""
-        assert self._tally is not None
-        group, required = self._request.approver_group, self._request.approvals_required
-        if group is None:
-            return None
-        if verdict.group_members is None:
-            return UNKNOWN_APPROVER_GROUP, (
-                f"unknown approver group {group!r}: not in the workspace config's approver_groups"
-            )
-        self._tally.set_members(verdict.group_members)
-        eligible = self._tally.eligible_count() or 0
-        if required > eligible:
-            return APPROVALS_EXCEED_GROUP, (
-                f"{required} approvals required but approver group {group!r} has "
-                f"{eligible} possible approver(s) (the requester never counts)"
-            )
-        return None
 
     async def _refuse_vote_policy(self, error_type: str, message: str) -> ApprovalResult:
         await self._trail.record(

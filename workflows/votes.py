@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from durable_approvals.binding import EDITS_NEED_ONE_DECIDER
+from durable_approvals.errors import APPROVALS_EXCEED_GROUP, UNKNOWN_APPROVER_GROUP
 from durable_approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
 from durable_approvals.models import Decision
 from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
@@ -59,6 +60,26 @@ class Tally:
     def set_members(self, names: Iterable[str]) -> None:
         self.member_names = [name for name in names if identity_key(name)]
         self.members = frozenset(identity_key(name) for name in self.member_names)
+
+    def policy_problem(self, group_members: list[str] | None) -> tuple[str, str] | None:
+        """(error type, message) when this vote policy can never be met by the approver
+        group (``group_members`` from the workspace config; ``None``: not there), else
+        ``None``; the group's members are set as a side effect."""
+        group, required = self.group, self.required
+        if group is None:
+            return None
+        if group_members is None:
+            return UNKNOWN_APPROVER_GROUP, (
+                f"unknown approver group {group!r}: not in the workspace config's approver_groups"
+            )
+        self.set_members(group_members)
+        eligible = self.eligible_count() or 0
+        if required > eligible:
+            return APPROVALS_EXCEED_GROUP, (
+                f"{required} approvals required but approver group {group!r} has "
+                f"{eligible} possible approver(s) (the requester never counts)"
+            )
+        return None
 
     def eligible_count(self) -> int | None:
         """How many distinct deciders may vote (group members but the requester); ``None``:
