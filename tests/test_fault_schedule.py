@@ -64,7 +64,6 @@ class Sent:
     approval_id: str
     action: str
     decided_by: str
-    platform_accepted: bool = False
     signal_sent_at: datetime | None = None
 
 
@@ -96,7 +95,8 @@ class Fleet:
 
 
 async def _decide_on_platform(api: PlatformClient, sent: Sent, approved: bool) -> None:
-    """Decide on the platform, trying while it is down; refused (closed): nothing made."""
+    """Decide on the platform, trying while it is down; refused (closed): nothing made.
+    Whether it was made, and when, is read from the platform's item at the end."""
     for _ in range(20):
         try:
             await api.decide(sent.approval_id, approved=approved, decided_by=sent.decided_by)
@@ -105,7 +105,6 @@ async def _decide_on_platform(api: PlatformClient, sent: Sent, approved: bool) -
                 return
             await asyncio.sleep(0.5)
             continue
-        sent.platform_accepted = True
         return
 
 
@@ -171,8 +170,8 @@ async def _random_one(
 
 def _violations(sent: Sent, result: ApprovalResult, deadline: datetime, item: Any) -> list[str]:
     """Promise 1 for one approval: what its result says against when decisions were made."""
-    made_on_platform = None
-    if sent.platform_accepted and item is not None and item.get("decided_at"):
+    made_on_platform = None  # also when the platform took it but its reply was lost
+    if item is not None and item.get("decided_by") == sent.decided_by and item.get("decided_at"):
         made_on_platform = datetime.fromisoformat(item["decided_at"].replace("Z", "+00:00"))
     problems = []
     if result.status in (ApprovalStatus.GRANTED, ApprovalStatus.DENIED):
