@@ -51,6 +51,9 @@ class PermissionVerdict(_Model):
     channel_verify_key: str | None = None
     """The channel endpoint's public key (the workspace config's ``channels.verify_key``,
     base64): decisions it signs count as verified too (docs/channels.md)."""
+    expire_retry_seconds: float | None = None
+    """How long the expiry keeps trying while the platform does not answer (the worker's
+    EXPIRE_RETRY_FOR); ``None`` (a history recorded before it) or 0: three attempts."""
 
 
 class CreateApprovalInput(_Model):

@@ -52,7 +52,9 @@ class RbacActivities:
         require_served_workspace(self._settings, check.workspace_id)
         policy = await asyncio.to_thread(load_policy, self._settings.rbac_config_path)
         verdict = PermissionVerdict(
-            allowed=policy.permits(check.permission), roles=list(policy.roles)
+            allowed=policy.permits(check.permission),
+            roles=list(policy.roles),
+            expire_retry_seconds=self._settings.expire_retry_for,
         )
         key = await asyncio.to_thread(_verify_key, self._settings)
         if policy.require_verified_deciders or key is not None:  # else: today's verdict

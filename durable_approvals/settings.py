@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     rbac_config_path: Path = Field(default_factory=lambda: _configs_dir() / "config.yaml")
     platform_http_timeout: float = Field(default=10.0, gt=0)
     platform_http_max_connections: int = Field(default=100, ge=1)
+    expire_retry_for: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds a timed-out or cancelled request's expiry keeps trying (with "
+        "backoff) while the platform does not answer; 0: three attempts.",
+    )
     worker_sticky_timeout: float = Field(
         default=3.0,
         gt=0,

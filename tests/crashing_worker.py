@@ -1,9 +1,10 @@
 """The real worker, made to SIGKILL itself at one lifecycle stage.
 
 ``python -m tests.crashing_worker`` with the worker's usual settings plus
-``CRASH_AT`` and ``CRASH_JITTER=<seconds>``. Crash tests need the stage
-exactly, which no timing from outside the process can give, so the stage is
-found inside it, in one of three ways (all test-side: the product has no hooks):
+``CRASH_AT`` and ``CRASH_JITTER=<seconds>`` (``CRASH_SIGNAL=STOP``: pause, not kill).
+Crash tests need the stage exactly, which no timing from outside the process can
+give, so the stage is found inside it, in one of three ways (all test-side: the
+product has no hooks):
 
 - ``<activity type>:<before|after>[:<audit outcome>]``: an activity
   interceptor. Local activities (RBAC, create, audit, read once, expire,
@@ -56,14 +57,20 @@ WATCH_EVERY = 0.1
 
 
 def _die(where: str) -> None:
-    print(f"crashing_worker: SIGKILL {where}", file=sys.stderr, flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
+    """SIGKILL this process, or SIGSTOP it with ``CRASH_SIGNAL=STOP`` (a paused worker: the
+    test resumes it with SIGCONT, its stale workflow task and all)."""
+    name = os.environ.get("CRASH_SIGNAL", "KILL")
+    if name not in ("KILL", "STOP"):
+        raise ValueError(f"CRASH_SIGNAL {name!r}: expected KILL or STOP")
+    print(f"crashing_worker: SIG{name} {where}", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGSTOP if name == "STOP" else signal.SIGKILL)
 
 
 def _die_after(jitter: float, where: str) -> None:
     delay = random.uniform(0, jitter)
     if delay == 0:
         _die(where)
+        return  # resumed (CRASH_SIGNAL=STOP)
     asyncio.get_running_loop().call_later(delay, _die, f"{where} (+{delay:.3f} s)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -335,6 +336,68 @@ def test_made_in_time_before_close_is_an_ordinary_offer():
     assert state.offer(decision(), made_in_time=True) is Verdict.TAKEN
     assert state.offer(decision(approved=False), made_in_time=True) is Verdict.REFUSED
     assert reasons(state) == [CONFLICTING]
+
+
+# --- 4. the deadline: a decision made at or after it is late, however it arrives ---------
+
+DEADLINE = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def timed_rules(now: datetime) -> DecisionRules:
+    """Rules with the deadline, their clock at ``now`` (the arrival time)."""
+    return DecisionRules(
+        requester=REQUESTER, approval_id=APPROVAL, deadline=DEADLINE, clock=lambda: now
+    )
+
+
+def made(at: datetime | None, source: DecisionSource, approved: bool = True) -> Decision:
+    return Decision(
+        approval_id=APPROVAL, approved=approved, decided_by="alice", decided_at=at, source=source
+    )
+
+
+@pytest.mark.parametrize(
+    "source", [DecisionSource.WEBSOCKET, DecisionSource.CATCH_UP, DecisionSource.READ]
+)
+def test_a_platform_decision_counts_by_its_decided_at_not_its_arrival(source):
+    late_arrival = timed_rules(DEADLINE + 10 * SECOND)  # delivered late, made in time
+    assert late_arrival.offer(made(DEADLINE - SECOND, source)) is Verdict.TAKEN
+    early_arrival = timed_rules(DEADLINE - 10 * SECOND)  # a platform clock says late
+    assert early_arrival.offer(made(DEADLINE, source)) is Verdict.REFUSED
+    assert reasons(early_arrival) == [LATE]
+
+
+def test_a_client_decision_counts_by_its_arrival_whatever_date_it_carries():
+    late = timed_rules(DEADLINE)  # the timer's task, the deadline passed: not closed yet
+    assert late.offer(made(DEADLINE - 10 * SECOND, DecisionSource.CLIENT)) is Verdict.REFUSED
+    assert late.check(made(None, DecisionSource.CLIENT)) == LATE
+    assert reasons(late) == [LATE] and late.decision is None
+    in_time = timed_rules(DEADLINE - SECOND)
+    assert in_time.offer(made(DEADLINE + SECOND, DecisionSource.CLIENT)) is Verdict.TAKEN
+
+
+def test_the_expiry_adopts_only_a_decision_made_before_the_deadline():
+    after = timed_rules(DEADLINE + 5 * SECOND)
+    after.close()
+    assert after.offer(made(DEADLINE + SECOND, DecisionSource.EXPIRY), made_in_time=True) is (
+        Verdict.REFUSED
+    )
+    assert reasons(after) == [LATE] and after.decision is None
+    before = timed_rules(DEADLINE + 5 * SECOND)
+    before.close()
+    assert before.offer(made(DEADLINE - SECOND, DecisionSource.EXPIRY), made_in_time=True) is (
+        Verdict.TAKEN
+    )
+    undated = timed_rules(DEADLINE + 5 * SECOND)  # a platform without dates: it was in time
+    undated.close()
+    assert undated.offer(made(None, DecisionSource.EXPIRY), made_in_time=True) is Verdict.TAKEN
+
+
+def test_a_naive_date_is_read_as_utc():
+    state = timed_rules(DEADLINE + SECOND)
+    naive = (DEADLINE - SECOND).replace(tzinfo=None)
+    assert state.offer(made(naive, DecisionSource.POLLING)) is Verdict.TAKEN
 
 
 # --- check(): offer's answer without offering (the decide update's validator) -------------

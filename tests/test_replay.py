@@ -21,7 +21,7 @@ from tests.helpers import HISTORIES_DIR
 from tests.replay_mutant import ReorderedApprovalWorkflow
 
 MIN_RECORDED = 12
-FEATURE_SETS = ["channels", "edits", "escalation", "n-of-m", "update", "votes-hash"]
+FEATURE_SETS = ["channels", "deadline", "edits", "escalation", "n-of-m", "update", "votes-hash"]
 """Sets recorded by a feature's own tests, beside ``baseline`` (docs/testing.md)."""
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from durable_approvals.activities.rbac_policy import approver_groups_from_config, policy_from_config
+from durable_approvals.errors import APPROVALS_EXCEED_GROUP, UNKNOWN_APPROVER_GROUP
 from durable_approvals.identity import SELF_APPROVAL
 from durable_approvals.models import ApprovalRequest, Decision, DecisionSource
 from durable_approvals.workflows.decision_rules import (
@@ -263,3 +265,29 @@ def test_a_denial_vote_needs_no_hash_and_edits_are_refused_without_args_too():
     plain = tally()
     assert plain.offer(vote("bob", edited_args={"x": 1})) is VoteVerdict.REFUSED
     assert refusals(plain) == [("bob", "edits-need-one-decider")]
+
+
+def test_a_vote_made_after_the_deadline_is_late_and_counts_for_nothing():
+    deadline = datetime(2026, 5, 1, tzinfo=UTC)
+    votes = tally()
+    votes.rules.deadline = deadline
+    votes.rules.clock = lambda: deadline + timedelta(seconds=1)  # the timer's task
+    assert votes.check(vote("alice")) == LATE
+    assert votes.offer(vote("alice")) is VoteVerdict.REFUSED
+    on_time = vote("bob", decided_at=deadline - timedelta(seconds=1), source=DecisionSource.POLLING)
+    assert votes.offer(on_time) is VoteVerdict.COUNTED
+    assert refusals(votes) == [("alice", LATE)] and votes.approvers == ["bob"]
+
+
+def test_a_policy_the_group_cannot_meet_is_named_before_anything_is_asked():
+    unknown = Tally(DecisionRules(requester="agent"), 2, "prod-admins")
+    problem = unknown.policy_problem(None)
+    assert problem is not None and problem[0] == UNKNOWN_APPROVER_GROUP
+    small = Tally(DecisionRules(requester="agent"), 2, "prod-admins")
+    problem = small.policy_problem(["alice", "Agent"])  # the requester never counts
+    assert problem is not None and problem[0] == APPROVALS_EXCEED_GROUP
+    assert "has 1 possible approver(s)" in problem[1]
+    enough = Tally(DecisionRules(requester="agent"), 2, "prod-admins")
+    assert enough.policy_problem(["alice", "bob"]) is None
+    assert enough.member_names == ["alice", "bob"]
+    assert Tally(DecisionRules(requester="agent"), 2).policy_problem(None) is None

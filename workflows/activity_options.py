@@ -16,10 +16,12 @@ from durable_approvals import errors
 
 @dataclass(frozen=True)
 class CallOptions:
-    """``start_to_close_timeout`` and ``retry_policy`` of one short activity call."""
+    """``start_to_close_timeout`` and ``retry_policy`` of one short activity call, and
+    how long it may take in all, retries included (``None``: the attempts bound it)."""
 
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
+    schedule_to_close_timeout: timedelta | None = None
 
 
 CALL_TIMEOUT = timedelta(seconds=15)
@@ -56,6 +58,26 @@ PLATFORM_CALL = CallOptions(
         non_retryable_error_types=[errors.PLATFORM_REJECTED, errors.UNKNOWN_WORKSPACE],
     ),
 )
+
+
+def expire_call(retry_for_seconds: float | None) -> CallOptions:
+    """The expiry's options: retried with backoff (up to 10 s apart) for
+    ``retry_for_seconds`` while the platform does not answer, so a request that timed out
+    is closed there too; ``None`` or 0 (histories from before it): ``PLATFORM_CALL``."""
+    if not retry_for_seconds:
+        return PLATFORM_CALL
+    return CallOptions(
+        start_to_close_timeout=CALL_TIMEOUT,
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=10),
+            maximum_attempts=0,
+            non_retryable_error_types=[errors.PLATFORM_REJECTED, errors.UNKNOWN_WORKSPACE],
+        ),
+        schedule_to_close_timeout=timedelta(seconds=retry_for_seconds),
+    )
+
 
 AUDIT = CallOptions(
     start_to_close_timeout=timedelta(seconds=10),

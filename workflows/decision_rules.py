@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from durable_approvals.identity import SELF_APPROVAL, is_self_decision
-from durable_approvals.models import Decision
+from durable_approvals.models import Decision, DecisionSource
 
 UNKNOWN_APPROVAL = "unknown approval"
 LATE = "late"
@@ -51,6 +52,31 @@ class DecisionRules:
     """The args binding (workflows/args_binding.py): why a decision is refused, or None."""
     verify: Callable[[Decision], str | None] | None = None
     """The proof rule (workflows/proof_check.py): why a decision is refused, or None."""
+    deadline: datetime | None = None
+    """The deadline in force (the last one, escalation included): a decision made at or
+    after it is late, whichever path brings it and whenever it arrives."""
+    clock: Callable[[], datetime] | None = None
+    """The arrival time of a decision being offered (``workflow.now()``)."""
+
+    def made_at(self, decision: Decision, *, made_in_time: bool = False) -> datetime | None:
+        """When ``decision`` was made: the platform's ``decided_at`` for a decision read
+        from the platform, its arrival for one a client sent (a client's own date is not
+        evidence); ``None``: unknown (a platform decision without a date found by the
+        expiry, ``made_in_time``: it was made before the expiry closed the request)."""
+        made = decision.decided_at if decision.source is not DecisionSource.CLIENT else None
+        if made is None and not made_in_time and self.clock is not None:
+            made = self.clock()
+        if made is not None and made.tzinfo is None:
+            made = made.replace(tzinfo=UTC)
+        return made
+
+    def is_late(self, decision: Decision, *, made_in_time: bool = False) -> bool:
+        """Rule 4: after ``close()`` (unless ``made_in_time``), or made at or after the
+        deadline (``made_at``), whatever else is true."""
+        if self.closed and not made_in_time:
+            return True
+        made = self.made_at(decision, made_in_time=made_in_time)
+        return self.deadline is not None and made is not None and made >= self.deadline
 
     def unverified(self, decision: Decision) -> str | None:
         """Why ``verify`` refuses ``decision`` (``unverified``), or None (also without it)."""
@@ -64,7 +90,8 @@ class DecisionRules:
         2b. without the proof ``verify`` requires: refused, ``unverified`` (its name is
             not trusted, so no rule below that reads the name applies);
         3. by the requester: refused, ``self-approval``;
-        4. after ``close()``, unless ``made_in_time`` (the expiry read it): refused, ``late``;
+        4. after ``close()``, unless ``made_in_time`` (the expiry read it), or made at or
+           after ``deadline`` (``is_late``): refused, ``late``;
         4b. not bound to the request's args (``binding``): refused with its reason;
         5. another answer after the first: refused, ``conflicting``;
         6. else taken; a late refusal of the same answer is withdrawn.
@@ -92,7 +119,7 @@ class DecisionRules:
             return why  # its name is not trusted: no rule below that reads it applies
         if is_self_decision(self.requester, decision.decided_by):
             return SELF_APPROVAL
-        if self.closed and not made_in_time:
+        if self.is_late(decision, made_in_time=made_in_time):
             return LATE
         unbound = self.binding(decision) if self.binding is not None else None
         if unbound is not None:

@@ -5,8 +5,8 @@ The rule (docs/policies/n-of-m.md), in the order ``Tally.offer`` applies it:
 1. a vote for another approval: refused, ``unknown approval`` (``DecisionRules``);
 2. a decider whose vote with this answer was counted already: ``REPEATED``, counted once
    (names compare as ``approvals.identity`` does: casefolded, blanks ignored);
-3. once decided, or after the wait is over: ``DecisionRules`` answers (repeated, late,
-   conflicting);
+3. once decided, or late (after the wait is over, or made after the deadline):
+   ``DecisionRules`` answers (repeated, late, conflicting);
 4. the requester: refused, ``self-approval``;
 5. an approver group is named and the decider is not a member: refused,
    ``not in approver group``;
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from durable_approvals.binding import EDITS_NEED_ONE_DECIDER
+from durable_approvals.errors import APPROVALS_EXCEED_GROUP, UNKNOWN_APPROVER_GROUP
 from durable_approvals.identity import NOT_IN_GROUP, SELF_APPROVAL, identity_key, is_self_decision
 from durable_approvals.models import Decision
 from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
@@ -60,6 +61,26 @@ class Tally:
         self.member_names = [name for name in names if identity_key(name)]
         self.members = frozenset(identity_key(name) for name in self.member_names)
 
+    def policy_problem(self, group_members: list[str] | None) -> tuple[str, str] | None:
+        """(error type, message) when this vote policy can never be met by the approver
+        group (``group_members`` from the workspace config; ``None``: not there), else
+        ``None``; the group's members are set as a side effect."""
+        group, required = self.group, self.required
+        if group is None:
+            return None
+        if group_members is None:
+            return UNKNOWN_APPROVER_GROUP, (
+                f"unknown approver group {group!r}: not in the workspace config's approver_groups"
+            )
+        self.set_members(group_members)
+        eligible = self.eligible_count() or 0
+        if required > eligible:
+            return APPROVALS_EXCEED_GROUP, (
+                f"{required} approvals required but approver group {group!r} has "
+                f"{eligible} possible approver(s) (the requester never counts)"
+            )
+        return None
+
     def eligible_count(self) -> int | None:
         """How many distinct deciders may vote (group members but the requester); ``None``:
         no group, no limit."""
@@ -79,7 +100,7 @@ class Tally:
             return _verdict(rules.offer(decision, made_in_time=made_in_time))
         if any(_same_vote(vote, decision) for vote in self.votes):
             return VoteVerdict.REPEATED
-        if rules.decision is not None or (rules.closed and not made_in_time):
+        if rules.decision is not None or rules.is_late(decision, made_in_time=made_in_time):
             return _verdict(rules.offer(decision, made_in_time=made_in_time))
         if is_self_decision(rules.requester, decision.decided_by):
             return _verdict(rules.refuse(decision, SELF_APPROVAL))
@@ -103,7 +124,7 @@ class Tally:
             return rules.check(decision, made_in_time=made_in_time)
         if any(_same_vote(vote, decision) for vote in self.votes):
             return None
-        if rules.decision is not None or (rules.closed and not made_in_time):
+        if rules.decision is not None or rules.is_late(decision, made_in_time=made_in_time):
             return rules.check(decision, made_in_time=made_in_time)
         if is_self_decision(rules.requester, decision.decided_by):
             return SELF_APPROVAL
