@@ -4,6 +4,10 @@
 A Temporal dev server on a SQLite file, the reference platform and one worker,
 each a child process logging under the data directory; Ctrl-C stops them all.
 A second run finds the earlier state (workflows, approvals, audit trail).
+
+The platform is closed by default: a workspace token is generated on the first start
+(``<data>/workspace.token``, 0600) and handed to the worker and, through the settings
+file, to the CLI; ``--open`` runs it without one, with a warning (docs/trust-model.md).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -47,6 +52,8 @@ class StackConfig:
     settings_file: Path = ROOT / DEFAULT_SETTINGS_FILE
     verified_deciders: bool = False
     """Approvers sign in and the platform signs decisions (docs/trust-model.md)."""
+    open_platform: bool = False
+    """No workspace token: anyone who reaches the platform may use it (``--open``)."""
 
     @property
     def temporal_address(self) -> str:
@@ -60,15 +67,24 @@ class StackConfig:
     def inbox_url(self) -> str:
         return f"{self.platform_url}/inbox?workspace={self.workspace_id}"
 
+    @property
+    def token_file(self) -> Path:
+        """The workspace token the stack generated (0600)."""
+        return self.data_dir / "workspace.token"
+
     def client_settings(self) -> dict[str, str]:
-        """What the stack chose that a client needs: written to the settings file."""
-        return {
+        """What the stack chose that a client needs: written to the settings file (and
+        ``WORKSPACE_TOKEN``, unless open: the file is then 0600)."""
+        values = {
             "TEMPORAL_ADDRESS": self.temporal_address,
             "PLATFORM_URL": self.platform_url,
             "WORKSPACE_ID": self.workspace_id,
             "AUDIT_LOG_PATH": str(self.data_dir / "audit.jsonl"),
             "RBAC_CONFIG_PATH": str(self.workspace_config),
         }
+        if not self.open_platform:
+            values["WORKSPACE_TOKEN"] = workspace_token(self.token_file)
+        return values
 
     @property
     def workspace_config(self) -> Path:
@@ -79,17 +95,48 @@ class StackConfig:
         return VerifiedDeciders(self.data_dir) if self.verified_deciders else None
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (0600), whatever it was before."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    path.chmod(0o600)
+
+
+def workspace_token(path: Path) -> str:
+    """The token kept in ``path``, generated (0600) on the first call."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        token = secrets.token_urlsafe(32)
+        write_private(path, token + "\n")
+    return token
+
+
+def make_private(data_dir: Path) -> None:
+    """The data directory and its logs 0700, its files (databases, logs, audit) 0600:
+    approvals, audit and tokens are nobody else's to read."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for path in (data_dir, *data_dir.rglob("*")):
+        if path.is_symlink():
+            continue
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 def write_settings_file(config: StackConfig) -> None:
-    """Write ``config.settings_file`` (dotenv): the CLI, the examples and
-    ``request_approval`` started in its directory read it; environment variables win."""
+    """Write ``config.settings_file`` (dotenv, 0600: it holds the workspace token): the
+    CLI, the examples and ``request_approval`` started in its directory read it;
+    environment variables win."""
     lines = [
         "# Written by the dev stack (python -m durable_approvals.devstack): the settings it chose.",
         "# Read by approvals, the examples and request_approval() from this directory;",
         "# environment variables win. Rewritten at every start; delete it to stop using it.",
         *(f"{name}={value}" for name, value in config.client_settings().items()),
     ]
-    config.settings_file.parent.mkdir(parents=True, exist_ok=True)
-    config.settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_private(config.settings_file, "\n".join(lines) + "\n")
 
 
 def _exited(name: str, process: subprocess.Popen[bytes], log: Path) -> RuntimeError:
@@ -181,14 +228,28 @@ def run_stack(config: StackConfig) -> None:
         (config.metrics_port, "worker metrics"),
     ):
         _require_free(port, name)
+    if config.open_platform and config.verified_deciders:
+        raise RuntimeError("--open and --verified-deciders: approvers need a workspace token")
     data = config.data_dir
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    old_umask = os.umask(0o077)  # what the children create is private too
+    try:
+        _run(config, data, logs)
+    finally:
+        os.umask(old_umask)
+
+
+def _run(config: StackConfig, data: Path, logs: Path) -> None:
+    make_private(data)
     env = {
         **os.environ,
         **config.client_settings(),
         "WORKER_METRICS_ADDRESS": f"127.0.0.1:{config.metrics_port}",
     }
+    token = env.pop("WORKSPACE_TOKEN", None) if not config.open_platform else None
+    env.pop("PLATFORM_AUTH_TOKEN", None)  # each child gets only the secret it needs
+    platform_env = {**env, "PLATFORM_AUTH_TOKEN": token} if token else dict(env)
     temporal_argv = [
         str(BIN_DIR / "temporal"),
         "server",
@@ -214,7 +275,7 @@ def run_stack(config: StackConfig) -> None:
         "--db",
         str(data / "platform.db"),
     ]
-    worker_env = dict(env)
+    worker_env = {**env, "WORKSPACE_TOKEN": token} if token else dict(env)
     verified = config.verified
     if verified is not None:
         verified.prepare()
@@ -233,7 +294,7 @@ def run_stack(config: StackConfig) -> None:
             config.temporal_port, temporal, "temporal dev server", logs / "temporal.log", 60
         )
         platform = stack.enter_context(
-            _child("platform", platform_argv, logs / "platform.log", env)
+            _child("platform", platform_argv, logs / "platform.log", platform_env)
         )
         _wait_for_health(config.platform_url, platform, logs / "platform.log", 30)
         worker = stack.enter_context(
@@ -245,6 +306,7 @@ def run_stack(config: StackConfig) -> None:
             )
         )
         write_settings_file(config)
+        make_private(data)
         print(_banner(config), flush=True)
         while all(p.poll() is None for p in (temporal, platform, worker)):
             time.sleep(0.5)
@@ -253,12 +315,14 @@ def run_stack(config: StackConfig) -> None:
 
 def _banner(config: StackConfig) -> str:
     return (
-        _verified_banner(config)
+        _open_banner(config)
+        + _verified_banner(config)
         + f"""
 durable-approvals stack is up (Ctrl-C stops it; state is kept in {config.data_dir})
   Temporal        {config.temporal_address}   UI: http://127.0.0.1:{config.ui_port}
   Platform        {config.platform_url}   workspace: {config.workspace_id}
   Inbox           {config.inbox_url}
+                  {_inbox_sign_in(config)}
   Worker          task queue 'approvals'; logs in {config.data_dir / "logs"}
   Metrics         http://127.0.0.1:{config.metrics_port}/metrics   (docs/observability.md)
   Audit trail     {config.data_dir / "audit.jsonl"}
@@ -267,6 +331,22 @@ Try, in another terminal here:
   .venv/bin/approvals request "Drop the staging database" --reason "rebuilt nightly"
 """
     )
+
+
+def _inbox_sign_in(config: StackConfig) -> str:
+    if config.open_platform:
+        return "(open: no token asked)"
+    return f"(asks for the workspace token once per tab: it is in {config.token_file})"
+
+
+def _open_banner(config: StackConfig) -> str:
+    if not config.open_platform:
+        return ""
+    return """
+WARNING: --open: the platform has no workspace token. Anyone who reaches it may create,
+decide, expire, remind and escalate approvals; only browser pages of other origins are
+refused (docs/trust-model.md). Leave --open out to get a token.
+"""
 
 
 def _verified_banner(config: StackConfig) -> str:
@@ -317,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         help="approvers sign in (demo tokens under the data directory), the platform signs "
         "decisions and the workspace takes only signed ones (docs/trust-model.md)",
     )
+    parser.add_argument(
+        "--open",
+        action="store_true",
+        help="run the platform without a workspace token (prints a warning): anyone who "
+        "reaches it may use it",
+    )
     args = parser.parse_args(argv)
     config = StackConfig(
         data_dir=args.data_dir.resolve(),
@@ -327,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics_port=args.metrics_port or free_metrics_port(),
         settings_file=args.settings_file.resolve(),
         verified_deciders=args.verified_deciders,
+        open_platform=args.open,
     )
     # Both stop the stack, even when started in the background with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,81 +1,14 @@
-"""The approver's side of args binding: a decision that names the hash it approves.
+"""The approver's side of args binding, kept under its first name: the implementation is
+``durable_approvals.deciding`` (``bind`` and ``finding``), the one path of a decision.
 
-``bound_decision`` builds the ``Decision`` an approver sends for a request with
-args (docs/policies/edits.md); ``find_waiting_workflow`` finds the workflow that
-waits for an approval id, to signal it where the platform cannot carry the hash
-(the upstream contract).
+``bound_decision`` builds the ``Decision`` an approver sends for a request with args
+(docs/policies/edits.md); ``find_waiting_workflow`` finds the workflow that waits for
+an approval id.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from temporalio.client import Client, WorkflowHandle
-
-from durable_approvals import search_attributes
-from durable_approvals.action_hash import action_hash, check_json_args, merge_patch
-from durable_approvals.models import ApprovalResult, Decision
-
-
-def approved_args(
-    args: dict[str, Any] | None, edit: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    """The args an approval with ``edit`` approves: ``args`` merge-patched (RFC 7386) by ``edit``.
-
-    Raises:
-        ValueError: an edit of a request without args, or edits that are not JSON args.
-    """
-    if edit is None:
-        return args
-    if args is None:
-        raise ValueError("the request has no args to edit")
-    if not isinstance(edit, dict):
-        raise ValueError("an edit must be a JSON object")
-    return check_json_args(merge_patch(args, edit), "edited args")
-
-
-def bound_decision(
-    *,
-    workspace_id: str,
-    action: str,
-    args: dict[str, Any] | None,
-    approval_id: str,
-    approved: bool,
-    decided_by: str,
-    comment: str | None = None,
-    edit: dict[str, Any] | None = None,
-) -> Decision:
-    """A decision naming the hash of what it decides: the request's args, or them edited.
-
-    ``edit`` is a merge patch of the request's ``args``; the decision then carries the
-    whole edited args and their hash. Only an approval may edit.
-
-    Raises:
-        ValueError: bad edits (the workflow checks them again against its edit rule).
-    """
-    if edit is not None and not approved:
-        raise ValueError("only an approval may edit the args")
-    final = approved_args(args, edit)
-    return Decision(
-        approval_id=approval_id,
-        approved=approved,
-        decided_by=decided_by,
-        comment=comment,
-        action_hash=action_hash(workspace_id, action, final),
-        edited_args=final if edit is not None else None,
-    )
-
-
-async def find_waiting_workflow(
-    client: Client, task_queue: str, workspace_id: str, approval_id: str
-) -> WorkflowHandle[Any, ApprovalResult] | None:
-    """The running approval workflow that waits for ``approval_id``, if visibility has it."""
-    query = search_attributes.owner_query(task_queue, workspace_id, approval_id)
-    async for execution in client.list_workflows(query, limit=1):
-        return client.get_workflow_handle(
-            execution.id, run_id=execution.run_id, result_type=ApprovalResult
-        )
-    return None
-
+from durable_approvals.deciding.bind import approved_args, bound_decision
+from durable_approvals.deciding.finding import running_workflow as find_waiting_workflow
 
 __all__ = ["approved_args", "bound_decision", "find_waiting_workflow"]

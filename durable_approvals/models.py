@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeGuard
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from durable_approvals.action_hash import HASH_PATTERN, ArgsError, action_hash, check_json_args
 from durable_approvals.binding import check_schema, schema_problem
@@ -291,6 +291,39 @@ class Decision(_Model):
     def same_answer(self, other: Decision) -> bool:
         """Two sightings of one decision differ only in where they came from."""
         return (self.approved, self.decided_by) == (other.approved, other.decided_by)
+
+
+class Ballot(_Model):
+    """A human's decision as a surface takes it (CLI, Python, a tool), before it is bound to
+    the request: what ``durable_approvals.deciding`` turns into the ``Decision`` it sends.
+
+    Never crosses Temporal: ``approver_token`` is a credential (docs/trust-model.md).
+    """
+
+    approval_id: Identifier
+    approved: bool
+    decided_by: NameText = ""
+    """Who decides; may stay empty when ``approver_token`` names them (the platform's route)."""
+    comment: ReasonText | None = None
+    edit: JsonArgs | None = None
+    """A JSON merge patch of the request's args: approve them edited (an approval only)."""
+    action_hash: ActionHash | None = None
+    """The hash it approves, when the caller bound it already (else the decision module does)."""
+    edited_args: JsonArgs | None = None
+    """With ``action_hash``: the whole edited args it approves instead of the request's."""
+    approver_token: SecretStr | None = None
+    by_update: bool = False
+    """Send it to the waiting workflow's ``decide_update`` whatever the platform serves."""
+    bind_to_request: bool = True
+    """Without ``action_hash``: name the hash of the args the workflow or item reports."""
+
+    @model_validator(mode="after")
+    def _edits_are_approvals(self) -> Ballot:
+        if (self.edit is not None or self.edited_args is not None) and not self.approved:
+            raise ValueError("only an approval may edit the args")
+        if self.edit is not None and self.edited_args is not None:
+            raise ValueError("edit and edited_args: give one")
+        return self
 
 
 class ApprovalResult(_Model):

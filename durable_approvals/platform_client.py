@@ -41,14 +41,24 @@ APPROVER_HEADER = "X-Approver-Token"
 
 class PlatformError(Exception):
     """A platform call that did not succeed: ``kind`` (an ``approvals.errors`` name),
-    ``retryable``, ``status_code`` if a reply came, and the reference tool's ``message``."""
+    ``retryable``, ``status_code`` if a reply came, the reference tool's ``message``, and
+    the [ext] ``reason`` word of a refused decision (``self-approval``, ``hash-mismatch``...)."""
 
-    def __init__(self, message: str, *, kind: str, retryable: bool, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        retryable: bool,
+        status_code: int | None = None,
+        reason: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.retryable = retryable
         self.status_code = status_code
+        self.reason = reason
 
 
 class ExpireResult(StrEnum):
@@ -67,15 +77,15 @@ def _status_error(
     return PlatformError(message, kind=kind, retryable=retryable, status_code=code)
 
 
-def _error_text(response: httpx.Response) -> str | None:
-    """The platform's ``{"error": ...}`` text as one short printable line, if it sent one."""
+def _error_text(response: httpx.Response, key: str = "error") -> str | None:
+    """The platform's ``{"error": ...}`` text (or ``key``'s) as one short printable line."""
     if len(response.content) > MAX_ERROR_BYTES:
         return None
     try:
         data = response.json()
     except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: no text
         return None
-    text = data.get("error") if isinstance(data, dict) else None
+    text = data.get(key) if isinstance(data, dict) else None
     if not isinstance(text, str):
         return None
     printable = "".join(c if c.isprintable() else " " for c in text).strip()
@@ -391,9 +401,11 @@ class PlatformClient:
         edited_args: dict[str, Any] | None = None,
         final: bool = False,
         approver_token: str | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
         """Record a decision; the first one wins. On a reference platform's vote item (N-of-M)
         a decision is a vote, unless ``final`` (the [ext] the workflow's outcome carries).
+        Returns the platform's reply (``status``; a vote's [ext] ``votes`` and
+        ``approvals_required``).
 
         ``action_hash`` and ``edited_args`` are [ext] fields (docs/policies/edits.md):
         the reference platform checks them; the upstream contract ignores them.
@@ -403,7 +415,7 @@ class PlatformClient:
         Raises:
             PlatformError: 404 when unknown or already decided, 403 from the
                 reference platform for a self-approval; the message carries the
-                platform's error text.
+                platform's error text, ``reason`` its [ext] reason word.
         """
         body: dict[str, Any] = {
             "decision": "approved" if approved else "denied",
@@ -429,7 +441,14 @@ class PlatformClient:
             ),
         )
         if response.status_code != 200:
-            raise _status_error("Failed to decide", response, detail=_error_text(response))
+            error = _status_error("Failed to decide", response, detail=_error_text(response))
+            error.reason = _error_text(response, "reason")
+            raise error
+        try:  # the reply adds detail only: a 200 is the decision recorded, whatever its body
+            reply = _json_body(response)
+        except PlatformError:
+            return {}
+        return reply if isinstance(reply, dict) else {}
 
     async def expire(self, approval_id: str, reason: str) -> ExpireResult:
         """Close a request that nobody may approve any more.

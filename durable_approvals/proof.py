@@ -1,9 +1,11 @@
-"""Proof of who decided: the platform's Ed25519 signature over one decision
+"""Proof of who decided: the platform's Ed25519 signature over one decision or one vote
 (docs/trust-model.md).
 
 The signed statement is ``canonical_statement(...)``: the UTF-8 bytes of the compact JSON
-array ``["durable-approvals/decision/v1", workspace_id, approval_id, decision, decided_by,
-action_hash, decided_at]`` (no spaces, non-ASCII kept as is), where ``decision`` is
+array ``[tag, workspace_id, approval_id, decision, decided_by, action_hash, decided_at]``
+(no spaces, non-ASCII kept as is), where ``tag`` is ``"durable-approvals/decision/v1"``
+for a decision and ``"durable-approvals/vote/v1"`` for a vote (N-of-M: one vote never
+stands for a decision, nor the reverse), ``decision`` is
 ``"approved"`` or ``"denied"``, ``action_hash`` is the 64-hex hash the decision approves or
 ``null``, and ``decided_at`` is ``format_time(...)``: UTC, microseconds,
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. A signature (``proof``) is the 64-byte Ed25519 signature,
@@ -25,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 STATEMENT_TAG = "durable-approvals/decision/v1"
+VOTE_STATEMENT_TAG = "durable-approvals/vote/v1"
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 MAX_PROOF_CHARS = 200
@@ -49,10 +52,12 @@ def canonical_statement(
     decided_by: str,
     action_hash: str | None,
     decided_at: datetime,
+    vote: bool = False,
 ) -> bytes:
-    """The bytes a proof signs for one decision (the module docstring defines them)."""
+    """The bytes a proof signs for one decision, or (``vote``) one vote (the module
+    docstring defines them)."""
     fields = [
-        STATEMENT_TAG,
+        VOTE_STATEMENT_TAG if vote else STATEMENT_TAG,
         workspace_id,
         approval_id,
         "approved" if approved else "denied",
@@ -129,6 +134,7 @@ def verify(public_key: str, statement: bytes, signature: str | None) -> bool:
 
 __all__ = [
     "STATEMENT_TAG",
+    "VOTE_STATEMENT_TAG",
     "canonical_statement",
     "format_time",
     "is_key_text",

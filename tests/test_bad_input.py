@@ -1002,8 +1002,9 @@ async def test_a_decider_not_in_the_approvers_file_is_401_and_nothing_is_stored(
     path.write_text(
         f"approvers:\n  - {{name: bob, token_sha256: {token_hash('bob-token')}}}\n", "utf-8"
     )
-    server = FaultyPlatform(tmp_path / "p.db", approvers=Approvers.load(path))
-    async with server, httpx.AsyncClient(base_url=server.url, timeout=5.0) as http:
+    server = FaultyPlatform(tmp_path / "p.db", token=PLATFORM_TOKEN, approvers=Approvers.load(path))
+    auth = {"Authorization": f"Bearer {PLATFORM_TOKEN}"}  # approvers need a workspace token
+    async with server, httpx.AsyncClient(base_url=server.url, timeout=5.0, headers=auth) as http:
         created = await http.post(f"/workspaces/{WORKSPACE}/approvals", json={"action": "x"})
         url = f"/workspaces/{WORKSPACE}/approvals/{created.json()['approval_id']}"
         refused = [

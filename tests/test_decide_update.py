@@ -25,7 +25,6 @@ from temporalio.client import Client, WorkflowHandle
 
 from durable_approvals.action_hash import action_hash
 from durable_approvals.client import (
-    ApprovalClosedError,
     DecisionTimeoutError,
     decide,
     offer_decision,
@@ -165,8 +164,12 @@ async def test_each_verdict_through_the_python_api(dev_env, settings, platform):
             assert other_answer.decision is not None
             assert other_answer.decision.decided_by == "alice"
         result = await finish(handle, "api_verdicts")
-        with pytest.raises(ApprovalClosedError, match="closed"):
-            await decide(client, settings, approval_id, approved=False, decided_by="bob")
+        # The workflow has ended: its result answers, in the same words.
+        ended = await decide(client, settings, approval_id, approved=False, decided_by="bob")
+        assert refused(ended, "conflicting") and ended.state == "closed"
+        assert ended.decision is not None and ended.decision.decided_by == "alice"
+        ended_again = await decide(client, settings, approval_id, approved=True, decided_by="ALICE")
+        assert (ended_again.accepted, ended_again.outcome) == (True, VerdictOutcome.REPEATED)
 
     assert result.status is ApprovalStatus.GRANTED and result.decided_by == "alice"
     assert result.comment == "ok"
@@ -188,9 +191,9 @@ async def test_each_verdict_through_the_cli(dev_env, settings, platform):
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
 
         assert await cli(env, "decide", "no-such-approval", "--approve", "--by", "a", "--vote") == (
-            3,
-            "refused no-such-approval: unknown approval\n",
+            2,
             "",
+            "approvals: unknown approval id no-such-approval\n",
         )
         handle = await start(client, task_queue, approval_request(requester=REQUESTER))
         approval_id = await wait_pending(handle)
@@ -220,8 +223,7 @@ async def test_each_verdict_through_the_cli(dev_env, settings, platform):
         code, out, err = await decide_cli("--approve", "alice")
 
     assert result.status is ApprovalStatus.DENIED and result.decided_by == "bob"
-    assert code == 3 and out.startswith(f"refused {approval_id}: late (approval "), (out, err)
-    assert "has ended" in out and err == ""
+    assert (code, out, err) == (3, f"refused {approval_id}: conflicting\n", "")
     assert [(d["decided_by"], d["approved"]) for d in await accepted_updates(handle)] == [
         ("bob", False),
         ("bob", False),

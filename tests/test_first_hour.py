@@ -95,9 +95,11 @@ async def _wait(process: asyncio.subprocess.Process) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def _new_pending(platform_url: str, seen: set[str]) -> str:
-    """The id of a pending approval of the workspace not in ``seen``, once there is one."""
-    async with httpx.AsyncClient(base_url=platform_url, timeout=5) as http:
+async def _new_pending(platform_url: str, seen: set[str], token: str) -> str:
+    """The id of a pending approval of the workspace not in ``seen``, once there is one
+    (``token``: the workspace token the stack generated)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=platform_url, timeout=5, headers=headers) as http:
         async with asyncio.timeout(STEP_SECONDS):
             while True:
                 items = (await http.get(f"/workspaces/{WORKSPACE}/approvals")).json()
@@ -138,15 +140,17 @@ async def test_every_snippet_works_in_a_new_terminal_after_the_stack(tmp_path):
         banner = "".join(stack.output)
         assert f"{platform_url}/inbox?workspace={WORKSPACE}" in banner
         assert (checkout / "approvals.env").exists()
+        token = (tmp_path / "data" / "workspace.token").read_text().strip()
+        assert token not in banner  # the stack is closed by default; the token stays in files
 
         # The CLI lines, in the README's order; `request` waits in its own terminal.
         asking = await terminal.start(cli["request"])
-        approval_id = await _new_pending(platform_url, seen)
+        approval_id = await _new_pending(platform_url, seen, token)
         code, out, err = await terminal.run(cli["list"])
         assert code == 0 and approval_id in out, err
         decide = cli["decide"].replace("<approval_id>", approval_id)
         code, out, err = await terminal.run(decide)
-        assert (code, out.strip()) == (0, f"approved {approval_id}"), err
+        assert (code, out.strip()) == (0, f"approved {approval_id}: taken"), err
         code, out, err = await _wait(asking)
         assert code == 0 and f"approved by alice ({approval_id})" in out, err
         code, out, err = await terminal.run(cli["show"].replace("<approval_id>", approval_id))
@@ -158,7 +162,7 @@ async def test_every_snippet_works_in_a_new_terminal_after_the_stack(tmp_path):
         # The runnable examples: each waits until a human decides (here, the CLI).
         for example in [p for p in _readme_example_paths() if p != "examples/parent_workflow.py"]:
             running = await terminal.start(f".venv/bin/python {example}")
-            example_id = await _new_pending(platform_url, seen)
+            example_id = await _new_pending(platform_url, seen, token)
             code, _, err = await terminal.run(
                 cli["decide"].replace("<approval_id>", example_id).replace("alice", "bob")
             )

@@ -18,11 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
+from pydantic import SecretStr
 
 from durable_approvals.devstack.platform.approvers import Approvers, token_hash
 from durable_approvals.devstack.platform.server import PlatformServer
 from durable_approvals.models import ApprovalStatus
 from tests.helpers import (
+    PLATFORM_TOKEN,
     WORKSPACE,
     approval_request,
     audit_records,
@@ -374,6 +376,7 @@ async def test_with_an_approvers_file_the_inbox_signs_in_and_decides_as_the_appr
     )
     platform = PlatformServer(
         tmp_path / "verified.db",
+        token=PLATFORM_TOKEN,  # approvers need a workspace token
         approvers=Approvers.load(tmp_path / "approvers.yaml"),
         signing_key_path=tmp_path / "platform.key",
     )
@@ -382,13 +385,14 @@ async def test_with_an_approvers_file_the_inbox_signs_in_and_decides_as_the_appr
         settings = settings.model_copy(
             update={
                 "platform_url": platform.url,
+                "workspace_token": SecretStr(PLATFORM_TOKEN),
                 "platform_verify_key": str(tmp_path / "platform.key.pub"),
             }
         )
         async with running_worker(dev_env.client, settings) as task_queue:
             handle = await start(dev_env.client, task_queue, approval_request(action="Rotate"))
             approval_id = await wait_pending(handle)
-            await page.goto(f"{platform.url}/?workspace={WORKSPACE}")
+            await page.goto(f"{platform.url}/?workspace={WORKSPACE}&token={PLATFORM_TOKEN}")
             await expect(page.locator("#approver-form")).to_be_visible()
             await expect(page.locator("#approver-name")).to_be_hidden()
             row = pending_row(page, approval_id)

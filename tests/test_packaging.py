@@ -148,7 +148,9 @@ def test_the_wheel_installs_one_top_level_name(wheel: Path):
         "activities/listener.py",
         "devstack/platform/app.py",
         "devstack/platform/static/inbox.html",
-        "cli.py",
+        "cli/__init__.py",
+        "cli/decide.py",
+        "deciding/decider.py",
     ):
         assert f"{NAMESPACE}/{module}" in names, module
 

@@ -93,7 +93,10 @@ async def decide(
 async def expire(
     http: httpx.AsyncClient, workspace: str, approval_id: str, **kwargs: Any
 ) -> httpx.Response:
-    return await http.post(f"/workspaces/{workspace}/approvals/{approval_id}/expire", **kwargs)
+    # A state change is application/json even without a body (devstack/platform/doors.py).
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+    url = f"/workspaces/{workspace}/approvals/{approval_id}/expire"
+    return await http.post(url, headers=headers, **kwargs)
 
 
 def assert_rfc3339_utc(value: str) -> None:
@@ -516,8 +519,8 @@ async def test_no_fault_route_in_the_product(tmp_path):
     app = create_app(tmp_path / "p.db", hooks=faults)
     transport = httpx.ASGITransport(app=app)
     async with asyncio.timeout(LIMIT), httpx.AsyncClient(transport=transport) as client:
-        steer = await client.post("http://platform/_faults", json={"refuse_websocket": True})
-        drop = await client.post("http://platform/_faults/drop-sockets")
+        steer = await client.post("http://127.0.0.1/_faults", json={"refuse_websocket": True})
+        drop = await client.post("http://127.0.0.1/_faults/drop-sockets", json={})
     assert (steer.status_code, drop.status_code) == (404, 404)
     assert faults == Faults()
     app.state.platform.store.close()

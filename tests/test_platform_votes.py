@@ -106,6 +106,7 @@ async def test_a_vote_item_with_approvers_takes_votes_from_them_only(http, works
 async def test_final_closes_a_vote_item_as_a_decision(http, server, workspace):
     approval_id = await create(http, workspace, approvals_required=2)
     await decide(http, workspace, approval_id, decision="approved", decided_by="alice")
+    await decide(http, workspace, approval_id, decision="approved", decided_by="bob")
     async with websocket(server, workspace) as socket:
         closed = await decide(
             http, workspace, approval_id, decision="approved", decided_by="bob", final=True
@@ -113,9 +114,29 @@ async def test_final_closes_a_vote_item_as_a_decision(http, server, workspace):
         assert closed.json() == {"status": "approved", "approval_id": approval_id}
         assert (await next_event(socket))["event"] == "APPROVAL_APPROVED"
     shown = await item(http, workspace, approval_id)
-    assert (shown["status"], shown["decided_by"], len(shown["votes"])) == ("approved", "bob", 1)
+    assert (shown["status"], shown["decided_by"], len(shown["votes"])) == ("approved", "bob", 2)
     late = await decide(http, workspace, approval_id, decision="approved", decided_by="carol")
     assert late.status_code == 404
+
+
+async def test_a_final_the_stored_votes_do_not_decide_is_refused_and_changes_nothing(
+    http, workspace
+):
+    """Issue 23: one vote of two, or a final naming someone who did not vote so, closes
+    nothing; a stored denial decides a denial."""
+    approval_id = await create(http, workspace, approvals_required=2)
+    await decide(http, workspace, approval_id, decision="approved", decided_by="alice")
+    refused = [
+        await decide(http, workspace, approval_id, decided_by=by, decision=answer, final=True)
+        for by, answer in (("alice", "approved"), ("bob", "approved"), ("alice", "denied"))
+    ]
+    assert {(r.status_code, r.json()["reason"]) for r in refused} == {(409, "votes-missing")}
+    assert (await item(http, workspace, approval_id))["status"] == "pending"
+    await decide(http, workspace, approval_id, decision="denied", decided_by="bob")
+    denied = await decide(
+        http, workspace, approval_id, decision="denied", decided_by="bob", final=True
+    )
+    assert denied.json() == {"status": "denied", "approval_id": approval_id}
 
 
 async def test_a_plain_item_has_no_vote_fields_and_final_changes_nothing(http, workspace):

@@ -149,7 +149,7 @@ async def test_a_self_approval_recorded_by_a_platform_without_the_rule_never_win
     assert rejected["via"] in expected_paths | {"expiry"}
 
 
-async def test_cli_decide_by_the_requester_is_one_clear_error_line(settings, platform):
+async def test_cli_decide_by_the_requester_is_refused_in_one_line(settings, platform):
     async with httpx.AsyncClient(base_url=platform.url, timeout=5.0) as http:
         approval_id = await _create(http, WORKSPACE, requester="alice")
     env = {
@@ -160,10 +160,7 @@ async def test_cli_decide_by_the_requester_is_one_clear_error_line(settings, pla
     }
     status, out, err = await cli(env, "decide", approval_id, "--approve", "--by", "Alice")
 
-    assert (status, out) == (2, "")
-    assert err.strip().splitlines() == [
-        "approvals: Failed to decide: 403 (the requester cannot decide their own approval)"
-    ]
+    assert (status, out, err) == (3, f"refused {approval_id}: self-approval\n", "")
     async with platform_client(settings) as api:
         item = await api.get_approval(approval_id)
     assert item is not None and item["status"] == "pending"

@@ -146,12 +146,13 @@ async def test_stack_runs_an_approval_stops_cleanly_and_keeps_state(tmp_path):
             task_queue="approvals",
         )
         approval_id = await wait_pending(handle, timeout=30)
+        token = (data_dir / "workspace.token").read_text().strip()  # generated: closed
         async with httpx.AsyncClient(timeout=5.0) as http:
             api = PlatformClient(
                 http=http,
                 base_url=f"http://127.0.0.1:{stack.platform_port}",
                 workspace_id=WORKSPACE,
-                token=None,
+                token=token,
             )
             await api.decide(approval_id, approved=False, decided_by="ops", comment="not now")
         result = await asyncio.wait_for(handle.result(), 30)
@@ -169,12 +170,13 @@ async def test_stack_runs_an_approval_stops_cleanly_and_keeps_state(tmp_path):
     async with Stack(data_dir) as again:
         client = await again.client()
         description = await client.get_workflow_handle(workflow_id).describe()
+        assert (data_dir / "workspace.token").read_text().strip() == token  # kept
         async with httpx.AsyncClient(timeout=5.0) as http:
             api = PlatformClient(
                 http=http,
                 base_url=f"http://127.0.0.1:{again.platform_port}",
                 workspace_id=WORKSPACE,
-                token=None,
+                token=token,
             )
             item = await api.get_approval(approval_id)
         assert await again.stop() == 0

@@ -45,6 +45,8 @@ from tests.helpers import (
 from tests.platform_faults import FaultyPlatform
 from tests.test_cli import cli
 
+AUTH = {"Authorization": f"Bearer {PLATFORM_TOKEN}"}
+
 LIMIT = 90.0
 BOB_TOKEN = "bob-approver-token-1"
 CAROL_TOKEN = "carol-approver-token-2"
@@ -195,6 +197,7 @@ async def verified_platform(tmp_path):
     (tmp_path / "approvers.yaml").write_text(approvers_yaml(), encoding="utf-8")
     server = FaultyPlatform(
         tmp_path / "platform.db",
+        token=PLATFORM_TOKEN,  # approvers need a workspace token (issue 23)
         approvers=Approvers.load(tmp_path / "approvers.yaml"),
         signing_key_path=tmp_path / "keys" / "platform.key",
     )
@@ -227,8 +230,11 @@ async def test_the_platform_takes_decided_by_from_the_credential_and_signs_it(
     port = verified_platform.port
     async with (
         asyncio.timeout(LIMIT),
-        httpx.AsyncClient(base_url=verified_platform.url, timeout=5.0) as http,
-        connect(f"ws://127.0.0.1:{port}/ws?workspace={WORKSPACE}", open_timeout=5) as socket,
+        httpx.AsyncClient(base_url=verified_platform.url, timeout=5.0, headers=AUTH) as http,
+        connect(
+            f"ws://127.0.0.1:{port}/ws?workspace={WORKSPACE}&token={PLATFORM_TOKEN}",
+            open_timeout=5,
+        ) as socket,
     ):
         approval_id = await _create(http)
         await socket.recv()  # APPROVAL_REQUESTED
@@ -263,7 +269,7 @@ async def test_the_platform_takes_decided_by_from_the_credential_and_signs_it(
 async def test_the_platform_refuses_a_decision_without_the_right_credential(
     verified_platform, token, body, status, reason
 ):
-    async with httpx.AsyncClient(base_url=verified_platform.url, timeout=5.0) as http:
+    async with httpx.AsyncClient(base_url=verified_platform.url, timeout=5.0, headers=AUTH) as http:
         approval_id = await _create(http)
         refused = await _decide(http, approval_id, token, **body)
         item = (await http.get(f"/workspaces/{WORKSPACE}/approvals/{approval_id}")).json()
@@ -274,7 +280,7 @@ async def test_the_platform_refuses_a_decision_without_the_right_credential(
 async def test_a_body_decided_by_naming_the_approver_is_taken_as_the_files_name(
     verified_platform,
 ):
-    async with httpx.AsyncClient(base_url=verified_platform.url, timeout=5.0) as http:
+    async with httpx.AsyncClient(base_url=verified_platform.url, timeout=5.0, headers=AUTH) as http:
         approval_id = await _create(http)
         decided = await _decide(http, approval_id, CAROL_TOKEN, decided_by=" carol ")
         item = (await http.get(f"/workspaces/{WORKSPACE}/approvals/{approval_id}")).json()
@@ -283,8 +289,10 @@ async def test_a_body_decided_by_naming_the_approver_is_taken_as_the_files_name(
 
 async def test_the_requester_is_refused_even_with_a_valid_credential(tmp_path):
     (tmp_path / "a.yaml").write_text(approvers_yaml(), encoding="utf-8")
-    server = FaultyPlatform(tmp_path / "p.db", approvers=Approvers.load(tmp_path / "a.yaml"))
-    async with server, httpx.AsyncClient(base_url=server.url, timeout=5.0) as http:
+    server = FaultyPlatform(
+        tmp_path / "p.db", token=PLATFORM_TOKEN, approvers=Approvers.load(tmp_path / "a.yaml")
+    )
+    async with server, httpx.AsyncClient(base_url=server.url, timeout=5.0, headers=AUTH) as http:
         approval_id = await _create(http, requester="bob")
         refused = await _decide(http, approval_id, BOB_TOKEN)
     assert refused.status_code == 403 and refused.json()["reason"] == "self-approval"
@@ -324,6 +332,7 @@ def verified_settings(verified_platform, settings, tmp_path):
     return settings.model_copy(
         update={
             "platform_url": verified_platform.url,
+            "workspace_token": SecretStr(PLATFORM_TOKEN),
             "platform_verify_key": str(tmp_path / "keys" / "platform.key.pub"),
         }
     )
@@ -496,13 +505,13 @@ async def test_on_the_upstream_contract_a_workspace_requiring_proof_takes_no_dec
 
 
 async def _item(settings, approval_id):
-    async with httpx.AsyncClient(base_url=settings.platform_url, timeout=5.0) as http:
+    async with httpx.AsyncClient(base_url=settings.platform_url, timeout=5.0, headers=AUTH) as http:
         response = await http.get(f"/workspaces/{WORKSPACE}/approvals/{approval_id}")
     return response.json()
 
 
 async def _final(settings, approval_id):
-    async with httpx.AsyncClient(base_url=settings.platform_url, timeout=5.0) as http:
+    async with httpx.AsyncClient(base_url=settings.platform_url, timeout=5.0, headers=AUTH) as http:
         url = f"/workspaces/{WORKSPACE}/approvals/{approval_id}/decide"
         return await http.post(url, json={"decision": "denied", "decided_by": "Bob", "final": True})
 
@@ -531,7 +540,7 @@ async def test_the_cli_decides_with_the_approvers_credential_never_a_typed_name(
                             str(token_file))  # fmt: skip
         result = await finish(handle, "verified_decider_cli")
 
-    assert posing[0] == 2 and "decided_by is not the signed-in approver" in posing[2]
+    assert posing == (3, f"refused {approval_id}: decider-mismatch\n", "")
     assert no_token[0] == 2 and "unauthorized" in no_token[2]
     assert decided[0] == 0, decided
     assert CAROL_TOKEN not in decided[1] + decided[2]
@@ -566,7 +575,8 @@ async def test_votes_through_the_platform_count_verified_and_a_forged_vote_does_
     assert granted["recorded_on_platform"] is True
     item = await _item(settings, approval_id)
     assert (item["status"], item["decided_by"]) == ("approved", "Carol")
-    assert forged_final.status_code == 401  # no such vote: a final decide needs a token
+    # No stored denial by Bob: a final closes a vote item only as its stored votes decide it.
+    assert forged_final.status_code == 409
 
 
 async def test_votes_on_a_request_with_args_are_signed_over_their_hash_and_verified(

@@ -18,21 +18,33 @@ class ProofCheck:
     workspace_id: str
     verify_key: str | None = None
     required: bool = False
+    votes: bool | None = None
+    """Which statement a proof must sign: a vote's (a request that counts votes), a
+    decision's (``False``), or either (``None``, a caller that does not say)."""
 
     def verified(self, decision: Decision) -> bool:
         """Whether ``decision``'s proof is the platform's signature over this workspace,
-        its approval id, answer, decider, action hash and time."""
-        if self.verify_key is None or decision.proof is None or decision.decided_at is None:
+        its approval id, answer, decider, action hash and time, as a vote or a decision."""
+        key, decided_at = self.verify_key, decision.decided_at
+        if key is None or decision.proof is None or decided_at is None:
             return False
-        statement = canonical_statement(
-            workspace_id=self.workspace_id,
-            approval_id=decision.approval_id,
-            approved=decision.approved,
-            decided_by=decision.decided_by,
-            action_hash=decision.action_hash,
-            decided_at=decision.decided_at,
+        kinds = (False, True) if self.votes is None else (self.votes,)
+        return any(
+            verify(
+                key,
+                canonical_statement(
+                    workspace_id=self.workspace_id,
+                    approval_id=decision.approval_id,
+                    approved=decision.approved,
+                    decided_by=decision.decided_by,
+                    action_hash=decision.action_hash,
+                    decided_at=decided_at,
+                    vote=vote,
+                ),
+                decision.proof,
+            )
+            for vote in kinds
         )
-        return verify(self.verify_key, statement, decision.proof)
 
     def __call__(self, decision: Decision) -> str | None:
         """Why ``decision`` is refused (``unverified``), or ``None`` when it may be taken."""

@@ -21,7 +21,17 @@ from durable_approvals.devstack.platform.approvers import (
     ApproversFileError,
     approvers_from_environment,
 )
+from durable_approvals.devstack.platform.doors import (
+    ALLOWED_ORIGINS_VARIABLE,
+    origins_from_environment,
+    parse_origins,
+)
 from durable_approvals.devstack.platform.server import PlatformServer
+
+OPEN_WARNING = (
+    "WARNING: the platform runs open (no workspace token): anyone who reaches it may "
+    "create, decide, expire, remind and escalate approvals (docs/trust-model.md)"
+)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +60,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "comes from the approver's token (docs/trust-model.md)",
     )
     parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="[ext] a browser origin (scheme://host[:port]) that may write and open the "
+        "socket besides the platform's own; repeat for more (default "
+        f"${ALLOWED_ORIGINS_VARIABLE}, comma-separated)",
+    )
+    parser.add_argument(
         "--signing-key",
         type=Path,
         default=None,
@@ -61,10 +80,23 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.approvers = approvers_from_environment(args.approvers)
     except ApproversFileError as error:
         parser.error(str(error))
+    try:
+        args.allowed_origin = (
+            parse_origins(",".join(args.allowed_origin))
+            if args.allowed_origin
+            else origins_from_environment()
+        )
+    except ValueError as error:
+        parser.error(f"--allowed-origin: {error}")
     if args.strict and (args.approvers is not None or args.signing_key is not None):
         parser.error("--strict serves the upstream contract: no --approvers, no --signing-key")
     if args.signing_key is not None and args.approvers is None:
         parser.error("--signing-key needs --approvers: it signs authenticated names")
+    if args.approvers is not None and not os.environ.get(args.token_env):
+        parser.error(
+            f"--approvers needs a workspace token (${args.token_env}): without one, anyone "
+            "who reaches the platform may create, expire, remind and escalate"
+        )
     if args.strict:
         try:
             check_strict_config(os.environ.get(args.token_env))
@@ -87,7 +119,10 @@ async def _serve(args: argparse.Namespace, server_type: type[PlatformServer]) ->
         strict=args.strict,
         approvers=args.approvers,
         signing_key_path=args.signing_key,
+        allowed_origins=args.allowed_origin,
     ) as server:
+        if not token:
+            print(OPEN_WARNING, file=sys.stderr, flush=True)
         # The URL line lets a parent process learn the port chosen for --port 0.
         print(
             f"approvals platform listening on {server.url} "

@@ -18,9 +18,16 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from durable_approvals.devstack.platform import admin_routes, approvals_routes, events, inbox
+from durable_approvals.devstack.platform import (
+    admin_routes,
+    approvals_routes,
+    decide_routes,
+    events,
+    inbox,
+)
 from durable_approvals.devstack.platform.approvers import Approvers
 from durable_approvals.devstack.platform.context import ApiError, PlatformContext
+from durable_approvals.devstack.platform.doors import DoorMiddleware, Doors
 from durable_approvals.devstack.platform.hooks import PlatformHooks
 from durable_approvals.devstack.platform.hub import Hub
 from durable_approvals.devstack.platform.store import Store
@@ -40,18 +47,28 @@ def check_strict_config(token: str | None) -> None:
 
 
 def check_identity_config(
-    strict: bool, approvers: Approvers | None, signing_key: Ed25519PrivateKey | None
+    strict: bool,
+    approvers: Approvers | None,
+    signing_key: Ed25519PrivateKey | None,
+    token: str | None = None,
 ) -> None:
     """Refuse verified deciders where they cannot work (docs/trust-model.md).
 
     Raises:
         ValueError: approvers or a signing key in strict mode (the upstream has neither),
-            or a signing key without approvers (it would sign names nobody checked).
+            a signing key without approvers (it would sign names nobody checked), or
+            approvers without a workspace token (anyone could then create, expire, remind
+            and escalate: only the decisions would be closed).
     """
     if strict and (approvers is not None or signing_key is not None):
         raise ValueError("strict mode serves the upstream contract: no approvers, no signing")
     if signing_key is not None and approvers is None:
         raise ValueError("a signing key needs an approvers file: it signs authenticated names")
+    if approvers is not None and not token:
+        raise ValueError(
+            "an approvers file needs a workspace token: without one, anyone who reaches the "
+            "platform may create, expire, remind and escalate"
+        )
 
 
 def create_app(
@@ -62,6 +79,7 @@ def create_app(
     strict: bool = False,
     approvers: Approvers | None = None,
     signing_key: Ed25519PrivateKey | None = None,
+    allowed_origins: tuple[str, ...] = (),
 ) -> FastAPI:
     """Build the platform app on the SQLite file ``db_path``.
 
@@ -73,6 +91,8 @@ def create_app(
         strict: serve the upstream contract alone, every [ext] off; needs ``token``.
         approvers: [ext] who may decide: ``decided_by`` comes from their token.
         signing_key: [ext] signs each decision recorded (``proof``); needs ``approvers``.
+        allowed_origins: [ext] browser origins trusted besides the platform's own
+            (``doors.normalize_origin``'s form); strict mode checks no origin.
 
     Returns:
         The app, its state at ``app.state.platform`` (a ``PlatformContext``).
@@ -84,7 +104,7 @@ def create_app(
     """
     if strict:
         check_strict_config(token)
-    check_identity_config(strict, approvers, signing_key)
+    check_identity_config(strict, approvers, signing_key, token)
     active_hooks = hooks if hooks is not None else PlatformHooks()
     context = PlatformContext(
         store=Store(db_path),
@@ -94,6 +114,7 @@ def create_app(
         strict=strict,
         approvers=approvers,
         signing_key=signing_key,
+        doors=Doors(allowed_origins=allowed_origins),
     )
 
     @asynccontextmanager
@@ -116,9 +137,14 @@ def create_app(
     app.include_router(admin_routes.router)
     app.include_router(approvals_routes.router)
     app.include_router(events.router)
-    if not strict:
+    if strict:
+        app.include_router(decide_routes.strict_router)
+    else:
+        app.include_router(decide_routes.ext_router)
         app.include_router(approvals_routes.ext_router)
         app.include_router(inbox.router)
+        # The doors run before any route: a refused request is never read (doors.py).
+        app.add_middleware(DoorMiddleware, doors=context.doors)
     return app
 
 

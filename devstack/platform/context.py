@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
 from durable_approvals.devstack.platform.approvers import Approvers
+from durable_approvals.devstack.platform.doors import Doors
 from durable_approvals.devstack.platform.hooks import PlatformHooks
 from durable_approvals.devstack.platform.hub import Hub
 from durable_approvals.devstack.platform.store import Approval, Store, utc_now
@@ -37,6 +38,8 @@ class PlatformContext:
     """[ext] Who may decide (docs/trust-model.md); ``None``: ``decided_by`` as sent."""
     signing_key: Ed25519PrivateKey | None = None
     """[ext] Signs each decision and vote it records (``proof``); needs ``approvers``."""
+    doors: Doors = field(default_factory=Doors)
+    """[ext] Where browsers may write from (doors.py); reference mode only."""
 
     def item(self, approval: Approval) -> dict[str, Any]:
         """An approval as the list and single-item routes show it in this mode."""

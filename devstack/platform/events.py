@@ -2,7 +2,8 @@
 
 A refused upgrade gets a real HTTP status through the WebSocket Denial
 Response extension: 401 for a missing or wrong bearer (when a token is set),
-400 without a workspace, or the hooks' own denial. A server without the
+400 without a workspace, 403 (reference mode) from a ``Host`` or ``Origin`` that is not
+the platform's (doors.py), or the hooks' own denial. A server without the
 extension refuses with 403 instead. The reference platform also takes the
 browser's ``?workspace=`` and ``?token=``; strict mode reads headers only.
 """
@@ -32,6 +33,8 @@ async def websocket_events(websocket: WebSocket, platform: Context) -> None:
     denial = platform.hooks.websocket_denial(workspace_id)
     if denial is None:
         refusal = _refusal(websocket, platform.token, workspace_id, strict=platform.strict)
+        if refusal is None and not platform.strict:  # [ext] doors.py: no other page's socket
+            refusal = platform.doors.socket_refusal(websocket.url.scheme, websocket.headers)
         if refusal is not None:
             status_code, error_text = refusal
             denial = JSONResponse({"error": error_text}, status_code=status_code)

@@ -1,8 +1,9 @@
 """The approvers' inbox page, one static HTML+JS file at ``GET /`` and ``GET /inbox`` (``router``).
 
 The page holds no data and no secret, so it needs no token; everything it
-reads or decides goes through the token-checked routes, and its socket
-authenticates with ``/ws?token=...``. Reference mode only.
+reads or decides goes through the token-checked routes (``/signed-in`` too), and its
+socket authenticates with ``/ws?token=...``. It is never framed and runs no script from
+elsewhere (``PAGE_HEADERS``). Reference mode only.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from durable_approvals.devstack.platform.context import Context
+from durable_approvals.devstack.platform.context import Context, require_token
 from durable_approvals.platform_client import APPROVER_HEADER
 
 PAGE_RESOURCE = "inbox.html"
@@ -40,14 +41,29 @@ _PAGE = inbox_html()  # read once: a missing file fails at import, not per reque
 router = APIRouter(include_in_schema=False)
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # Never framed (clickjacking); scripts, styles and connections to this origin only.
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+"""The page's headers: ``no-store`` so a browser never keeps a page older than the routes."""
+
+
 @router.get("/")
 @router.get("/inbox")
 async def inbox() -> HTMLResponse:
-    """The page; ``no-store``, so a browser never keeps a page older than the routes."""
-    return HTMLResponse(_PAGE, headers={"Cache-Control": "no-store"})
+    """The page, with ``PAGE_HEADERS``."""
+    return HTMLResponse(_PAGE, headers=PAGE_HEADERS)
 
 
-@router.get("/signed-in")
+@router.get("/signed-in", dependencies=[Depends(require_token)])
 async def signed_in(request: Request, platform: Context) -> dict[str, Any]:
     """[ext] Whether this platform has approvers (docs/trust-model.md), and whom the
     ``X-Approver-Token`` header signs in (``name``: ``null`` for none or an unknown one).
@@ -66,4 +82,4 @@ async def favicon() -> Response:
     )
 
 
-__all__ = ["inbox_html", "router"]
+__all__ = ["PAGE_HEADERS", "inbox_html", "router"]

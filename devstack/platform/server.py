@@ -19,6 +19,7 @@ from durable_approvals.devstack.platform.app import (
 )
 from durable_approvals.devstack.platform.approvers import Approvers, load_signing_key
 from durable_approvals.devstack.platform.context import PlatformContext
+from durable_approvals.devstack.platform.doors import normalize_origin
 from durable_approvals.devstack.platform.hooks import PlatformHooks
 from durable_approvals.devstack.platform.hub import Hub
 from durable_approvals.devstack.platform.store import Store
@@ -75,6 +76,7 @@ class PlatformServer:
         hooks: PlatformHooks | None = None,
         approvers: Approvers | None = None,
         signing_key_path: Path | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         """A server, not started yet.
 
@@ -88,16 +90,19 @@ class PlatformServer:
             approvers: [ext] who may decide (docs/trust-model.md).
             signing_key_path: [ext] the Ed25519 key that signs decisions, created if
                 missing, its public key written to ``<path>.pub``; needs ``approvers``.
+            allowed_origins: [ext] browser origins trusted besides the platform's own
+                (doors.py); each ``scheme://host[:port]``.
 
         Raises:
             ValueError: ``strict`` without a token; approvers or signing in strict mode,
-                or signing without approvers.
+                signing without approvers, approvers without a token; a malformed origin.
         """
         if strict:
             check_strict_config(token)
         self._approvers = approvers
         self._signing_key = load_signing_key(signing_key_path) if signing_key_path else None
-        check_identity_config(strict, approvers, self._signing_key)
+        check_identity_config(strict, approvers, self._signing_key, token)
+        self._allowed_origins = tuple(normalize_origin(origin) for origin in allowed_origins)
         self.db_path = db_path
         self.host = host
         self._token = token
@@ -182,6 +187,7 @@ class PlatformServer:
             strict=self._strict,
             approvers=self._approvers,
             signing_key=self._signing_key,
+            allowed_origins=self._allowed_origins,
         )
 
     async def start(self) -> None:

@@ -1,0 +1,5 @@
+"""``python -m durable_approvals.cli``: the ``approvals`` command."""
+
+from durable_approvals.cli import main
+
+main()
