@@ -90,6 +90,8 @@ def next_step(
         step = Step(StepKind.DEADLINE, policy.final_deadline)
     if policy.remind_every is not None:
         period = max(math.floor(elapsed / policy.remind_every), last_reminder) + 1
+        if period * policy.remind_every <= elapsed:  # the division rounded down: k*r / r < k
+            period += 1
         remind_at = period * policy.remind_every
         if remind_at < step.at:
             return Step(StepKind.REMIND, remind_at, period)

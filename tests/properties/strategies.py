@@ -53,13 +53,36 @@ NAMES = ("alice", "bob", "carol", "dave", "agent")
 """A small pool, so that deciders repeat; ``agent`` is the usual requester."""
 
 
+LOOK_ALIKES = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441", "p": "\u0440"}
+"""Latin letters and the Cyrillic letters that look the same."""
+INVISIBLE = ("\u200b", "\u00ad", "\ufeff")
+"""A zero-width space, a soft hyphen, a zero-width no-break space."""
+
+
 @st.composite
 def spellings(draw: st.DrawFn, names: tuple[str, ...] = NAMES) -> str:
-    """One of ``names`` as a person may type it: any case, blanks around it."""
+    """One of ``names`` as a person (or an impostor) may type it: any case, blanks around
+    it, an invisible character inside, Cyrillic look-alikes for some letters."""
     name = draw(st.sampled_from(names))
     if draw(st.booleans()):
         name = name.upper() if draw(st.booleans()) else name.title()
+    if draw(st.sampled_from([False, False, True])):
+        name = "".join(LOOK_ALIKES.get(c, c) if draw(st.booleans()) else c for c in name)
+    if draw(st.sampled_from([False, False, True])):
+        at = draw(st.integers(0, len(name)))
+        name = name[:at] + draw(st.sampled_from(INVISIBLE)) + name[at:]
     return draw(st.sampled_from(("", " ", "  "))) + name + draw(st.sampled_from(("", " ")))
+
+
+def spelt(name: str) -> str:
+    """Which of ``NAMES`` (or ``""``) a ``spellings()`` string spells: undoes exactly what
+    ``spellings`` does, so the tests' idea of a person does not come from the code under
+    test (``durable_approvals.identity``)."""
+    for character in INVISIBLE:
+        name = name.replace(character, "")
+    latin = {cyrillic: letter for letter, cyrillic in LOOK_ALIKES.items()}
+    name = "".join(latin.get(c, c) for c in name.strip().casefold())
+    return name
 
 
 @st.composite

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from durable_approvals.models import Decision
 from durable_approvals.workflows.decision_rules import DecisionRules, Verdict
-from tests.properties.strategies import APPROVAL, NAMES, decisions, spellings
+from tests.properties.strategies import APPROVAL, NAMES, decisions, spellings, spelt
 
 
 def same_person(one: str, other: str) -> bool:
-    """The self-approval rule, written out: casefolded, blanks around ignored, unknown no one."""
-    a, b = one.strip().casefold(), other.strip().casefold()
-    return bool(a) and a == b
+    """The self-approval rule, written out for ``spellings()``: the same name however
+    spelt; an unknown requester (empty) is no one."""
+    return bool(spelt(one)) and spelt(one) == spelt(other)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,10 @@ def test_every_escalation_happens_once_in_order(policy):
 
 
 @given(policies())
+@example(  # found: 30 * every == timeout, yet timeout / every < 30: reminder 30 was sent
+    # right after the escalation at the same instant (dropped before it, sent after it)
+    Policy(timeout=407624.6979016108, remind_every=13587.489930053694, escalate_at_deadline=True)
+).via("discovered failure")
 def test_reminders_fall_on_the_period_before_the_final_deadline(policy):
     reminders = [s for s in simulate(policy) if s.kind is StepKind.REMIND]
     if policy.remind_every is None:
@@ -139,7 +143,7 @@ def test_a_worker_back_late_sends_only_the_reminder_due_next(policy, elapsed, do
     step = next_step(policy, elapsed, escalations, last_reminder)
     if step.kind is StepKind.REMIND:
         # the next period only, no burst (one due at this very instant is due now)
-        assert elapsed <= step.at <= elapsed + every
+        assert elapsed <= step.at <= elapsed + every * (1 + 1e-12)  # (float sums round)
         assert step.number == max(math.floor(elapsed / every), last_reminder) + 1
     reminder = next_reminder(policy, elapsed, escalations, last_reminder)
     if reminder is not None:  # what the status query shows: a reminder still to come
