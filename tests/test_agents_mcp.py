@@ -30,6 +30,8 @@ from tests.helpers import eventually
 
 pytestmark = pytest.mark.platform_modes("reference", "strict")
 SERVER = ["-m", "durable_approvals.agents.mcp_server", "--progress-every", "0.3"]
+CLI_SERVER = ["-m", "durable_approvals.cli", "mcp", "--progress-every", "0.3"]
+"""The same server as ``approvals mcp``."""
 
 
 @pytest.fixture
@@ -39,9 +41,11 @@ async def deployed(dev_env, settings, platform):
 
 
 @contextlib.asynccontextmanager
-async def stdio(deployed: Deployment, **env: str) -> AsyncIterator[Client]:
+async def stdio(
+    deployed: Deployment, server: list[str] = SERVER, **env: str
+) -> AsyncIterator[Client]:
     params = StdioServerParameters(
-        command=sys.executable, args=SERVER, env=process_env(deployed, **env), cwd=ROOT
+        command=sys.executable, args=server, env=process_env(deployed, **env), cwd=ROOT
     )
     async with Client(params) as client:
         yield client
@@ -111,8 +115,8 @@ async def test_request_approval_reports_progress_and_a_key_gives_one_approval(
     assert again == first and len(await deployed.approvals()) == 1
 
 
-async def test_request_approval_denied(deployed, platform_mode):
-    async with stdio(deployed) as client:
+async def test_request_approval_denied_through_approvals_mcp(deployed, platform_mode):
+    async with stdio(deployed, CLI_SERVER) as client:
         asking = asyncio.create_task(client.call_tool("request_approval", DROP))
         [approval_id] = await deployed.next_pending()
         await deployed.decide(approval_id, approved=False)

@@ -70,12 +70,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_approvals.workflows.escalation import Policy, Step, StepKind
     from durable_approvals.workflows.escalation_run import EscalationRun
+    from durable_approvals.workflows.notifier import ChannelNotifier
     from durable_approvals.workflows.platform_calls import (
         ACTIVITY_FAILED,
         PlatformCalls,
         failure_message,
     )
-    from durable_approvals.workflows.notifier import ChannelNotifier
     from durable_approvals.workflows.proof_check import ProofCheck
     from durable_approvals.workflows.votes import Tally, VoteVerdict
     from durable_approvals.workflows.waiting import Wait

@@ -128,11 +128,10 @@ def build_server(
     return server
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``approvals-mcp``: serve the tools over stdio (default) or streamable HTTP."""
-    parser = argparse.ArgumentParser(
-        prog="approvals-mcp", description="Serve durable approvals over MCP."
-    )
+def main(argv: list[str] | None = None, *, prog: str = "approvals-mcp") -> None:
+    """``approvals-mcp`` (or ``approvals mcp``): serve the tools over stdio (default) or
+    streamable HTTP."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve durable approvals over MCP.")
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

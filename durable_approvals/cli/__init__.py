@@ -5,10 +5,11 @@ one module per command group over the library (parse and print only).
 ``durable_approvals.deciding`` and prints its verdict (docs/deciding.md); ``list``/``show``
 inspect workflows through Temporal visibility and status queries; ``audit verify``/``audit
 rotate`` check and rotate the audit file's hash chain (docs/audit.md; verify exits 1 when
-tampered). Exit status: 0 done or approved (a decision taken, counted or repeated), 1
-denied, 2 timeout, usage or any error, which is one redacted line ``approvals: ...`` on
-stderr, 3 a decision refused (``refused <id>: <reason>``). Output to a reader that has gone
-away (``approvals list | head -1``) is dropped quietly; the exit status stays the command's.
+tampered); ``mcp`` serves the MCP tools (docs/agents.md). Exit status: 0 done or approved
+(a decision taken, counted or repeated), 1 denied, 2 timeout, usage or any error, which is
+one redacted line ``approvals: ...`` on stderr, 3 a decision refused (``refused <id>:
+<reason>``). Output to a reader that has gone away (``approvals list | head -1``) is dropped
+quietly; the exit status stays the command's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from durable_approvals.cli import mcp
 from durable_approvals.cli.output import FAILED, INTERRUPTED, echo, fail, one_line, silence
 from durable_approvals.cli.parser import build_parser
 
@@ -28,6 +30,12 @@ def run_command(argv: Sequence[str]) -> int:
     A usage error or ``--help`` raises ``SystemExit`` (argparse); any other
     error is one redacted line on stderr and ``FAILED``.
     """
+    if list(argv[:1]) == [mcp.COMMAND]:  # the server parses its own options
+        try:
+            return mcp.serve(argv[1:])
+        except Exception as error:
+            fail(one_line(error))
+            return FAILED
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
