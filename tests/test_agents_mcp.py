@@ -160,6 +160,14 @@ async def test_permission_prompt_times_out_to_deny(deployed, platform_mode):
     assert answer["behavior"] == "deny" and answer["message"].startswith("timeout")
 
 
+async def test_request_approval_times_out(deployed, platform_mode):
+    async with stdio(deployed, APPROVAL_TIMEOUT="2") as client:
+        result = await asyncio.wait_for(client.call_tool("request_approval", DROP), BOUND)
+    answer = result.structured_content
+    assert answer["approved"] is False and answer["status"] == "timeout"
+    assert "Timed out" in answer["error"]
+
+
 async def test_streamable_http_serves_both_tools(deployed, platform_mode):
     async with http(deployed) as client:
         prompting = asyncio.create_task(
