@@ -6,7 +6,8 @@ platform goes down. Then the four promises of issue 24 are checked for every app
    decision made in time is never lost to the timeout, and nothing made late counts);
 2. it has one outcome record;
 3. the platform holds one request for it;
-4. the audit chain verifies.
+4. the audit chain verifies;
+5. every workflow's history replays (no nondeterminism written under faults).
 
 The first approval is scripted: its worker is dead across its deadline, and a
 decision reaches it both ways after the deadline (what used to be taken). The rest
@@ -28,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
+from temporalio.worker import Replayer
 
 from durable_approvals.audit_log import verify_chain
+from durable_approvals.converter import data_converter
 from durable_approvals.models import (
     DECIDE_SIGNAL,
     ApprovalResult,
@@ -50,6 +53,8 @@ from tests.helpers import (
     wait_pending,
 )
 from tests.platform_faults import FaultyPlatform
+
+pytestmark = pytest.mark.platform_modes("reference", "strict")
 
 SEED = int(os.environ.get("FAULT_SEED", "24"))
 RANDOM_APPROVALS = 6
@@ -186,6 +191,21 @@ def _violations(sent: Sent, result: ApprovalResult, deadline: datetime, item: An
     return problems
 
 
+async def _replay_failures(histories: list[WorkflowHistory], keep_in: Path) -> list[str]:
+    """Replay each history; a failing one is kept under ``FAULT_HISTORY_DIR`` (or ``keep_in``)."""
+    replayer = Replayer(workflows=[ApprovalWorkflow], data_converter=data_converter)
+    failures = []
+    for history in histories:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            kept = Path(os.environ.get("FAULT_HISTORY_DIR") or keep_in)
+            kept.mkdir(parents=True, exist_ok=True)
+            path = kept / f"seed-{SEED}-{history.workflow_id}.json"
+            path.write_text(history.to_json(), encoding="utf-8")
+            failures.append(f"{history.workflow_id}: {result.replay_failure} (kept in {path})")
+    return failures
+
+
 @pytest.mark.timeout(240)
 async def test_a_seeded_fault_schedule_keeps_the_four_promises(
     dev_env, settings, platform, tmp_path
@@ -209,8 +229,14 @@ async def test_a_seeded_fault_schedule_keeps_the_four_promises(
             views = [await s.handle.query(ApprovalWorkflow.status) for s in all_sent]
             items = [await api.get_approval(s.approval_id) for s in all_sent]
             listed = Counter(item["action"] for item in await api.list_approvals())
+            histories = [await s.handle.fetch_history() for s in all_sent]
     finally:
         fleet.kill()
+
+    # 5. every history written under faults replays: a worker that loses its cache
+    # mid-wait must not fail the workflow's tasks forever.
+    unreplayable = await _replay_failures(histories, tmp_path)
+    assert not unreplayable, f"seed {SEED}: histories that do not replay:\n{unreplayable}"
 
     records = audit_records(settings)
     problems: list[str] = []
