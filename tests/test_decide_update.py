@@ -14,6 +14,7 @@ short task timeout so that an update sent meanwhile is delivered within seconds.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import threading
@@ -211,14 +212,15 @@ async def test_each_verdict_through_the_cli(dev_env, settings, platform):
         env = cli_env(dev_env, settings, task_queue)
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
 
-        assert await cli(env, "decide", "no-such-approval", "--approve", "--by", "a", "--vote") == (
-            2,
-            "",
-            "approvals: unknown approval id no-such-approval\n",
+        # The unknown id looks for its workflow for the whole visibility wait (5 s): it
+        # does so while the approval below is started.
+        unknown = asyncio.create_task(
+            cli(env, "decide", "no-such-approval", "--approve", "--by", "a", "--vote")
         )
         handle = await start(client, task_queue, approval_request(requester=REQUESTER))
         approval_id = await wait_pending(handle)
         await known(client, settings, approval_id)
+        assert await unknown == (2, "", "approvals: unknown approval id no-such-approval\n")
 
         def decide_cli(flag: str, by: str):
             return cli(env, "decide", approval_id, flag, "--by", by, "--vote")
