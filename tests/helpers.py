@@ -79,8 +79,11 @@ async def start_platform(db_path: Path, mode: str) -> FaultyPlatform:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(client: Client, settings: Settings, **options: Any) -> AsyncIterator[str]:
+async def running_worker(
+    client: Client, settings: Settings, audit: AuditLog | None = None, **options: Any
+) -> AsyncIterator[str]:
     """Run a worker (and its workspace listener) on a fresh task queue; yields the queue's name.
+    It writes its audit through ``audit`` (default: a log at ``settings.audit_log_path``).
 
     The workflow cache stays on: with ``max_cached_workflows=0`` a workflow task
     that runs a local activity (the audit write) is dropped and redelivered
@@ -91,7 +94,11 @@ async def running_worker(client: Client, settings: Settings, **options: Any) -> 
     options.setdefault("tuning", FAST_LISTENER)
     async with (
         build_worker(
-            client, settings, AuditLog(settings.audit_log_path), task_queue=task_queue, **options
+            client,
+            settings,
+            audit or AuditLog(settings.audit_log_path),
+            task_queue=task_queue,
+            **options,
         ) as worker,
         worker,
     ):

@@ -25,7 +25,9 @@ from tests.agents_support import (
     start_process,
 )
 
-pytestmark = pytest.mark.platform_modes("reference", "strict")
+# The reference platform only: the adapter sees nothing but the Gate's answer, and the
+# modes differ only in how a decision reaches the workflow, which the same Gate and the
+# same ``Deployment.decide`` meet in both modes in tests/test_agents_guarded.py.
 
 
 @pytest.fixture

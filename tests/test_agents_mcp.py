@@ -28,7 +28,9 @@ from tests.agents_support import (
 )
 from tests.helpers import eventually
 
-pytestmark = pytest.mark.platform_modes("reference", "strict")
+# The reference platform only: the adapter sees nothing but the Gate's answer, and the
+# modes differ only in how a decision reaches the workflow, which the same Gate and the
+# same ``Deployment.decide`` meet in both modes in tests/test_agents_guarded.py.
 SERVER = ["-m", "durable_approvals.agents.mcp_server", "--progress-every", "0.3"]
 CLI_SERVER = ["-m", "durable_approvals.cli", "mcp", "--progress-every", "0.3"]
 """The same server as ``approvals mcp``."""

@@ -16,7 +16,9 @@ from durable_approvals.agents.openai_agents import durable_tool, run_with_approv
 from examples import openai_agents_run
 from tests.agents_support import BOUND, Deployment, deployment, killed_and_resumed, process_env
 
-pytestmark = pytest.mark.platform_modes("reference", "strict")
+# The reference platform only: the adapter sees nothing but the Gate's answer, and the
+# modes differ only in how a decision reaches the workflow, which the same Gate and the
+# same ``Deployment.decide`` meet in both modes in tests/test_agents_guarded.py.
 set_tracing_disabled(True)  # nothing leaves the machine
 
 

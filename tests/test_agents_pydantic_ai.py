@@ -24,7 +24,9 @@ from durable_approvals.agents.guarded import Gate
 from durable_approvals.agents.pydantic_ai import approval_capability
 from tests.agents_support import BOUND, Deployment, deployment, killed_and_resumed, process_env
 
-pytestmark = pytest.mark.platform_modes("reference", "strict")
+# The reference platform only: the adapter sees nothing but the Gate's answer, and the
+# modes differ only in how a decision reaches the workflow, which the same Gate and the
+# same ``Deployment.decide`` meet in both modes in tests/test_agents_guarded.py.
 
 
 @pytest.fixture

@@ -5,25 +5,30 @@ exit 0), and that a refused update leaves no event in the workflow's history.
 
 To hold a workflow between its decision and its end (for ``repeated`` and
 ``conflicting``) or between its deadline and its end (``late`` while it still runs), the
-audit file is swapped for a directory: the workflow's next audit write fails and is
-retried (a record is never dropped) until the file is back. Meanwhile the worker keeps
+worker's audit writes are held (``HeldAudit``): the workflow's next audit write waits
+until the hold ends and then goes on at once (a write that failed instead would be
+retried only after the audit's backoff, up to 30 s). Meanwhile the worker keeps
 the workflow task open, heartbeating it at 80% of its timeout: the workflows here have a
 short task timeout so that an update sent meanwhile is delivered within seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from durable_approvals.action_hash import action_hash
+from durable_approvals.audit_log import AuditLog
 from durable_approvals.client import (
     DecisionTimeoutError,
     decide,
@@ -35,6 +40,7 @@ from durable_approvals.models import (
     ApprovalRequest,
     ApprovalResult,
     ApprovalStatus,
+    AuditEntry,
     Decision,
     DecisionVerdict,
     VerdictOutcome,
@@ -71,18 +77,34 @@ async def start(
     )
 
 
-@contextlib.contextmanager
-def audit_held(settings: Settings) -> Iterator[None]:
-    """The audit file swapped for a directory: the workflow's next audit write waits."""
-    path = settings.audit_log_path
-    held = path.with_name(path.name + ".held")
-    path.rename(held)
-    path.mkdir()
-    try:
-        yield
-    finally:
-        path.rmdir()
-        held.rename(path)
+class HeldAudit(AuditLog):
+    """The worker's audit log, whose writes can be held: inside ``held()`` each write
+    waits (in its activity's thread) and goes on the moment the hold ends."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._open = threading.Event()
+        self._open.set()
+
+    def append(self, entry: AuditEntry) -> bool:
+        self._open.wait()
+        return super().append(entry)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
+
+@contextlib.asynccontextmanager
+async def held_worker(client: Client, settings: Settings) -> AsyncIterator[tuple[str, HeldAudit]]:
+    """``running_worker`` writing its audit through a ``HeldAudit``: (task queue, audit)."""
+    audit = HeldAudit(settings.audit_log_path)
+    async with running_worker(client, settings, audit) as task_queue:
+        yield task_queue, audit
 
 
 async def accepted_updates(handle: WorkflowHandle[Any, Any]) -> list[dict[str, Any]]:
@@ -124,7 +146,7 @@ def refused(verdict: DecisionVerdict, reason: str) -> bool:
 
 async def test_each_verdict_through_the_python_api(dev_env, settings, platform):
     client = dev_env.client
-    async with running_worker(client, settings) as task_queue:
+    async with held_worker(client, settings) as (task_queue, audit):
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
         handle = await start(client, task_queue, approval_request(requester=REQUESTER))
         approval_id = await wait_pending(handle)
@@ -140,7 +162,7 @@ async def test_each_verdict_through_the_python_api(dev_env, settings, platform):
         selfish = await decide(client, settings, approval_id, approved=True, decided_by="Agent-7")
         assert refused(selfish, "self-approval") and selfish.state == "pending"
 
-        with audit_held(settings):  # the workflow decides, then waits for its audit write
+        with audit.held():  # the workflow decides, then waits for its audit write
             taken = await decide(
                 client, settings, approval_id, approved=True, decided_by="alice", comment="ok"
             )
@@ -186,18 +208,19 @@ async def test_each_verdict_through_the_python_api(dev_env, settings, platform):
 
 async def test_each_verdict_through_the_cli(dev_env, settings, platform):
     client = dev_env.client
-    async with running_worker(client, settings) as task_queue:
+    async with held_worker(client, settings) as (task_queue, audit):
         env = cli_env(dev_env, settings, task_queue)
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
 
-        assert await cli(env, "decide", "no-such-approval", "--approve", "--by", "a", "--vote") == (
-            2,
-            "",
-            "approvals: unknown approval id no-such-approval\n",
+        # The unknown id looks for its workflow for the whole visibility wait (5 s): it
+        # does so while the approval below is started.
+        unknown = asyncio.create_task(
+            cli(env, "decide", "no-such-approval", "--approve", "--by", "a", "--vote")
         )
         handle = await start(client, task_queue, approval_request(requester=REQUESTER))
         approval_id = await wait_pending(handle)
         await known(client, settings, approval_id)
+        assert await unknown == (2, "", "approvals: unknown approval id no-such-approval\n")
 
         def decide_cli(flag: str, by: str):
             return cli(env, "decide", approval_id, flag, "--by", by, "--vote")
@@ -207,7 +230,7 @@ async def test_each_verdict_through_the_cli(dev_env, settings, platform):
             f"refused {approval_id}: self-approval\n",
             "",
         )
-        with audit_held(settings):
+        with audit.held():
             assert await decide_cli("--deny", "bob") == (0, f"denied {approval_id}: taken\n", "")
             assert await decide_cli("--deny", "bob") == (
                 0,
@@ -235,13 +258,13 @@ async def test_late_while_the_workflow_still_expires(dev_env, settings, platform
     """After the deadline the workflow closes the wait and expires the request; a decision
     then is refused as late by the validator, though the workflow still runs."""
     client = dev_env.client
-    async with running_worker(client, settings) as task_queue:
+    async with held_worker(client, settings) as (task_queue, audit):
         env = cli_env(dev_env, settings, task_queue)
         settings = settings.model_copy(update={"temporal_task_queue": task_queue})
         handle = await start(client, task_queue, approval_request(timeout_seconds=3))
         approval_id = await wait_pending(handle)
         await known(client, settings, approval_id)
-        with audit_held(settings):  # the 'timeout' record waits: the workflow runs on
+        with audit.held():  # the 'timeout' record waits: the workflow runs on
             await eventually(lambda: _past_deadline(handle), timeout=20)
             late = await decide(client, settings, approval_id, approved=True, decided_by="alice")
             code, out, _ = await cli(env, "decide", approval_id, "--deny", "--by", "bob", "--vote")

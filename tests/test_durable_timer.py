@@ -8,10 +8,11 @@ timer ends the wait. Creating and expiring the request go to the real platform.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
+from temporalio.client import WorkflowHandle
 from temporalio.worker import Worker
 
 from durable_approvals.activities.audit import AuditActivities
@@ -131,7 +132,7 @@ async def test_deadline_passes_while_no_worker_runs(dev_env, settings, platform)
         async with timer_only_worker(dev_env.client, settings, api.http, task_queue):
             handle = await start(dev_env.client, task_queue, approval_request(timeout_seconds=2))
             approval_id = await wait_pending(handle)
-        await asyncio.sleep(3)  # no worker: the deadline passes unobserved
+        await eventually(lambda: timer_fired(handle))  # no worker: the deadline passes unobserved
         async with timer_only_worker(dev_env.client, settings, api.http, task_queue):
             result = await finish(handle, "deadline_passed_without_worker", timeout=60)
         item = await api.get_approval(approval_id)
@@ -139,3 +140,9 @@ async def test_deadline_passes_while_no_worker_runs(dev_env, settings, platform)
     assert result.status is ApprovalStatus.TIMEOUT
     assert item is not None and item["status"] == "expired"
     assert outcomes(settings) == ["requested", "timeout"]
+
+
+async def timer_fired(handle: WorkflowHandle[Any, Any]) -> bool:
+    """The workflow's timer has fired (in its history: no worker needs to run for that)."""
+    history = await handle.fetch_history()
+    return any(event.HasField("timer_fired_event_attributes") for event in history.events)

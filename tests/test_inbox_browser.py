@@ -9,6 +9,7 @@ reference platform, a real worker on the real Temporal dev server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 from pydantic import SecretStr
 
 from durable_approvals.devstack.platform.approvers import Approvers, token_hash
@@ -49,27 +50,48 @@ CHROMIUM_ARGS = [
 UI_TIMEOUT_MS = 20_000  # generous: other jobs share this 2-core machine
 
 
-@pytest.fixture
-async def page(tmp_path) -> AsyncIterator[Page]:
-    """A fresh Chromium profile and tab; fails (never skips) without the browser."""
+@contextlib.asynccontextmanager
+async def chromium(*args: str) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, with ``CHROMIUM_ARGS`` and ``args``; fails (never
+    skips) without the browser."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium (scripts/ensure_chromium.sh)"
         )
     async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *args]
         )
         try:
-            context.set_default_timeout(UI_TIMEOUT_MS)
-            expect.set_options(timeout=UI_TIMEOUT_MS)
-            tab = context.pages[0] if context.pages else await context.new_page()
-            yield tab
+            yield browser
         finally:
-            await context.close()
+            await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_tab(browser: Browser) -> AsyncIterator[Page]:
+    """A tab in a context of its own: no cookie, storage or cache of another test's."""
+    context = await browser.new_context()
+    try:
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        expect.set_options(timeout=UI_TIMEOUT_MS)
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One browser for the module (a launch per test cost seconds); each test gets a
+    context of its own (``page``)."""
+    async with chromium() as started:
+        yield started
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    async with fresh_tab(browser) as tab:
+        yield tab
 
 
 def pending_row(page: Page, approval_id: str):

@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route
 
 from durable_approvals.devstack.platform.server import PlatformServer
-from tests.test_inbox_browser import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
+from tests.test_inbox_browser import chromium, fresh_tab
 from tests.test_stack import WORKSPACE as STACK_WORKSPACE
 from tests.test_stack import Stack
 
@@ -97,27 +97,19 @@ def _free_port() -> int:
         return port
 
 
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One browser for the module, in which ``rebind.test`` resolves to 127.0.0.1."""
+    rules = f"--host-resolver-rules=MAP {REBIND_HOST} 127.0.0.1"
+    async with chromium(rules, NO_PRIVATE_NETWORK_CHECKS) as started:
+        yield started
+
+
 @pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    """A fresh Chromium tab; ``rebind.test`` resolves to 127.0.0.1 in it."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium")
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                *CHROMIUM_ARGS,
-                f"--host-resolver-rules=MAP {REBIND_HOST} 127.0.0.1",
-                NO_PRIVATE_NETWORK_CHECKS,
-            ],
-        )
-        try:
-            context.set_default_timeout(UI_TIMEOUT_MS)
-            yield context.pages[0] if context.pages else await context.new_page()
-        finally:
-            await context.close()
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh tab in a context of its own."""
+    async with fresh_tab(browser) as tab:
+        yield tab
 
 
 async def _open_attacker_page(page: Page, origin: str) -> None:
