@@ -140,7 +140,7 @@ class ApprovalWorkflow:
             after_step=self._tell_step,
         )
         # Channels (docs/channels.md): off, with no command, unless the RBAC verdict says so.
-        self._channels = ChannelNotifier(request, self._trail.record, enabled=False)
+        self._channels = ChannelNotifier(request, self._record_beside, enabled=False)
         self._trail.after_vote = self._tell_vote
         # A decision that arrives while a local activity runs is held and admitted when it
         # returns; the task that admitted a client's decision or an update completes before
@@ -593,6 +593,20 @@ class ApprovalWorkflow:
 
     async def _write_audit(self, entry: AuditEntry) -> None:
         await self._call(AuditActivities.write_audit, entry, options.AUDIT)
+
+    async def _record_beside(self, key: str, **fields: Any) -> None:
+        """A record of something that ran beside the steps (a channel notice), written by a
+        regular activity: a local activity there would run beside the steps' timers, and
+        its completion time would move the clock they read on replay ("The clock")."""
+        await self._trail.record(key, write=self._write_audit_beside, **fields)
+
+    async def _write_audit_beside(self, entry: AuditEntry) -> None:
+        await workflow.execute_activity_method(
+            AuditActivities.write_audit,
+            entry,
+            start_to_close_timeout=options.AUDIT.start_to_close_timeout,
+            retry_policy=options.AUDIT.retry_policy,
+        )
 
     async def _call(self, activity: Any, arg: Any, call: options.CallOptions) -> Any:
         """Run one short activity as a local activity with ``call``'s timeout and retries,

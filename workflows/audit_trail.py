@@ -81,9 +81,10 @@ class AuditTrail:
         event_type: str = "approval",
         action: str = "approve",
         actor: str | None = None,
+        write: Write | None = None,
         **extra: Any,
     ) -> None:
-        """Write one record; ``None`` fields are left out."""
+        """Write one record (with ``write``, else the trail's); ``None`` fields are left out."""
         entry = AuditEntry(
             event_id=f"{self._run_key}/{key}",
             timestamp=self._clock(),
@@ -96,7 +97,7 @@ class AuditTrail:
             trace_id=self._trace_id,
             extra={k: v for k, v in extra.items() if v is not None},
         )
-        await self._write(entry)
+        await (write or self._write)(entry)
 
     async def record_requested(self, approval_id: str, reason: str, **args: Any) -> None:
         await self.record(

@@ -4,7 +4,8 @@ notify activity at each moment of an approval, each running beside the workflow'
 Off (no command at all, so histories without channels replay unchanged) unless the RBAC
 verdict says the workspace configured a channel. Each notice is a regular activity that
 never fails (it reports its error instead); its audit record, ``notified`` or
-``notify-failed``, is written when it ends. The workflow gives outstanding notices at most
+``notify-failed``, is written when it ends, by a regular activity (the workflow's
+``_record_beside``). The workflow gives outstanding notices at most
 ``GRACE`` before it returns its result.
 """
 

@@ -14,6 +14,9 @@ from durable_approvals.workflows.escalation import Step, StepKind
 from durable_approvals.workflows.escalation_run import EscalationRun
 from durable_approvals.workflows.platform_calls import PlatformCalls
 
+SETTLE = timedelta(milliseconds=1)
+"""A timer that ends the workflow task (docs/internals.md, "The clock")."""
+
 
 class Wait:
     """Waits until a decision is taken or the deadline in force passes."""
@@ -68,6 +71,12 @@ class Wait:
             step, due = run.next_step(workflow.now())
             await self.until(due)
             if self._rules.decision is not None or step.kind is StepKind.DEADLINE:
+                return
+            # Complete the task that saw the step come due before carrying it out: if that
+            # task failed, its retry could take a decision that arrived meanwhile, after a
+            # reminder or escalation its local activities had already done and audited.
+            await workflow.sleep(SETTLE)
+            if self._rules.decision is not None:
                 return
             if step.kind is StepKind.REMIND:
                 await run.remind(step.number, approval_id, self._platform, self._trail)
