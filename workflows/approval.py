@@ -14,6 +14,7 @@ Changing its commands breaks running workflows: see docs/internals.md.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -78,7 +79,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_approvals.workflows.proof_check import ProofCheck
     from durable_approvals.workflows.votes import Tally, VoteVerdict
-    from durable_approvals.workflows.waiting import Wait
+    from durable_approvals.workflows.waiting import SETTLE, Wait
 
 DENIED_MESSAGE = "Denied by human"
 
@@ -182,17 +183,37 @@ class ApprovalWorkflow:
                 await self._wait.until(self._wait.deadline)
             else:
                 await self._wait.through_policy(approval_id)
-            self._rules.close()
-            if self._rules.decision is None:
-                self._adopt_platform_decision(await self._expire(approval_id, "timeout"))
-        except asyncio.CancelledError:  # also while the expiry keeps trying
-            await self._close_as_cancelled(approval_id)
-            self._tell(NoticeEvent.CANCELLED, outcome=ApprovalStatus.CANCELLED.value)
-            await self._channels.settle()
-            raise
+        except asyncio.CancelledError:
+            if self._rules.decision is None:  # one taken before the cancel still ends it
+                await self._close_as_cancelled(approval_id)
+                self._tell(NoticeEvent.CANCELLED, outcome=ApprovalStatus.CANCELLED.value)
+                await self._channels.settle()
+                raise
+        return await self._uncancelled(self._end(approval_id))
+
+    async def _end(self, approval_id: str) -> ApprovalResult:
+        """The wait is over: conclude the decision, or expire (where a decision the
+        platform had wins) and time out. The deadline's task completes before the expiry
+        acts on it, so a retry of that task cannot end otherwise after its effects."""
+        self._rules.close()
+        if self._rules.decision is None:
+            await workflow.sleep(SETTLE)
+            self._adopt_platform_decision(await self._expire(approval_id, "timeout"))
         if self._rules.decision is None:
             return await self._time_out(approval_id)
         return await self._conclude(self._rules.decision)
+
+    @staticmethod
+    async def _uncancelled(ending: Coroutine[Any, Any, ApprovalResult]) -> ApprovalResult:
+        """Run ``ending`` to its result whatever cancellation arrives meanwhile: the outcome
+        was fixed when the wait ended, and its records may be written already (a task that
+        fails because a cancellation arrived as it completed is retried with it)."""
+        task = asyncio.ensure_future(ending)
+        while True:
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decision: Decision) -> None:
@@ -646,7 +667,7 @@ class ApprovalWorkflow:
         audit record) stayed; an update's acceptance would go with it. A 1 ms timer ends
         the task; runs without such a decision never get here."""
         self._unsettled = False
-        await workflow.sleep(timedelta(milliseconds=1))
+        await workflow.sleep(SETTLE)
 
     def _set_final_state(self, status: ApprovalStatus) -> None:
         metrics.approval_ended(self._request, status, self._rules.decision)
