@@ -83,6 +83,10 @@ class Faults(PlatformHooks):
     """Raw reply text for ``create_status`` (sent as ``application/json``, valid or not)."""
     create_delay_seconds: float = 0.0
     """Store normally, then wait this long before replying: a reply after the client gave up."""
+    read_gate: asyncio.Event | None = None
+    """Once an approval was created, hold every list and item read until this is set:
+    a platform slow to read (a create's own look-up is not held)."""
+    created_any: bool = False
     refuse_websocket: bool = False
     """Refuse every WebSocket upgrade (HTTP 503)."""
     allow_self_decision: bool = False
@@ -112,8 +116,13 @@ class Faults(PlatformHooks):
         )
 
     async def after_create(self, workspace_id: str, approval_id: str) -> None:
+        self.created_any = True
         if self.create_delay_seconds > 0:
             await asyncio.sleep(self.create_delay_seconds)
+
+    async def before_read(self, workspace_id: str) -> None:
+        if self.created_any and self.read_gate is not None:
+            await self.read_gate.wait()
 
     def self_decision_allowed(self, workspace_id: str, approval_id: str) -> bool:
         return self.allow_self_decision

@@ -47,6 +47,7 @@ from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import (
     approval_request,
     audit_records,
+    eventually,
     platform_client,
     spawn_worker,
     start,
@@ -161,7 +162,7 @@ async def _random_one(
     timeout = rng.uniform(3, 6)
     request = approval_request(action=f"fault {SEED}-{number}", timeout_seconds=timeout)
     handle = await start(client, task_queue, request)
-    approval_id = await wait_pending(handle, timeout=40)
+    approval_id = await _created(handle)
     sent = Sent(handle, approval_id, request.action, f"human-{number}")
     how = rng.choice(["platform", "signal", "none"])
     at, approved = rng.uniform(0.2, timeout + 2), rng.random() < 0.5
@@ -171,6 +172,17 @@ async def _random_one(
     elif how == "signal":
         await _signal(sent, approved)
     return sent
+
+
+async def _created(handle: WorkflowHandle[ApprovalWorkflow, ApprovalResult]) -> str:
+    """The approval id once the request exists, whatever the state: with the worker down
+    meanwhile, a short approval may have timed out before a query gets through."""
+
+    async def created() -> str | None:
+        return (await handle.query(ApprovalWorkflow.status)).approval_id
+
+    approval_id: str = await eventually(created, timeout=40)
+    return approval_id
 
 
 def _violations(sent: Sent, result: ApprovalResult, deadline: datetime, item: Any) -> list[str]:

@@ -142,7 +142,13 @@ class ApprovalWorkflow:
         # Channels (docs/channels.md): off, with no command, unless the RBAC verdict says so.
         self._channels = ChannelNotifier(request, self._trail.record, enabled=False)
         self._trail.after_vote = self._tell_vote
-        self._update_unsettled = False  # an accepted decide_update, its task not yet completed
+        # A decision that arrives while a local activity runs is held and admitted when it
+        # returns; the task that admitted a client's decision or an update completes before
+        # the next local activity runs (docs/internals.md, "The clock").
+        self._unsettled = False
+        self._calls = asyncio.Lock()  # local activities run one at a time
+        self._local_calls = 0
+        self._held: list[tuple[Decision, asyncio.Future[DecisionVerdict] | None]] = []
         self._proofs: ProofCheck | None = None
         self._expire_retry_seconds: float | None = None  # EXPIRE_RETRY_FOR, from the RBAC verdict
 
@@ -190,19 +196,49 @@ class ApprovalWorkflow:
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decision: Decision) -> None:
-        """Offer a decision (``DecisionRules``); one without ``decided_at`` is dated on arrival."""
-        self._apply_rules(self._dated_on_arrival(decision))
+        """Offer a decision (``DecisionRules``), admitted on arrival or, while a local
+        activity runs, when it returns (``_admit``)."""
+        if self._must_hold():
+            self._held.append((decision, None))
+        else:
+            self._admit(decision, None)
 
     @workflow.update(name=DECIDE_UPDATE)
-    def decide_update(self, decision: Decision) -> DecisionVerdict:
-        """Offer a decision as the ``decide`` signal does (same rules, same audit records)
-        and answer its verdict: taken, counted (a vote), repeated, or refused with a reason.
+    async def decide_update(self, decision: Decision) -> DecisionVerdict:
+        """Offer a decision as the ``decide`` signal does (same rules, same audit records,
+        same dating) and answer its verdict: taken, counted (a vote), repeated, or refused
+        with a reason.
 
         Its validator has refused already what the rules refuse at the time it arrives;
         a refusal here (a signal in the same workflow task got there first) is audited
         as a signal's is (docs/deciding.md)."""
+        answer: asyncio.Future[DecisionVerdict] = asyncio.get_running_loop().create_future()
+        if self._must_hold():
+            self._held.append((decision, answer))
+        else:
+            self._admit(decision, answer)
+        return await answer
+
+    def _must_hold(self) -> bool:
+        """Whether a decision arriving now waits for the running local activity: while
+        its fate may depend on the clock (nothing taken yet, the wait not closed)."""
+        rules = self._rules
+        return bool(self._local_calls) and rules.decision is None and not rules.closed
+
+    def _admit(self, decision: Decision, answer: asyncio.Future[DecisionVerdict] | None) -> None:
+        """Apply the rules to ``decision`` now, dated now if it has no ``decided_at``; an
+        update's verdict goes to ``answer``. A client's decision and an update leave the
+        task unsettled: it completes before the next local activity runs (``_call``)."""
         decision = self._dated_on_arrival(decision)
-        self._update_unsettled = True
+        if answer is not None or decision.source is DecisionSource.CLIENT:
+            self._unsettled = True
+        if answer is None:
+            self._apply_rules(decision)
+        elif not answer.done():
+            answer.set_result(self._offer_update(decision))
+
+    def _offer_update(self, decision: Decision) -> DecisionVerdict:
+        """The update's rules and verdict."""
         if self._tally is not None:
             vote = self._tally.offer(decision)
             outcome = _VOTE_OUTCOMES[vote]
@@ -559,23 +595,43 @@ class ApprovalWorkflow:
         await self._call(AuditActivities.write_audit, entry, options.AUDIT)
 
     async def _call(self, activity: Any, arg: Any, call: options.CallOptions) -> Any:
-        """Run one short activity as a local activity with ``call``'s timeout and retries."""
-        if self._update_unsettled:
-            await self._settle_update()
-        return await workflow.execute_local_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=call.start_to_close_timeout,
-            retry_policy=call.retry_policy,
-        )
+        """Run one short activity as a local activity with ``call``'s timeout and retries,
+        one at a time; the decisions that arrived meanwhile are admitted when it returns."""
+        async with self._calls:
+            while self._unsettled:
+                await self._settle()
+            self._local_calls += 1
+            try:
+                return await workflow.execute_local_activity_method(
+                    activity,
+                    arg,
+                    start_to_close_timeout=call.start_to_close_timeout,
+                    retry_policy=call.retry_policy,
+                )
+            finally:
+                self._local_calls -= 1
+                self._admit_held()
 
-    async def _settle_update(self) -> None:
-        """Complete the workflow task that accepted a ``decide_update`` before a local
-        activity runs: local activities run inside the task, and an event that arrives
-        meanwhile (the listener's signal of the decision the workflow is recording on the
-        platform) fails the task as an unhandled command, taking the update's acceptance
-        with it. A 1 ms timer ends the task; runs without an update never get here."""
-        self._update_unsettled = False
+    def _admit_held(self) -> None:
+        """Apply the decisions held while a local activity ran, in arrival order, dated now.
+
+        While a local activity runs, the workflow's clock at a decision's arrival is not
+        the same on replay (the SDK may deliver the activity's result with it and advance
+        the clock to its completion): dated when the activity returns, a decision reads
+        one clock in both (docs/internals.md, "The clock")."""
+        held, self._held = self._held, []
+        for decision, answer in held:
+            self._admit(decision, answer)
+
+    async def _settle(self) -> None:
+        """Complete the workflow task that admitted a client's decision or an update before
+        a local activity runs. Local activities run inside the task: if it fails (an event
+        that arrives meanwhile fails a task that completes the workflow as an unhandled
+        command; a worker dies), its retry admits the decision again at a later time, where
+        it may be late, while the activities' effects (the platform's record, the outcome's
+        audit record) stayed; an update's acceptance would go with it. A 1 ms timer ends
+        the task; runs without such a decision never get here."""
+        self._unsettled = False
         await workflow.sleep(timedelta(milliseconds=1))
 
     def _set_final_state(self, status: ApprovalStatus) -> None:

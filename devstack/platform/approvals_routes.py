@@ -146,12 +146,14 @@ async def create_approval(workspace_id: str, request: Request, platform: Context
 @router.get("")
 async def list_approvals(workspace_id: str, platform: Context) -> list[dict[str, Any]]:
     """The workspace's newest approvals, newest first."""
+    await platform.hooks.before_read(workspace_id)
     return [platform.item(approval) for approval in platform.store.list_recent(workspace_id)]
 
 
 @ext_router.get("/{approval_id}")
 async def get_approval(workspace_id: str, approval_id: str, platform: Context) -> dict[str, Any]:
     """[ext] One item, for pollers whose approval fell out of the newest 50."""
+    await platform.hooks.before_read(workspace_id)
     approval = platform.store.get(workspace_id, approval_id)
     if approval is None:
         raise ApiError(404, {"error": ERROR_NOT_FOUND})

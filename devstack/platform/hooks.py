@@ -28,6 +28,9 @@ class PlatformHooks:
     async def after_create(self, workspace_id: str, approval_id: str) -> None:
         """Awaited after a create is stored and its event queued, before the reply."""
 
+    async def before_read(self, workspace_id: str) -> None:
+        """Awaited before a list or one item is read (after the token check)."""
+
     def self_decision_allowed(self, workspace_id: str, approval_id: str) -> bool:
         """Whether the requester may decide this approval (reference mode only).
 
