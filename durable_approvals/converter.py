@@ -2,14 +2,16 @@
 
 The SDK's pydantic converter, except that a payload the models refuse while it is
 decoded raises a non-retryable ``ApplicationError`` typed ``PayloadValidationError``:
-the workflow fails at once instead of retrying its task forever.
+the workflow fails at once instead of retrying its task forever; and that a model's
+fields at their defaults are not sent, so a reader of an earlier 1.x, whose models
+refuse fields they do not know, takes what a later one sends (docs/upgrading.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
@@ -39,6 +41,16 @@ def validation_message(error: ValidationError) -> str:
 
 class ValidatingJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
     """JSON payloads through pydantic; a refused payload is a typed, final error."""
+
+    def to_payload(self, value: Any) -> Payload | None:
+        """A model as JSON without its fields at their defaults (the reader's defaults
+        restore them); anything else as the SDK writes it."""
+        if isinstance(value, BaseModel):
+            return Payload(
+                metadata={"encoding": self.encoding.encode()},
+                data=value.model_dump_json(exclude_defaults=True).encode(),
+            )
+        return super().to_payload(value)
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
         try:

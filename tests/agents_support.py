@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +23,13 @@ from durable_approvals.client import approval_status, decide
 from durable_approvals.edits import approved_args
 from durable_approvals.models import DecisionVerdict
 from durable_approvals.settings import Settings
-from tests.helpers import eventually, platform_client, running_worker, settings_env
+from tests.helpers import (
+    eventually,
+    platform_client,
+    record_task_queue,
+    running_worker,
+    settings_env,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUND = 60.0  # seconds for any one step of a process: starting, asking, answering
@@ -98,8 +106,21 @@ async def _workflow_of(deployment: Deployment, approval_id: str) -> str:
 
 @contextlib.asynccontextmanager
 async def deployment(client: Client, settings: Settings) -> AsyncIterator[Deployment]:
+    """With ``RECORD_HISTORIES`` set, the runs it served are saved for replay when it ends,
+    named after the test (``tests/history_sets.py``, set ``agents``)."""
+    name = _test_name()
     async with running_worker(client, settings) as task_queue:
         yield Deployment(client, settings.model_copy(update={"temporal_task_queue": task_queue}))
+        await record_task_queue(client, task_queue, name)
+
+
+def _test_name() -> str:
+    """``agents_guarded_denied_call_does_not_run`` for the test running now."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "unknown::unknown").split(" ")[0]
+    module, _, test = current.partition("::")
+    module = Path(module).stem.removeprefix("test_")
+    test = test.split("[")[0].removeprefix("test_")
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{module}_{test}")
 
 
 def process_env(deployed: Deployment, **extra: str) -> dict[str, str]:

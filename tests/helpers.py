@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 
 from durable_approvals.activities.listener import ListenerTuning
 from durable_approvals.audit_log import AuditLog
@@ -167,13 +167,35 @@ async def finish(
     try:
         return await asyncio.wait_for(handle.result(), timeout)
     finally:  # failed and cancelled runs are histories to replay too
-        history_set = os.environ.get("RECORD_HISTORIES")
-        if history_set:
-            history = await handle.fetch_history()
-            folder = HISTORIES_DIR / history_set
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{name}{HISTORY_SUFFIX}.json"
-            path.write_text(history.to_json(), encoding="utf-8")
+        if os.environ.get("RECORD_HISTORIES"):
+            save_history(await handle.fetch_history(), name)
+
+
+def save_history(history: WorkflowHistory, name: str) -> None:
+    """Write ``history`` as ``<name>.json`` in the set ``RECORD_HISTORIES`` names: a folder of
+    ``tests/histories`` (``release-1.0/baseline`` nests), or an absolute path."""
+    folder = HISTORIES_DIR / os.environ["RECORD_HISTORIES"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}{HISTORY_SUFFIX}.json"
+    path.write_text(history.to_json(), encoding="utf-8")
+
+
+async def record_task_queue(client: Client, task_queue: str, name: str) -> int:
+    """With ``RECORD_HISTORIES`` set, save every closed ``ApprovalWorkflow`` run of
+    ``task_queue`` as ``<name>_<n>`` (in start order): for tests that reach approvals
+    through an agent and hold no handle. Returns how many were saved."""
+    if not os.environ.get("RECORD_HISTORIES"):
+        return 0
+    query = f"TaskQueue = '{task_queue}' AND WorkflowType = 'ApprovalWorkflow'"
+    runs = sorted([run async for run in client.list_workflows(query)], key=lambda r: r.start_time)
+    saved = 0
+    for run in runs:
+        handle = client.get_workflow_handle(run.id, run_id=run.run_id)
+        if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+            continue
+        saved += 1
+        save_history(await handle.fetch_history(), f"{name}_{saved}")
+    return saved
 
 
 def audit_records(settings: Settings) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""The previous release's wheel and its manifest, for tests/test_upgrade.py (docs/upgrading.md)."""
