@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.soak.checks import AUDIT_MISMATCH
-from tests.soak.run import soak
+from tests.soak.run import rejudge, soak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,11 +29,17 @@ def main(argv: list[str] | None = None) -> int:
         choices=[AUDIT_MISMATCH],
         help="count this known finding apart instead of failing (repeatable)",
     )
+    parser.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="judge the soak whose output is --out again (same --seed and --minutes)",
+    )
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="soak-"))
     began = time.monotonic()
+    run = rejudge if args.rejudge else soak
     outcome = asyncio.run(
-        soak(
+        run(
             args.minutes * 60,
             args.seed,
             out,

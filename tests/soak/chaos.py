@@ -6,11 +6,14 @@ the 10 s workflow task timeout), platforms restarted, the Temporal server restar
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 
 from tests.soak.stack import Side, Stack
+
+LOG = logging.getLogger("tests.soak.faults")
 
 KINDS = {
     "worker SIGKILL": 3,
@@ -50,6 +53,7 @@ async def inject(kind: str, rng: random.Random, stack: Stack, locks: Locks) -> N
     so the schedule depends on the seed alone, not on timing)."""
     side = rng.choice(stack.sides)
     fleet = rng.choice(side.fleets)
+    LOG.warning("fault: %s [%s, worker %s]", kind, side.mode, side.fleets.index(fleet))
     down = rng.uniform(0.5, 5.0)
     pause = rng.choice([rng.uniform(1, 5), rng.uniform(11, 16)])
     switched_for = rng.uniform(3, 12)
@@ -84,6 +88,22 @@ async def inject(kind: str, rng: random.Random, stack: Stack, locks: Locks) -> N
         }
         async with locks.of(side.platform.faults):
             await _switch(side, switched_for, **options[kind])
+
+
+def planned_faults(rng: random.Random, seconds: float, every: float) -> Counter[str]:
+    """The kinds ``run_faults`` starts in ``seconds`` with this ``rng`` (its draws replayed,
+    its own overhead left out), for judging a soak again from its output."""
+    counts: Counter[str] = Counter()
+    elapsed = 0.0
+    round_: list[str] = []
+    while elapsed < seconds:
+        elapsed += rng.uniform(0.5, 1.5) * every
+        if not round_:
+            round_ = [kind for kind, weight in KINDS.items() for _ in range(weight)]
+            rng.shuffle(round_)
+        counts[round_.pop()] += 1
+        rng.random()
+    return counts
 
 
 async def run_faults(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowFailureError, WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError
 
@@ -111,6 +111,8 @@ async def _deadline(stack: Stack, approval: Approval) -> datetime | None:
             break
         except RPCError:
             await asyncio.sleep(1.0)
+        except WorkflowQueryFailedError:  # its history does not replay: judged as such
+            return None
     else:
         return None
     request = approval.request
@@ -197,7 +199,7 @@ def _judge(
     if outcome == "hung":
         return judged
     if deadline is None:
-        judged.add("lost", "its status query has no deadline")
+        judged.add("unreplayable", "its status query failed (see the replay check)")
         return judged
     found = facts(history)
     made = made_decisions(approval.attempts, found, requests[0] if len(requests) == 1 else None)

@@ -33,6 +33,23 @@ ALLOWED: tuple[Allowed, ...] = (
         "workflow starts a new session (docs/internals.md)",
     ),
     Allowed(
+        r"'activity_type': '(create_approval|check_permission)'[\s\S]*CancelledError: "
+        r"Activity cancelled$",
+        "a local activity of a workflow task the worker lost (its task timed out while the "
+        "worker was paused or Temporal restarted) is cancelled; the task runs again",
+    ),
+    Allowed(
+        r"uvicorn.error[\s\S]*CancelledError: Task cancelled, timeout graceful shutdown "
+        r"exceeded$",
+        "the platform restart fault stops uvicorn while a request is held (a create reply "
+        "delayed on purpose, a socket): uvicorn cancels it after its graceful timeout",
+    ),
+    Allowed(
+        r"uvicorn.error[\s\S]*starlette.requests.ClientDisconnect$",
+        "a client went away while the platform read its body: a worker killed or paused, "
+        "or its HTTP timeout during the slowed-create fault",
+    ),
+    Allowed(
         r"RuntimeError: Failed client connect: ",
         "a worker the soak (re)started while it restarts the Temporal server exits at "
         "once, as worker.py does when Temporal is unreachable at start; the soak starts "

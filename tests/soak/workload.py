@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,33 @@ def _wait_before_deciding(approval: Approval, started: float) -> float:
     return max(0.0, deadline_in) + plan.delay
 
 
+def schedule(
+    rng: random.Random, modes: tuple[str, ...]
+) -> Iterator[tuple[Plan, ApprovalRequest, float, float]]:
+    """The seeded workload, approval after approval: its plan, its request, the seed of
+    its own draws (``drive``) and the pause before the next one (times ``every``)."""
+    number = 0
+    while True:
+        plan = make_plan(rng, number, modes)
+        request = request_for(plan, rng)
+        yield plan, request, rng.random(), rng.uniform(0.5, 1.5)
+        number += 1
+
+
+def planned_attempts(plan: Plan, drive_seed: float) -> list[tuple[str, str, bool]]:
+    """(way, decided_by, approved) of each decision ``drive`` sends for ``plan`` (its
+    draws replayed), for judging a soak again from its output (``--rejudge``)."""
+    rng = random.Random(drive_seed)
+    sent = [(plan.way, f"{plan.way}-{plan.number}-0", plan.approved)]
+    if plan.policy == "votes":
+        rng.uniform(0.2, 2.0)
+        approved = plan.approved if rng.random() < 0.8 else not plan.approved
+        sent.append((plan.way, f"{plan.way}-{plan.number}-1", approved))
+    if plan.second_way is not None:
+        sent.append((plan.second_way, f"{plan.second_way}-{plan.number}-b", not plan.approved))
+    return sent
+
+
 async def run_workload(
     stack: Stack, rng: random.Random, seconds: float, every: float
 ) -> list[Approval]:
@@ -127,22 +155,16 @@ async def run_workload(
     once each one's plan has been sent."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    modes = tuple(side.mode for side in stack.sides)
     by_mode = {side.mode: side for side in stack.sides}
     approvals: list[Approval] = []
     tasks = []
-    number = 0
-    while loop.time() < until:
-        plan = make_plan(rng, number, modes)
-        approval = Approval(
-            plan,
-            request_for(plan, rng),
-            f"soak-{number}-{uuid.uuid4().hex[:8]}",
-            by_mode[plan.mode],
-        )
+    for plan, request, drive_seed, pause in schedule(rng, tuple(by_mode)):
+        if loop.time() >= until:
+            break
+        workflow_id = f"soak-{plan.number}-{uuid.uuid4().hex[:8]}"
+        approval = Approval(plan, request, workflow_id, by_mode[plan.mode])
         approvals.append(approval)
-        tasks.append(asyncio.create_task(drive(stack, approval, random.Random(rng.random()))))
-        number += 1
-        await asyncio.sleep(rng.uniform(0.5, 1.5) * every)
+        tasks.append(asyncio.create_task(drive(stack, approval, random.Random(drive_seed))))
+        await asyncio.sleep(pause * every)
     await asyncio.gather(*tasks)
     return approvals
