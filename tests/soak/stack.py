@@ -100,6 +100,20 @@ def side_settings(platform: FaultyPlatform, data_dir: Path, task_queue: str) -> 
     )
 
 
+async def _connect(port: int, tries: int = 60) -> Client:
+    """A client of the dev server, once its frontend answers (it listens before)."""
+    for _ in range(tries - 1):
+        try:
+            return await Client.connect(
+                f"127.0.0.1:{port}", data_converter=data_converter, runtime=QUIET_RUNTIME
+            )
+        except RuntimeError:  # "Frontend is not healthy yet"
+            await asyncio.sleep(1.0)
+    return await Client.connect(
+        f"127.0.0.1:{port}", data_converter=data_converter, runtime=QUIET_RUNTIME
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_stack(
     data_dir: Path, modes: tuple[str, ...] = PLATFORM_MODES
@@ -110,9 +124,7 @@ async def running_stack(
     await asyncio.to_thread(temporal.start)
     sides: list[Side] = []
     try:
-        client = await Client.connect(
-            f"127.0.0.1:{temporal.port}", data_converter=data_converter, runtime=QUIET_RUNTIME
-        )
+        client = await _connect(temporal.port)
         async with httpx.AsyncClient(timeout=5.0) as http:
             for mode in modes:
                 side_dir = data_dir / mode
