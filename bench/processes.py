@@ -164,6 +164,39 @@ class Stack:
         return process
 
 
+def dev_server_argv(
+    db_file: Path,
+    port: int,
+    ui_port: int,
+    pragmas: tuple[str, ...] = SQLITE_PRAGMAS,
+    dynamic_config: tuple[str, ...] = DYNAMIC_CONFIG,
+) -> list[str]:
+    """``temporal server start-dev`` on 127.0.0.1:``port`` with its SQLite file ``db_file``
+    (started again with the same argv, it serves the same workflows on the same port)."""
+    argv = [
+        str(BIN_DIR / "temporal"),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(db_file),
+        "--log-level",
+        "error",
+        *search_attributes.DEV_SERVER_ARGS,
+    ]
+    for pragma in pragmas:
+        argv += ["--sqlite-pragma", pragma]
+    for setting in dynamic_config:
+        argv += ["--dynamic-config-value", setting]
+    return argv
+
+
 @contextlib.asynccontextmanager
 async def stack(
     data_dir: Path,
@@ -173,27 +206,9 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any process
     temporal_port, ui_port, platform_port = free_port(), free_port(), free_port()
-    temporal_argv = [
-        str(BIN_DIR / "temporal"),
-        "server",
-        "start-dev",
-        "--headless",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(temporal_port),
-        "--ui-port",
-        str(ui_port),
-        "--db-filename",
-        str(data_dir / "temporal.db"),
-        "--log-level",
-        "error",
-        *search_attributes.DEV_SERVER_ARGS,
-    ]
-    for pragma in pragmas:
-        temporal_argv += ["--sqlite-pragma", pragma]
-    for setting in dynamic_config:
-        temporal_argv += ["--dynamic-config-value", setting]
+    temporal_argv = dev_server_argv(
+        data_dir / "temporal.db", temporal_port, ui_port, pragmas, dynamic_config
+    )
     platform_argv = [
         sys.executable,
         "-m",

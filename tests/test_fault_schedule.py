@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import subprocess
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -31,25 +29,22 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
-from temporalio.worker import Replayer
 
 from durable_approvals.audit_log import verify_chain
-from durable_approvals.converter import data_converter
 from durable_approvals.models import (
     DECIDE_SIGNAL,
     ApprovalResult,
     ApprovalStatus,
     Decision,
 )
-from durable_approvals.platform_client import PlatformClient, PlatformError
-from durable_approvals.settings import Settings
+from durable_approvals.platform_client import PlatformClient
 from durable_approvals.workflows.approval import ApprovalWorkflow
+from tests.fault_kit import Fleet, decide_on_platform, replay_failures
 from tests.helpers import (
     approval_request,
     audit_records,
     eventually,
     platform_client,
-    spawn_worker,
     start,
     wait_pending,
 )
@@ -73,45 +68,8 @@ class Sent:
     signal_sent_at: datetime | None = None
 
 
-class Fleet:
-    """One worker process, killed, paused and restarted on purpose."""
-
-    def __init__(self, client: Client, settings: Settings, task_queue: str, log: Path) -> None:
-        self._args = (client, settings, task_queue, log)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        if self.process is None:
-            self.process = spawn_worker(*self._args)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-    async def pause(self, seconds: float) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGSTOP)
-        try:
-            await asyncio.sleep(seconds)
-        finally:
-            self.process.send_signal(signal.SIGCONT)
-
-
 async def _decide_on_platform(api: PlatformClient, sent: Sent, approved: bool) -> None:
-    """Decide on the platform, trying while it is down; refused (closed): nothing made.
-    Whether it was made, and when, is read from the platform's item at the end."""
-    for _ in range(20):
-        try:
-            await api.decide(sent.approval_id, approved=approved, decided_by=sent.decided_by)
-        except PlatformError as error:
-            if error.status_code in (404, 409):
-                return
-            await asyncio.sleep(0.5)
-            continue
-        return
+    await decide_on_platform(api, sent.approval_id, approved=approved, decided_by=sent.decided_by)
 
 
 async def _signal(sent: Sent, approved: bool) -> None:
@@ -205,17 +163,8 @@ def _violations(sent: Sent, result: ApprovalResult, deadline: datetime, item: An
 
 async def _replay_failures(histories: list[WorkflowHistory], keep_in: Path) -> list[str]:
     """Replay each history; a failing one is kept under ``FAULT_HISTORY_DIR`` (or ``keep_in``)."""
-    replayer = Replayer(workflows=[ApprovalWorkflow], data_converter=data_converter)
-    failures = []
-    for history in histories:
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        if result.replay_failure is not None:
-            kept = Path(os.environ.get("FAULT_HISTORY_DIR") or keep_in)
-            kept.mkdir(parents=True, exist_ok=True)
-            path = kept / f"seed-{SEED}-{history.workflow_id}.json"
-            path.write_text(history.to_json(), encoding="utf-8")
-            failures.append(f"{history.workflow_id}: {result.replay_failure} (kept in {path})")
-    return failures
+    kept = Path(os.environ.get("FAULT_HISTORY_DIR") or keep_in)
+    return await replay_failures(histories, kept, f"seed-{SEED}")
 
 
 @pytest.mark.timeout(240)
