@@ -26,13 +26,18 @@ from tests.soak.verdicts import made_decisions, outcome_problems
 from tests.soak.workload import Approval
 
 OUTCOMES = {"granted", "denied", "timeout", "cancelled", "failure"}
-KNOWN_NONDETERMINISM = ("record_decision", "write_audit")
-"""The known nondeterminism after faults (being fixed on another branch): counted apart."""
+KNOWN_NONDETERMINISM: tuple[str, ...] = ()
+"""Nondeterminism counted apart (none: the one the soak first met is fixed, issue 24)."""
 AUDIT_MISMATCH = "audit-mismatch"
 """The outcome record is not how the workflow ended: product bugs the soak found
 (docs/testing.md, "Chaos soak": a cancellation while the timeout is handled; the outcome
 record of a failed workflow task that its redo decided otherwise). ``--tolerate
 audit-mismatch`` counts them apart instead of failing."""
+UPSTREAM_DUPLICATE = "duplicated-upstream"
+"""Two requests for one approval on the strict platform: the upstream contract has no
+``Idempotency-Key``, and a create that lands after a retried create's look-up makes a
+second one (README, "Known limits"). Counted and reported, never failing the run."""
+KNOWN_LIMITS = frozenset({UPSTREAM_DUPLICATE})
 
 
 @dataclass
@@ -63,17 +68,16 @@ class Findings:
         counts: Counter[str] = Counter()
         for judged in self.judged:
             for invariant in judged.problems:
-                if invariant not in self.tolerate:
+                if invariant not in self.tolerate | KNOWN_LIMITS:
                     counts[invariant] += 1
         counts["unreplayable"] = len(self.unreplayable)
         counts["chain"] = sum(1 for c in self.chains.values() if c != "ok")
         return counts
 
     def tolerated(self) -> Counter[str]:
-        """Approvals per tolerated kind."""
-        return Counter(
-            kind for judged in self.judged for kind in judged.problems if kind in self.tolerate
-        )
+        """Approvals per tolerated kind (and per documented limit of the upstream contract)."""
+        apart = self.tolerate | KNOWN_LIMITS
+        return Counter(kind for judged in self.judged for kind in judged.problems if kind in apart)
 
 
 def platform_rows(side: Side) -> dict[str, list[dict[str, Any]]]:
@@ -157,7 +161,9 @@ async def judge_all(
             path = out / "findings" / f"{history.workflow_id}.json"
             path.write_text(history.to_json(), encoding="utf-8")
     failures = await replay_failures(histories, out / "unreplayable", "soak")
-    known = [f for f in failures if all(word in f for word in KNOWN_NONDETERMINISM)]
+    known = [
+        f for f in failures if KNOWN_NONDETERMINISM and all(w in f for w in KNOWN_NONDETERMINISM)
+    ]
     chains = {}
     for side in stack.sides:
         report = verify_chain(side.settings.audit_log_path)
@@ -179,8 +185,11 @@ def _judge(
     requests = rows[plan.mode].get(plan.action, [])
     if outcome == "hung":
         judged.add("hung", f"no result within the bound ({approval.problem or 'pending'})")
-    if len(requests) != 1:
-        judged.add("lost" if not requests else "duplicated", f"{len(requests)} requests")
+    if not requests:
+        judged.add("lost", "no request")
+    elif len(requests) > 1:
+        kind = UPSTREAM_DUPLICATE if plan.mode == "strict" else "duplicated"
+        judged.add(kind, f"{len(requests)} requests")
     records = [
         r
         for r in audits[plan.mode]
