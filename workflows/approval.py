@@ -213,7 +213,8 @@ class ApprovalWorkflow:
             try:
                 return await asyncio.shield(task)
             except asyncio.CancelledError:
-                continue
+                if task.done():  # the ending itself was cancelled: nothing left to finish
+                    raise
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decision: Decision) -> None:
