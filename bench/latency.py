@@ -70,8 +70,12 @@ async def _lookups(stack: Stack, tail: AuditTail, workflow_ids: list[str]) -> li
     took = []
     for workflow_id in workflow_ids[:LOOKUPS]:
         query = owner_query(TASK_QUEUE, WORKSPACE, tail.requested[workflow_id])
-        began = time.perf_counter()
-        found = [e.id async for e in stack.client.list_workflows(query, limit=1)]
+        for _ in range(50):  # "requested" is written before the task that upserts ends
+            began = time.perf_counter()
+            found = [e.id async for e in stack.client.list_workflows(query, limit=1)]
+            if found:
+                break
+            await asyncio.sleep(0.1)
         took.append(time.perf_counter() - began)
         if found != [workflow_id]:
             raise RuntimeError(f"look-up of {workflow_id}'s approval found {found}")
