@@ -70,10 +70,13 @@ class PlatformHttpActivities:
     async def create_approval(self, request: CreateApprovalInput) -> CreatedApproval:
         """Create the request once, however often retried (docs/internals.md: two guards)."""
         platform = self._access.client(request.workspace_id)
-        workflow_id = activity.info().workflow_id or ""
+        workflow_id = (activity.info().workflow_id or "") if activity.in_activity() else ""
         task_id = marked_task_id(request.task_id, request.idempotency_key, workflow_id)
         try:
-            existing = await platform.find_by_task_id(task_id)
+            # A run whose first create was made before the task id named its workflow:
+            # its marker alone (docs/internals.md, "Create once").
+            legacy = marked_task_id(request.task_id, request.idempotency_key)
+            existing = await platform.find_by_task_id(task_id, legacy)
             if existing is not None:
                 logger.info("approval already requested: id=%s", existing)
                 return CreatedApproval(approval_id=existing)
