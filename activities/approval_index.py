@@ -20,6 +20,8 @@ class ApprovalIndex:
         self._workspace_id = workspace_id
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
+        self.lookups = 0
+        """Owner look-ups made in visibility (``owner`` calls the cache did not answer)."""
 
     async def owner(self, approval_id: str) -> str | None:
         """The workflow id waiting for ``approval_id``, or ``None`` if no running one does."""
@@ -28,6 +30,7 @@ class ApprovalIndex:
             self._cache.move_to_end(approval_id)
             return cached
         query = attributes.owner_query(self._task_queue, self._workspace_id, approval_id)
+        self.lookups += 1
         async for execution in self._client.list_workflows(query, limit=1):
             self._remember(approval_id, execution.id)
             return execution.id
@@ -50,6 +53,12 @@ class ApprovalIndex:
                 found[approval_id] = execution.id
                 self._remember(approval_id, execution.id)
         return found
+
+    def learn(self, approval_id: str, workflow_id: str) -> None:
+        """Take ``workflow_id`` as the owner of a new ``approval_id`` (an ``APPROVAL_REQUESTED``
+        hint, ``owner_hints``); an owner already known from visibility is kept."""
+        if approval_id not in self._cache:
+            self._remember(approval_id, workflow_id)
 
     def forget(self, approval_id: str) -> None:
         self._cache.pop(approval_id, None)

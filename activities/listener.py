@@ -32,6 +32,7 @@ from durable_approvals.activities.events import (
 )
 from durable_approvals.activities.late_decisions import LateDecisionAudit
 from durable_approvals.activities.messages import ListenerConfig, ListenerReport
+from durable_approvals.activities.owner_hints import requested_owner
 from durable_approvals.activities.workspace import PlatformAccess
 from durable_approvals.metrics import ListenerMetrics
 from durable_approvals.models import DECIDE_SIGNAL, Decision, DecisionSource, WebSocketMode
@@ -211,6 +212,11 @@ class ListenerSession:
                     continue
                 self._count("frames")
                 self._quiet_since = time.monotonic()
+                owner = requested_owner(frame, self._config.workspace_id)
+                if owner is not None:
+                    self._index.learn(*owner)
+                    self._count("owners_learned")
+                    continue
                 decision = decision_in_frame(frame)
                 if decision is not None:
                     self._deliver(decision)
@@ -350,7 +356,10 @@ class ListenerSession:
         approval_id = decision.approval_id
         async with self._signals:
             try:
-                workflow_id = workflow_id or await self._index.owner(approval_id)
+                if workflow_id is None:
+                    lookups = self._index.lookups
+                    workflow_id = await self._index.owner(approval_id)
+                    self._count("owner_lookups", self._index.lookups - lookups)
             except RPCError as error:
                 logger.warning("look-up of %s failed, will retry: %s", approval_id, error)
                 self._keep_for_retry(decision, temporal_failed=True)

@@ -105,6 +105,8 @@ class ListenerReport(_Model):
     unowned_events: int = 0
     unreadable: int = 0  # pending approvals beyond the newest 50 with no single-item route
     skipped_items: int = 0  # oversized or malformed items of list replies, per reply
+    owners_learned: int = 0  # approval → workflow taken from APPROVAL_REQUESTED events
+    owner_lookups: int = 0  # owner look-ups in visibility (decisions whose owner was unknown)
 
 
 class ExpireApprovalInput(_Model):

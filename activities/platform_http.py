@@ -23,7 +23,7 @@ from durable_approvals.activities.messages import (
     RemindApprovalInput,
 )
 from durable_approvals.activities.workspace import PlatformAccess
-from durable_approvals.models import Decision, DecisionSource
+from durable_approvals.models import Decision, DecisionSource, is_identifier
 from durable_approvals.platform_client import ExpireResult, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -41,10 +41,13 @@ def as_application_error(error: PlatformError) -> ApplicationError:
 MARKER_CHARS = 24
 
 
-def marked_task_id(task_id: str | None, idempotency_key: str) -> str:
-    """The ``task_id`` sent to the platform: the agent's own, ``#``, and a marker of the run."""
+def marked_task_id(task_id: str | None, idempotency_key: str, workflow_id: str = "") -> str:
+    """The ``task_id`` sent to the platform: the agent's own, ``#``, a marker of the run and,
+    when it is an ``Identifier``, ``#`` and the workflow's id (the listener learns the
+    approval's owner from the ``APPROVAL_REQUESTED`` event: ``events.requested_owner``)."""
     marker = hashlib.sha256(idempotency_key.encode()).hexdigest()[:MARKER_CHARS]
-    return f"{task_id}#{marker}" if task_id else marker
+    marked = f"{task_id}#{marker}" if task_id else marker
+    return f"{marked}#{workflow_id}" if is_identifier(workflow_id) else marked
 
 
 def args_context(request: CreateApprovalInput) -> dict[str, Any] | None:
@@ -67,9 +70,13 @@ class PlatformHttpActivities:
     async def create_approval(self, request: CreateApprovalInput) -> CreatedApproval:
         """Create the request once, however often retried (docs/internals.md: two guards)."""
         platform = self._access.client(request.workspace_id)
-        task_id = marked_task_id(request.task_id, request.idempotency_key)
+        workflow_id = (activity.info().workflow_id or "") if activity.in_activity() else ""
+        task_id = marked_task_id(request.task_id, request.idempotency_key, workflow_id)
         try:
-            existing = await platform.find_by_task_id(task_id)
+            # A run whose first create was made before the task id named its workflow:
+            # its marker alone (docs/internals.md, "Create once").
+            legacy = marked_task_id(request.task_id, request.idempotency_key)
+            existing = await platform.find_by_task_id(task_id, legacy)
             if existing is not None:
                 logger.info("approval already requested: id=%s", existing)
                 return CreatedApproval(approval_id=existing)

@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 from bench.audit_watch import AuditTail, requested_of
 from bench.floor import FloorWorkflow
 from bench.processes import FLOOR_TASK_QUEUE, TASK_QUEUE, WORKSPACE, Stack
-from durable_approvals.models import ApprovalRequest, ApprovalResult
+from durable_approvals.models import ApprovalRequest, ApprovalResult, approval_workflow_id
 from durable_approvals.platform_client import PlatformError
 from durable_approvals.workflows.approval import ApprovalWorkflow
 
@@ -54,7 +54,8 @@ async def bounded(
 
 
 def ids(prefix: str, count: int) -> list[str]:
-    return [f"{prefix}-{n}" for n in range(count)]
+    """Workflow ids as an agent's client makes them: ``approval-{ws}-{key}``."""
+    return [approval_workflow_id(WORKSPACE, f"{prefix}-{n}") for n in range(count)]
 
 
 # A start under a known id attaches to the run it may already have made: retrying one

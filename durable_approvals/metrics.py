@@ -37,6 +37,8 @@ LISTENER_COUNTERS = {
     "unowned_events": "decisions no running workflow owned within the grace period",
     "unreadable": "pending approvals beyond the platform's newest 50 that cannot be read",
     "skipped_items": "oversized or malformed items skipped in the platform's list replies",
+    "owners_learned": "approval owners learned from APPROVAL_REQUESTED events",
+    "owner_lookups": "owner look-ups in visibility for a decision's unknown approval",
 }
 """The listener report's counters exported as ``approvals_listener_<name>``."""
 

@@ -399,11 +399,13 @@ class PlatformClient:
             )
         return None
 
-    async def find_by_task_id(self, task_id: str) -> str | None:
-        """The id of the newest approval with this ``task_id`` among the newest 50, if any."""
+    async def find_by_task_id(self, task_id: str, *also: str) -> str | None:
+        """The id of the newest approval with this ``task_id`` (or one of ``also``) among the
+        newest 50, if any."""
+        wanted = {task_id, *also}
         for item in await self.list_approvals():
             found = item.get("id")
-            if item.get("task_id") == task_id and is_identifier(found):
+            if item.get("task_id") in wanted and is_identifier(found):
                 return found
         return None
 

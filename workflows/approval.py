@@ -26,8 +26,10 @@ with workflow.unsafe.imports_passed_through():
     # which may be inside the sandbox: it must find the host's module (docs/internals.md).
     import cryptography.exceptions  # noqa: F401
 
-    from durable_approvals import search_attributes as attributes
-    from durable_approvals import tracing
+    import durable_approvals.search_attributes as attributes
+    import durable_approvals.tracing as tracing
+    import durable_approvals.workflows.activity_options as options
+    import durable_approvals.workflows.metrics as metrics
     from durable_approvals.activities.audit import AuditActivities
     from durable_approvals.activities.messages import (
         CreateApprovalInput,
@@ -58,8 +60,6 @@ with workflow.unsafe.imports_passed_through():
         DecisionVerdict,
         VerdictOutcome,
     )
-    from durable_approvals.workflows import activity_options as options
-    from durable_approvals.workflows import metrics
     from durable_approvals.workflows.args_binding import ArgsBinding
     from durable_approvals.workflows.audit_trail import AuditTrail, who_decided
     from durable_approvals.workflows.decision_rules import (

@@ -10,9 +10,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import durable_approvals.workflows.activity_options as options
     from durable_approvals.activities.listener import ListenerActivities
     from durable_approvals.activities.messages import ListenerConfig, ListenerReport
-    from durable_approvals.workflows import activity_options as options
 
 SESSIONS_PER_RUN = 50
 

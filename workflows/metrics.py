@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from durable_approvals import metrics
+    import durable_approvals.metrics as metrics
     from durable_approvals.models import ApprovalRequest, ApprovalStatus, Decision
 
 DECIDED = (ApprovalStatus.GRANTED, ApprovalStatus.DENIED)

@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import durable_approvals.workflows.activity_options as options
     from durable_approvals.activities.messages import (
         EscalateApprovalInput,
         ExpireApprovalInput,
@@ -26,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_approvals.activities.platform_http import PlatformHttpActivities
     from durable_approvals.models import Decision
-    from durable_approvals.workflows import activity_options as options
 
 T = TypeVar("T")
 

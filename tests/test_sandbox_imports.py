@@ -1,0 +1,49 @@
+"""What Temporal's sandbox executes again for every workflow run: the workflow's own
+module and its two package parents, nothing else of ours (docs/performance.md,
+"The sandbox"). A collaborator imported as ``from package import module`` would be
+executed again on every run, although it is inside ``imports_passed_through()``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.machinery
+from collections.abc import Iterator
+
+import pytest
+from temporalio import workflow
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from durable_approvals.workflows.approval import ApprovalWorkflow
+from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
+
+PARENTS = {"durable_approvals", "durable_approvals.workflows"}
+
+
+@pytest.fixture
+def executed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The names of the modules executed from source or bytecode meanwhile."""
+    names: list[str] = []
+    loader = importlib.machinery.SourceFileLoader
+    original = loader.exec_module
+
+    def exec_module(self: importlib.machinery.SourceFileLoader, module: object) -> None:
+        names.append(getattr(module, "__name__", "?"))
+        original(self, module)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "exec_module", exec_module)
+    yield names
+
+
+@pytest.mark.parametrize("cls", [ApprovalWorkflow, WorkspaceListenerWorkflow])
+def test_a_run_executes_only_the_workflow_module_of_ours(cls: type, executed: list[str]) -> None:
+    definition = workflow._Definition.must_from_class(cls)
+    runner = SandboxedWorkflowRunner()
+
+    async def two_runs() -> None:  # the sandbox needs a running loop
+        runner.prepare_workflow(definition)
+        executed.clear()
+        runner.prepare_workflow(definition)
+
+    asyncio.run(two_runs())
+    ours = {name for name in executed if name.split(".")[0] == "durable_approvals"}
+    assert ours == PARENTS | {cls.__module__}
