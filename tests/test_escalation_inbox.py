@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from durable_approvals.models import ApprovalStatus
 from tests.helpers import WORKSPACE, approval_request, finish, running_worker, start, wait_pending
-from tests.test_inbox_browser import page, pending_row  # noqa: F401 (fixture)
+from tests.test_inbox_browser import browser, page, pending_row  # noqa: F401 (fixtures)
 
 
 async def test_the_inbox_shows_escalated_to_and_a_reminder_badge(

@@ -51,7 +51,7 @@ from tests.helpers import (
     start,
     wait_pending,
 )
-from tests.test_replay import recorded_histories
+from tests.test_replay import history_files, recorded_histories
 from tests.test_stack import free_ports
 
 TRACE_ID = "trace-observability-1"
@@ -316,7 +316,8 @@ async def test_recorded_histories_replay_with_tracing_on():
         data_converter=data_converter,
         interceptors=tracing.worker_interceptors(provider),  # type: ignore[arg-type]
     )
-    results = await replayer.replay_workflows(recorded_histories(), raise_on_replay_failure=False)
+    histories = recorded_histories(history_files())
+    results = await replayer.replay_workflows(histories, raise_on_replay_failure=False)
     assert {run: str(e) for run, e in results.replay_failures.items() if e} == {}
 
 
