@@ -37,7 +37,11 @@ UPSTREAM_DUPLICATE = "duplicated-upstream"
 """Two requests for one approval on the strict platform: the upstream contract has no
 ``Idempotency-Key``, and a create that lands after a retried create's look-up makes a
 second one (README, "Known limits"). Counted and reported, never failing the run."""
-KNOWN_LIMITS = frozenset({UPSTREAM_DUPLICATE})
+CREATE_FAILED = "create-failed"
+"""No request, the workflow ended ``failure`` with a ``submit-failed`` record: the platform
+was down or answering 503 for longer than the create's retries (five attempts, about 15 s:
+a restart, not a dead platform). The agent was told; nothing was decided. Counted apart."""
+KNOWN_LIMITS = frozenset({UPSTREAM_DUPLICATE, CREATE_FAILED})
 
 
 @dataclass
@@ -186,7 +190,15 @@ def _judge(
     if outcome == "hung":
         judged.add("hung", f"no result within the bound ({approval.problem or 'pending'})")
     if not requests:
-        judged.add("lost", "no request")
+        submit_failed = any(
+            r.get("reason") == "submit_failed"
+            and str(r.get("event_id", "")).startswith(f"{approval.workflow_id}/")
+            for r in audits[plan.mode]
+        )
+        if outcome == "failure" and submit_failed:
+            judged.add(CREATE_FAILED, "no request: the create's retries ran out")
+        else:
+            judged.add("lost", "no request")
     elif len(requests) > 1:
         kind = UPSTREAM_DUPLICATE if plan.mode == "strict" else "duplicated"
         judged.add(kind, f"{len(requests)} requests")
@@ -205,8 +217,8 @@ def _judge(
         judged.add("lost", f"ended {outcome}, no outcome record")
     elif outcome != "hung" and outcomes != [outcome]:
         judged.add(AUDIT_MISMATCH, f"ended {outcome}, outcome record {outcomes}")
-    if outcome == "hung":
-        return judged
+    if outcome == "hung" or CREATE_FAILED in judged.problems:
+        return judged  # never waited: no deadline to judge decisions by
     if deadline is None:
         judged.add("unreplayable", "its status query failed (see the replay check)")
         return judged

@@ -33,10 +33,18 @@ ALLOWED: tuple[Allowed, ...] = (
         "workflow starts a new session (docs/internals.md)",
     ),
     Allowed(
-        r"'activity_type': '(create_approval|check_permission)'[\s\S]*CancelledError: "
-        r"Activity cancelled$",
+        r"'activity_type': '(create_approval|check_permission|write_audit|read_decision)'"
+        r"[\s\S]*CancelledError: Activity cancelled$",
         "a local activity of a workflow task the worker lost (its task timed out while the "
-        "worker was paused or Temporal restarted) is cancelled; the task runs again",
+        "worker was paused or Temporal restarted) is cancelled, and the task runs again; or "
+        "a cancellation of the approval reached it while the `requested` record or the read "
+        "ran: the cancelled path writes the record again under the same event id",
+    ),
+    Allowed(
+        r"start_workflow_execution retried \d+ times[\s\S]*RPCError: tcp connect error$",
+        "a worker the soak (re)started while it restarts the Temporal server connected, then "
+        "lost the server while starting the workspace listener: it exits, as worker.py does "
+        "when Temporal is unreachable at start, and the soak starts it again",
     ),
     Allowed(
         r"uvicorn.error[\s\S]*CancelledError: Task cancelled, timeout graceful shutdown "
