@@ -49,6 +49,7 @@ class ListenerTuning:
 
     max_connect_failures: int = 3
     connect_timeout: float = 10.0
+    close_timeout: float = 2.0
     backoff: tuple[float, ...] = (0.5, 1.0, 2.0)
     socket_retry: float = 30.0
     settle: float = 3.0
@@ -183,6 +184,7 @@ class ListenerSession:
                     self._platform.websocket_url(),
                     additional_headers=self._platform.headers(),
                     open_timeout=self._tuning.connect_timeout,
+                    close_timeout=self._tuning.close_timeout,
                     max_size=MAX_FRAME_BYTES,
                 ) as socket:
                     failures = 0
@@ -207,7 +209,10 @@ class ListenerSession:
         try:
             while not self._over():
                 try:
-                    frame = await asyncio.wait_for(socket.recv(), timeout=1.0)
+                    # Not asyncio.wait_for: on 3.11 it swallows a cancellation that
+                    # arrives in the step a frame does (docs/waiting-path.md).
+                    async with asyncio.timeout(1.0):
+                        frame = await socket.recv()
                 except TimeoutError:
                     continue
                 self._count("frames")
@@ -421,7 +426,8 @@ class ListenerSession:
         delay = 1.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_unowned.wait(), timeout=delay)
+                async with asyncio.timeout(delay):  # not wait_for: see _serve
+                    await self._new_unowned.wait()
                 delay = 0.25  # a new one: look it up again soon
                 await asyncio.sleep(delay)
             self._new_unowned.clear()
