@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 
 from temporalio.client import Client
 
 from durable_approvals import search_attributes as attributes
+from durable_approvals.models import APPROVAL_WORKFLOW
 
 
 class ApprovalIndex:
@@ -22,6 +24,9 @@ class ApprovalIndex:
         self._cache_size = cache_size
         self.lookups = 0
         """Owner look-ups made in visibility (``owner`` calls the cache did not answer)."""
+        self.listed = 0
+        """Workflows read by the listings (``pending``, ``earliest_unfindable_start``,
+        ``closed_since``)."""
 
     async def owner(self, approval_id: str) -> str | None:
         """The workflow id waiting for ``approval_id``, or ``None`` if no running one does."""
@@ -43,16 +48,41 @@ class ApprovalIndex:
             return execution.id, execution.run_id
         return None
 
-    async def pending(self) -> dict[str, str]:
-        """Every approval id of the workspace whose workflow is waiting → its workflow id."""
+    async def pending(self, started_since: datetime | None = None) -> dict[str, str]:
+        """Every approval id of the workspace whose workflow is waiting → its workflow id
+        (only workflows started at or after ``started_since``, when given)."""
         found: dict[str, str] = {}
-        query = attributes.pending_query(self._task_queue, self._workspace_id)
+        query = attributes.pending_query(self._task_queue, self._workspace_id, started_since)
         async for execution in self._client.list_workflows(query):
+            self.listed += 1
             approval_id = execution.typed_search_attributes.get(attributes.APPROVAL_ID)
             if approval_id:
                 found[approval_id] = execution.id
                 self._remember(approval_id, execution.id)
         return found
+
+    async def earliest_unfindable_start(self) -> datetime | None:
+        """When the oldest running approval workflow of the task queue that is not findable
+        yet (its request still being created) started; ``None`` if there is none."""
+        query = attributes.unfindable_query(self._task_queue, APPROVAL_WORKFLOW)
+        earliest: datetime | None = None
+        async for execution in self._client.list_workflows(query):
+            self.listed += 1
+            if earliest is None or execution.start_time < earliest:
+                earliest = execution.start_time
+        return earliest
+
+    async def closed_since(self, since: datetime) -> set[str]:
+        """The approval ids of the workspace whose workflows closed at or after ``since``."""
+        closed: set[str] = set()
+        query = attributes.closed_query(self._task_queue, self._workspace_id, since)
+        async for execution in self._client.list_workflows(query):
+            self.listed += 1
+            approval_id = execution.typed_search_attributes.get(attributes.APPROVAL_ID)
+            if approval_id:
+                closed.add(approval_id)
+                self.forget(approval_id)
+        return closed
 
     def learn(self, approval_id: str, workflow_id: str) -> None:
         """Take ``workflow_id`` as the owner of a new ``approval_id`` (an ``APPROVAL_REQUESTED``

@@ -12,8 +12,9 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
@@ -55,11 +56,26 @@ class ListenerTuning:
     settle: float = 3.0
     reconcile_interval: float = 60.0
     reconcile_batch: int = 1_000
+    reconcile_spread: float = 0.5
+    listing_margin: float = 300.0
     poll_batch: int = 1_000
     read_concurrency: int = 16
     signal_concurrency: int = 32
     unowned_grace: float = 30.0
     remembered_signals: int = 100_000
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What one read pass reads."""
+
+    full_listing: bool
+    """List every pending approval from visibility (else only what could have changed
+    since the session's last listing)."""
+    single_reads: int | None = None
+    """At most this many single reads, longest unread first (``None``: no limit)."""
+    spread: float = 0.0
+    """Seconds over which the single reads are spread (0: as fast as they go)."""
 
 
 class ListenerActivities:
@@ -82,8 +98,10 @@ class ListenerActivities:
         platform = self._access.client(config.workspace_id)
         index = ApprovalIndex(self._client, info.task_queue, config.workspace_id)
         metrics = ListenerMetrics(activity.metric_meter(), config.workspace_id)
+        # The server stamped the attempt's start: listings are bounded on its clock.
+        clock_offset = info.started_time - datetime.now(UTC)
         session = ListenerSession(
-            self._client, platform, index, config, self._tuning, self._late, metrics
+            self._client, platform, index, config, self._tuning, self._late, metrics, clock_offset
         )
         return await session.run()
 
@@ -100,6 +118,7 @@ class ListenerSession:
         tuning: ListenerTuning,
         late: LateDecisionAudit | None = None,
         metrics: ListenerMetrics | None = None,
+        clock_offset: timedelta = timedelta(0),
     ) -> None:
         self._client = client
         self._late = late
@@ -119,6 +138,9 @@ class ListenerSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._quiet_since = time.monotonic()
         self._ends = 0.0
+        self._clock_offset = clock_offset
+        self._pending: dict[str, str] = {}  # approval id → workflow id, as of the last listing
+        self._listed_since: datetime | None = None  # the next listing's bound (server clock)
 
     async def run(self) -> ListenerReport:
         self._ends = time.monotonic() + self._config.session_seconds
@@ -232,14 +254,23 @@ class ListenerSession:
                 await catching_up
 
     async def _catch_up_and_reconcile(self) -> None:
-        """Catch up now and once more after ``settle``; then reconcile every interval."""
-        await self._pass_until_done(single_reads=None)
+        """Catch up now (a full listing) and once more after ``settle``; then reconcile
+        every interval, its single reads spread over part of it."""
+        await self._pass_until_done(ReadPlan(full_listing=True))
         await asyncio.sleep(self._tuning.settle)
-        await self._pass_until_done(single_reads=None)
+        await self._pass_until_done(ReadPlan(full_listing=False))
+        interval = self._tuning.reconcile_interval
+        reconcile = ReadPlan(
+            full_listing=False,
+            single_reads=self._tuning.reconcile_batch,
+            spread=interval * self._tuning.reconcile_spread,
+        )
+        next_pass = time.monotonic() + interval
         while True:
-            await asyncio.sleep(self._tuning.reconcile_interval)
+            await asyncio.sleep(max(0.0, next_pass - time.monotonic()))
+            next_pass = max(next_pass + interval, time.monotonic())
             silent_for = time.monotonic() - self._quiet_since
-            found = await self._pass_until_done(single_reads=self._tuning.reconcile_batch)
+            found = await self._pass_until_done(reconcile)
             if found:
                 logger.warning(
                     "reconciliation found %d decision(s) the socket did not deliver "
@@ -248,11 +279,11 @@ class ListenerSession:
                     silent_for,
                 )
 
-    async def _pass_until_done(self, single_reads: int | None) -> int:
+    async def _pass_until_done(self, plan: ReadPlan) -> int:
         """One read pass, retried each second until it succeeds; returns decisions found."""
         while True:
             try:
-                return await self._read_pass(single_reads, DecisionSource.CATCH_UP)
+                return await self._read_pass(plan, DecisionSource.CATCH_UP)
             except (PlatformError, RPCError) as error:
                 self._platform_failed("list_approvals", error)
                 logger.warning("catch-up pass failed, will retry: %s", error)
@@ -265,7 +296,8 @@ class ListenerSession:
     async def _poll(self, until: float) -> None:
         while time.monotonic() < min(until, self._ends):
             try:
-                await self._read_pass(self._tuning.poll_batch, DecisionSource.POLLING)
+                plan = ReadPlan(full_listing=False, single_reads=self._tuning.poll_batch)
+                await self._read_pass(plan, DecisionSource.POLLING)
                 self._count("poll_passes")
             except (PlatformError, RPCError) as error:
                 self._platform_failed("list_approvals", error)
@@ -277,39 +309,70 @@ class ListenerSession:
 
     # --- reads ---------------------------------------------------------------------
 
-    async def _read_pass(self, single_reads: int | None, source: DecisionSource) -> int:
-        """Read every pending approval's state (the list, then at most ``single_reads``
-        single reads, longest unread first); deliver the decided ones; return how many."""
-        pending = await self._index.pending()
+    async def _read_pass(self, plan: ReadPlan, source: DecisionSource) -> int:
+        """Read the pending approvals' state (the list, then single reads of the ones it
+        did not hold, longest unread first); deliver the decided ones; return how many."""
+        pending = await self._list_pending(plan.full_listing)
         self._metrics.pending(len(pending))
+        for gone in set(self._read_at) - set(pending):
+            del self._read_at[gone]
         if not pending:
             return 0
         reply = await self._platform.read_list()
-        listed = {item["id"]: item for item in reply.items if item["id"] in pending}
         self._count("catch_up_reads")
         self._count("skipped_items", reply.skipped)
-        missing = sorted(
-            (a for a in pending if a not in listed), key=lambda a: self._read_at.get(a, 0.0)
+        read = {item["id"] for item in reply.items if item["id"] in pending}
+        found = sum(
+            self._take(item, pending[item["id"]], source)
+            for item in reply.items
+            if item["id"] in read
         )
-        if single_reads is not None:
-            missing = missing[:single_reads]
+        missing = sorted(
+            (a for a in pending if a not in read), key=lambda a: self._read_at.get(a, 0.0)
+        )
+        if plan.single_reads is not None:
+            missing = missing[: plan.single_reads]
         if missing and self._platform.has_single_item_route is not False:
-            listed.update(await self._read_each(missing))
+            found += await self._read_each(missing, pending, source, plan.spread, read)
         if self._platform.has_single_item_route is False:
-            self._warn_unreadable([a for a in missing if a not in listed])
-        now = time.monotonic()
-        found = 0
-        for approval_id, item in listed.items():
-            self._read_at[approval_id] = now
-            for vote in votes_from_item(item, approval_id, source):  # N-of-M [ext]
-                self._deliver(vote, pending[approval_id])
-            decision = decision_from_item(item, approval_id, source)
-            if decision is not None:
-                found += 1
-                self._deliver(decision, pending[approval_id])
-        for gone in set(self._read_at) - set(pending):
-            del self._read_at[gone]
+            self._warn_unreadable([a for a in missing if a not in read])
         return found
+
+    async def _list_pending(self, full: bool) -> dict[str, str]:
+        """The pending approvals (approval id → workflow id): all of them from visibility
+        (``full``, or the session's first listing), else the last listing's, updated with
+        what started or closed since then (docs/waiting-path.md, "What a pass lists")."""
+        now = datetime.now(UTC) + self._clock_offset
+        next_bound = now - timedelta(seconds=self._tuning.listing_margin)
+        listed_before = self._index.listed
+        # A workflow still creating its request started before it became findable: the
+        # next listing reaches back to it. Asked first, so that none falls between.
+        unfindable = await self._index.earliest_unfindable_start()
+        if unfindable is not None and unfindable < next_bound:
+            next_bound = unfindable
+        if full or self._listed_since is None:
+            self._pending = await self._index.pending()
+        else:
+            closed = await self._index.closed_since(self._listed_since)
+            started = await self._index.pending(started_since=self._listed_since)
+            for approval_id in closed:
+                self._pending.pop(approval_id, None)
+            self._pending.update(started)
+        self._listed_since = next_bound
+        self._metrics.count("listed", self._index.listed - listed_before)
+        return dict(self._pending)  # a signal's NOT_FOUND may drop one from the session's map
+
+    def _take(self, item: dict[str, Any], workflow_id: str, source: DecisionSource) -> int:
+        """Deliver what one read item holds; 1 if it is decided, else 0."""
+        approval_id = item["id"]
+        self._read_at[approval_id] = time.monotonic()
+        for vote in votes_from_item(item, approval_id, source):  # N-of-M [ext]
+            self._deliver(vote, workflow_id)
+        decision = decision_from_item(item, approval_id, source)
+        if decision is None:
+            return 0
+        self._deliver(decision, workflow_id)
+        return 1
 
     def _warn_unreadable(self, approval_ids: list[str]) -> None:
         """Warn once per approval that cannot be read (beyond the newest 50, no single route)."""
@@ -325,11 +388,21 @@ class ListenerSession:
                 new[0],
             )
 
-    async def _read_each(self, approval_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    async def _read_each(
+        self,
+        approval_ids: Sequence[str],
+        pending: dict[str, str],
+        source: DecisionSource,
+        spread: float,
+        read: set[str],
+    ) -> int:
+        """Read each approval on its own (``spread`` over that many seconds), delivering as
+        they come; adds the ones read to ``read``; returns how many were decided."""
         limit = asyncio.Semaphore(self._tuning.read_concurrency)
-        items: dict[str, dict[str, Any]] = {}
+        found = 0
 
         async def read_one(approval_id: str) -> None:
+            nonlocal found
             async with limit:
                 self._count("catch_up_reads")
                 try:
@@ -338,11 +411,17 @@ class ListenerSession:
                     self._platform_failed("get_approval", error)
                     logger.warning("read of %s failed, will retry: %s", approval_id, error)
                     return
-                if item is not None:
-                    items[approval_id] = item
+            if item is not None:
+                read.add(approval_id)
+                found += self._take(item, pending[approval_id], source)
 
-        await asyncio.gather(*(read_one(approval_id) for approval_id in approval_ids))
-        return items
+        gap = spread / len(approval_ids) if approval_ids else 0.0
+        async with asyncio.TaskGroup() as reads:
+            for approval_id in approval_ids:
+                reads.create_task(read_one(approval_id))
+                if gap:
+                    await asyncio.sleep(gap)
+        return found
 
     # --- signalling ------------------------------------------------------------------
 
@@ -383,6 +462,7 @@ class ListenerSession:
                     self._keep_for_retry(decision, temporal_failed=True)
                     return
                 self._index.forget(approval_id)  # its workflow has just finished
+                self._pending.pop(approval_id, None)
                 if not await self._audit_if_late(decision):
                     self._keep_for_retry(decision, temporal_failed=False)
                     return

@@ -39,8 +39,10 @@ LISTENER_COUNTERS = {
     "skipped_items": "oversized or malformed items skipped in the platform's list replies",
     "owners_learned": "approval owners learned from APPROVAL_REQUESTED events",
     "owner_lookups": "owner look-ups in visibility for a decision's unknown approval",
+    "listed": "workflows read from visibility by the listings of the passes",
 }
-"""The listener report's counters exported as ``approvals_listener_<name>``."""
+"""The listener's counters exported as ``approvals_listener_<name>`` (the report's, and
+``listed``)."""
 
 
 def parse_metrics_address(value: str) -> str:

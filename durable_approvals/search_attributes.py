@@ -6,6 +6,8 @@ Registered once per namespace: ``DEV_SERVER_ARGS`` for a dev server, else
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -60,11 +62,36 @@ def closed_owner_query(task_queue: str, workspace_id: str, approval_id: str) -> 
     )
 
 
-def pending_query(task_queue: str, workspace_id: str) -> str:
-    """Every running workflow of ``workspace_id`` that waits for a decision."""
-    return (
+def _timestamp(moment: datetime) -> str:
+    return _quoted(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def pending_query(task_queue: str, workspace_id: str, started_since: datetime | None = None) -> str:
+    """Every running workflow of ``workspace_id`` that waits for a decision (started at or
+    after ``started_since``, when given)."""
+    query = (
         f"{_in_workspace(task_queue, workspace_id)} AND "
         f"{APPROVAL_STATE.name} = {_quoted(PENDING)} AND ExecutionStatus = 'Running'"
+    )
+    if started_since is not None:
+        query += f" AND StartTime >= {_timestamp(started_since)}"
+    return query
+
+
+def unfindable_query(task_queue: str, workflow_type: str) -> str:
+    """Running workflows of ``workflow_type`` on ``task_queue`` that have not yet become
+    findable (no approval id: their request is still being created), in any workspace."""
+    return (
+        f"TaskQueue = {_quoted(task_queue)} AND WorkflowType = {_quoted(workflow_type)} AND "
+        f"ExecutionStatus = 'Running' AND {APPROVAL_ID.name} IS NULL"
+    )
+
+
+def closed_query(task_queue: str, workspace_id: str, closed_since: datetime) -> str:
+    """The workflows of ``workspace_id`` that closed at or after ``closed_since``."""
+    return (
+        f"{_in_workspace(task_queue, workspace_id)} AND ExecutionStatus != 'Running' AND "
+        f"CloseTime >= {_timestamp(closed_since)}"
     )
 
 

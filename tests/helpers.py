@@ -60,7 +60,11 @@ REFERENCE_KEYS = {
 
 
 FAST_LISTENER = ListenerTuning(
-    backoff=(0.1, 0.2, 0.4), socket_retry=2.0, settle=0.5, reconcile_interval=2.0
+    backoff=(0.1, 0.2, 0.4),
+    socket_retry=2.0,
+    settle=0.5,
+    reconcile_interval=2.0,
+    listing_margin=10.0,
 )
 """Listener patience for tests: seconds instead of minutes."""
 
