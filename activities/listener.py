@@ -57,7 +57,7 @@ class ListenerTuning:
     reconcile_interval: float = 60.0
     reconcile_batch: int = 1_000
     reconcile_spread: float = 0.5
-    listing_margin: float = 300.0
+    listing_margin: float = 60.0
     poll_batch: int = 1_000
     read_concurrency: int = 16
     signal_concurrency: int = 32
@@ -363,7 +363,8 @@ class ListenerSession:
         return dict(self._pending)  # a signal's NOT_FOUND may drop one from the session's map
 
     def _take(self, item: dict[str, Any], workflow_id: str, source: DecisionSource) -> int:
-        """Deliver what one read item holds; 1 if it is decided, else 0."""
+        """Deliver what one read item holds; 1 if it holds a decision not delivered yet
+        (by the socket or an earlier pass), else 0."""
         approval_id = item["id"]
         self._read_at[approval_id] = time.monotonic()
         for vote in votes_from_item(item, approval_id, source):  # N-of-M [ext]
@@ -371,8 +372,7 @@ class ListenerSession:
         decision = decision_from_item(item, approval_id, source)
         if decision is None:
             return 0
-        self._deliver(decision, workflow_id)
-        return 1
+        return int(self._deliver(decision, workflow_id))
 
     def _warn_unreadable(self, approval_ids: list[str]) -> None:
         """Warn once per approval that cannot be read (beyond the newest 50, no single route)."""
@@ -425,15 +425,18 @@ class ListenerSession:
 
     # --- signalling ------------------------------------------------------------------
 
-    def _deliver(self, decision: Decision, workflow_id: str | None = None) -> None:
+    def _deliver(self, decision: Decision, workflow_id: str | None = None) -> bool:
+        """Signal ``decision`` to its workflow unless it was (or is being) already; says
+        whether this call started a delivery."""
         key = (decision.approval_id, decision.approved, decision.decided_by)
         if key in self._signalled or key in self._in_flight:
-            return  # seen on the socket and in a pass, or twice on the socket
+            return False  # seen on the socket and in a pass, or twice on the socket
         self._in_flight.add(key)
         task = asyncio.create_task(self._signal(decision, workflow_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda _: self._in_flight.discard(key))
+        return True
 
     async def _signal(self, decision: Decision, workflow_id: str | None) -> None:
         """Signal the owner of the approval; an unowned one is kept for ``_retry_unowned``."""
