@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.common import MetricMeter
 from temporalio.testing import ActivityEnvironment
 
+from durable_approvals.activities import approval_index
 from durable_approvals.activities.approval_index import ApprovalIndex
 from durable_approvals.activities.listener import ListenerSession
 from durable_approvals.activities.messages import ListenerConfig, ListenerReport
@@ -91,7 +92,8 @@ def silent(platform: FaultyPlatform) -> FaultyPlatform:
     return platform
 
 
-async def test_a_pass_lists_only_what_could_have_changed(dev_env, silent, settings):
+async def test_a_pass_lists_only_what_could_have_changed(dev_env, silent, settings, monkeypatch):
+    monkeypatch.setattr(approval_index, "LISTING_PAGE_SIZE", 2)  # the full listing: 2 pages
     client = dev_env.client
     async with running_worker(client, settings, tuning=ASLEEP) as task_queue:
         waiting = [await start(client, task_queue) for _ in range(3)]
