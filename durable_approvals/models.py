@@ -10,7 +10,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeGuard
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    model_validator,
+)
 
 from durable_approvals.action_hash import HASH_PATTERN, ArgsError, action_hash, check_json_args
 from durable_approvals.binding import check_schema, schema_problem
@@ -277,7 +285,8 @@ class Decision(_Model):
     """A human's answer for one approval, from whichever path saw it first."""
 
     approval_id: Identifier
-    approved: bool
+    approved: StrictBool
+    """``true`` or ``false``: a "yes", a 1 or a "false" string is refused, not read as a verdict."""
     decided_by: NameText = "human"
     comment: ReasonText | None = None
     decided_at: datetime | None = None

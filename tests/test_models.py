@@ -8,6 +8,7 @@ from durable_approvals.models import (
     ApprovalRequest,
     ApprovalResult,
     ApprovalStatus,
+    Decision,
     is_identifier,
     require_identifier,
 )
@@ -94,3 +95,20 @@ def test_bad_ids_are_refused_by_every_check(value):
 def test_the_workflow_id_is_the_workspace_and_the_key():
     assert workflow_id_for("ws-1", "k-1") == "approval-ws-1-k-1"
     assert workflow_id_for("ws-1") != workflow_id_for("ws-1")
+
+
+@pytest.mark.parametrize("verdict", ["yes", "true", "false", 1, 0, None])
+def test_a_decision_is_true_or_false_nothing_read_as_one(verdict):
+    with pytest.raises(ValidationError, match="approved"):
+        Decision(approval_id="a-1", approved=verdict)
+    with pytest.raises(ValidationError, match="approved"):
+        Decision.model_validate_json(
+            f'{{"approval_id": "a-1", "approved": {verdict!r}}}'.replace("'", '"')
+        )
+
+
+def test_a_decision_from_json_keeps_its_verdict():
+    assert (
+        Decision.model_validate_json('{"approval_id": "a-1", "approved": false}').approved is False
+    )
+    assert Decision(approval_id="a-1", approved=True).approved is True
