@@ -135,12 +135,13 @@ def workspace_token(path: Path) -> str:
 
 def make_private(data_dir: Path) -> None:
     """The data directory and its logs 0700, its files (databases, logs, audit) 0600:
-    approvals, audit and tokens are nobody else's to read."""
+    approvals, audit and tokens are nobody else's to read. A file that goes meanwhile
+    (SQLite's journal, while the server runs) is skipped."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for path in (data_dir, *data_dir.rglob("*")):
-        if path.is_symlink():
-            continue
-        path.chmod(0o700 if path.is_dir() else 0o600)
+        with contextlib.suppress(FileNotFoundError):
+            if not path.is_symlink():
+                path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def write_settings_file(config: StackConfig) -> None:
