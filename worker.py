@@ -230,7 +230,7 @@ def freeze_startup_heap() -> int:
     """Collect, then keep every object alive now (modules, settings, the worker) out of
     the cycle collector's scans for good; returns how many. Called once, before the
     worker polls: a full collection then scans only what workflows and the listener
-    allocate (docs/performance.md, "The collector's pause")."""
+    allocate (docs/performance.md, issue 21's third round)."""
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

@@ -60,10 +60,10 @@ class ApprovalIndex:
         found: dict[str, str] = {}
         query = attributes.pending_query(self._task_queue, self._workspace_id, started_since)
         async for row in self._rows(query):
-            approval_id = _approval_id(row)
+            approval_id, workflow_id = _approval_id(row), row.execution.workflow_id
             if approval_id:
-                found[approval_id] = row.execution.workflow_id
-                self._remember(approval_id, row.execution.workflow_id)
+                found[approval_id] = workflow_id
+                self._remember(approval_id, workflow_id)
         return found
 
     async def earliest_unfindable_start(self) -> datetime | None:

@@ -1,5 +1,5 @@
 """The worker keeps its startup objects out of the cycle collector's scans, and what
-is allocated later is still collected (docs/performance.md, "The collector's pause")."""
+is allocated later is still collected (docs/performance.md, issue 21's third round)."""
 
 from __future__ import annotations
 
