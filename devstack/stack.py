@@ -158,9 +158,9 @@ def write_settings_file(config: StackConfig) -> None:
 
 
 def _exited(name: str, process: subprocess.Popen[bytes], log: Path) -> RuntimeError:
-    """The error for a child that died at start, with the end of its log: the why."""
+    """The error for a child that died, named, with the end of its log: the why."""
     try:
-        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-10:]
     except OSError:
         tail = []
     lines = "".join(f"\n    {line}" for line in tail)
@@ -180,16 +180,18 @@ def _wait_for_port(
     raise RuntimeError(f"{name} did not open port {port} within {timeout:.0f}s")
 
 
-def _wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def _wait_for_health(
+    name: str, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise _exited("platform", process, log)
+            raise _exited(name, process, log)
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return
         time.sleep(0.2)
-    raise RuntimeError(f"platform at {url} not healthy within {timeout:.0f}s")
+    raise RuntimeError(f"{name} at {url} not healthy within {timeout:.0f}s")
 
 
 @contextlib.contextmanager
@@ -315,7 +317,7 @@ def _run(config: StackConfig, data: Path, logs: Path) -> None:
         platform = stack.enter_context(
             _child("platform", platform_argv, logs / "platform.log", platform_env)
         )
-        _wait_for_health(config.platform_url, platform, logs / "platform.log", 30)
+        _wait_for_health("platform", config.platform_url, platform, logs / "platform.log", 30)
         worker = stack.enter_context(
             _child(
                 "worker",
@@ -324,16 +326,21 @@ def _run(config: StackConfig, data: Path, logs: Path) -> None:
                 worker_env,
             )
         )
-        children = [temporal, platform, worker]
+        children = [
+            ("temporal dev server", temporal, logs / "temporal.log"),
+            ("platform", platform, logs / "platform.log"),
+            ("worker", worker, logs / "worker.log"),
+        ]
         channels = config.dev_channels
         if channels is not None:
             children += _start_channels(stack, channels, config, logs, env)
         write_settings_file(config)
         make_private(data)
         print(_banner(config), flush=True)
-        while all(p.poll() is None for p in children):
+        while all(process.poll() is None for _, process, _ in children):
             time.sleep(0.5)
-        raise RuntimeError(f"a component exited; see the logs in {logs}")
+        name, process, log = next(child for child in children if child[1].poll() is not None)
+        raise _exited(name, process, log)
 
 
 def _channel_ports(config: StackConfig) -> list[tuple[int, str]]:
@@ -353,7 +360,7 @@ def _start_channels(
     config: StackConfig,
     logs: Path,
     env: dict[str, str],
-) -> list[subprocess.Popen[bytes]]:
+) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
     """The SMTP server (each mail written to logs/mail.log), the Slack stand-in and the
     channel endpoint."""
     channels.prepare(config.workspace_config)
@@ -408,8 +415,12 @@ def _start_channels(
             env,
         )
     )
-    _wait_for_health(channels.endpoint_url, endpoint, logs / "channels.log", 30)
-    return [smtp, standin, endpoint]
+    _wait_for_health("channel endpoint", channels.endpoint_url, endpoint, logs / "channels.log", 30)
+    return [
+        ("smtp", smtp, logs / "mail.log"),
+        ("slack stand-in", standin, logs / "slack-standin.log"),
+        ("channel endpoint", endpoint, logs / "channels.log"),
+    ]
 
 
 def _banner(config: StackConfig) -> str:

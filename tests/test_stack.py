@@ -5,6 +5,7 @@ every child; a second run finds the earlier workflow and approval."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import socket
@@ -55,7 +56,7 @@ def port_open(port: int) -> bool:
 
 class Stack:
     """``python -m durable_approvals.devstack`` as a user runs it, on ``ports``
-    (temporal, UI, platform)."""
+    (temporal, UI, platform) and a free metrics port."""
 
     def __init__(
         self,
@@ -68,6 +69,9 @@ class Stack:
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.temporal_port, self.ui_port, self.platform_port = ports or free_ports(3)
+        # Not the stack's pick (9464 or the next free): stacks started side by side
+        # would each see it free and the second worker would fail to bind it.
+        (self.metrics_port,) = free_ports(1)
         self.data_dir = data_dir
         self.settings_file = settings_file or data_dir / "approvals.env"
         self.workspace = workspace
@@ -92,6 +96,8 @@ class Stack:
             str(self.ui_port),
             "--platform-port",
             str(self.platform_port),
+            "--metrics-port",
+            str(self.metrics_port),
             *self.extra_args,
             cwd=ROOT,
             env=self.env,
@@ -116,17 +122,33 @@ class Stack:
             self.output.append(rest.decode())
             return await self.process.wait()
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(
+        self, exc_type: object, error: BaseException | None, traceback: object
+    ) -> None:
         """Stop as Ctrl-C does, so that the stack stops its children (each in a session of
-        its own: killing the stack alone would leave them running); kill only if it hangs."""
-        if self.process is None or self.process.returncode is not None:
+        its own: killing the stack alone would leave them running); kill only if it hangs.
+        A failed test gets the stack's output as a note: a component that exited says why."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGINT)
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.process.wait(), 60)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if error is not None:
+            error.add_note(f"the stack's output:\n{await self.rest_of_output()}")
+
+    async def rest_of_output(self) -> str:
+        """Everything the stack printed, once it has exited."""
+        assert self.process is not None and self.process.stdout is not None
         try:
-            await asyncio.wait_for(self.process.wait(), 60)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+            rest = await asyncio.wait_for(self.process.stdout.read(), 5)
+        except TimeoutError:  # a grandchild still holds the pipe
+            rest = b""
+        self.output.append(rest.decode(errors="replace"))
+        return "".join(self.output)
 
     async def client(self) -> Client:
         return await Client.connect(
@@ -183,3 +205,36 @@ async def test_stack_runs_an_approval_stops_cleanly_and_keeps_state(tmp_path):
 
     assert description.status is WorkflowExecutionStatus.COMPLETED
     assert item is not None and item["status"] == "denied"
+
+
+def child_pid(parent: int, module: str) -> int:
+    """The pid of ``parent``'s child that runs ``python -m module``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and module.encode() in argv:
+            return int(entry.name)
+    raise LookupError(f"no child of {parent} runs {module}")
+
+
+async def test_a_component_that_exits_is_named_with_its_log_and_stops_the_rest(tmp_path):
+    async with Stack(tmp_path / "data") as stack:
+        assert stack.process is not None
+        worker = child_pid(stack.process.pid, "durable_approvals.worker")
+        os.kill(worker, signal.SIGKILL)
+        exit_code = await asyncio.wait_for(stack.process.wait(), 60)  # by itself
+        output = await stack.rest_of_output()
+        ports = (stack.temporal_port, stack.ui_port, stack.platform_port)
+
+    assert exit_code == 1, output
+    assert f"stack: worker exited with status -{signal.SIGKILL}" in output
+    assert str(tmp_path / "data" / "logs" / "worker.log") in output
+    for name in ("stopped platform", "stopped temporal"):
+        assert name in output
+    assert not any(port_open(port) for port in ports)
