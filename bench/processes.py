@@ -39,10 +39,16 @@ FLOOR_TASK_QUEUE = "bench-floor"
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 # One task-queue partition: with the default four, a task written to a partition
 # where no poller waits sits there until it is forwarded (tens of ms each time).
+# The transfer queue read at up to 1,000 times a second: the dev server has one
+# history shard, whose reader of new tasks (a workflow task a signal schedules,
+# an activity task) reads at most 20 times a second by default, so beyond ~20 new
+# tasks a second each waits up to 50 ms for its read, in runs of either shape
+# (docs/performance.md, issue 21's fourth round).
 DYNAMIC_CONFIG = (
     "matching.numTaskqueueReadPartitions=1",
     "matching.numTaskqueueWritePartitions=1",
     'matching.stickyPollerUnavailableWindow="2s"',
+    "history.transferProcessorMaxPollRPS=1000",
 )
 
 

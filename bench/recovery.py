@@ -24,6 +24,7 @@ from bench.driving import (
 )
 from bench.processes import Stack, kill, wait_websockets
 from bench.report import ratio, table, verdict
+from bench.takeover import listener_attempt
 
 SETTLE = 5.0
 
@@ -57,6 +58,7 @@ async def run(stack: Stack, total: int, heartbeat_timeout: float) -> str:
     recovered = await last_close(stack, crash_ids, restarted_at)
     from_kill = await last_close(stack, crash_ids, killed_at)
     crash_found = await outcomes(stack, crash_ids, "crash")
+    attempt = await listener_attempt(stack)
     limit = heartbeat_timeout + calm + 5
     return table(
         f"recovery: SIGKILL the listener's worker with {total} pending, decide all while it is"
@@ -93,5 +95,6 @@ async def run(stack: Stack, total: int, heartbeat_timeout: float) -> str:
                 f"(audit seen {waited:.1f} s after the start)",
                 "",
             ],
+            ["crash: after the drain, " + attempt, "", "", "", "", "", "", ""],
         ],
     )

@@ -42,6 +42,17 @@ async def listener_pid(stack: Stack) -> int | None:
     return None
 
 
+async def listener_attempt(stack: Stack) -> str:
+    """The running listener activity's attempt and the failure that ended the one before
+    (a heartbeat timeout per attempt after a kill: one expected, more are the why of a
+    slow recovery)."""
+    handle = stack.client.get_workflow_handle(listener_workflow_id(WORKSPACE, TASK_QUEUE))
+    for pending in (await handle.describe()).raw_description.pending_activities:
+        failure = pending.last_failure.message if pending.HasField("last_failure") else "none"
+        return f"listener attempt {pending.attempt} (last failure: {failure})"
+    return "no listener activity pending"
+
+
 async def _taken_over(stack: Stack, survivor: subprocess.Popen[bytes], limit: float) -> float:
     """Seconds until the survivor runs the listener and the platform counts its socket."""
     began = time.perf_counter()
