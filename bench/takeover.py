@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.workflow.v1 import PendingActivityInfo
 
 from bench.audit_watch import AuditTail, decided_of
 from bench.driving import decide_all, ids, last_close, outcomes, start_approval, start_paced
@@ -33,10 +34,15 @@ from durable_approvals.workflows.listener import listener_workflow_id
 STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 
 
+async def _listener_activities(stack: Stack) -> list[PendingActivityInfo]:
+    """The listener workflow's pending activities (its one session, when it runs)."""
+    handle = stack.client.get_workflow_handle(listener_workflow_id(WORKSPACE, TASK_QUEUE))
+    return list((await handle.describe()).raw_description.pending_activities)
+
+
 async def listener_pid(stack: Stack) -> int | None:
     """The pid of the worker whose listener activity is running (its identity is pid@host)."""
-    handle = stack.client.get_workflow_handle(listener_workflow_id(WORKSPACE, TASK_QUEUE))
-    for pending in (await handle.describe()).raw_description.pending_activities:
+    for pending in await _listener_activities(stack):
         if pending.state == STARTED and pending.last_worker_identity:
             return int(pending.last_worker_identity.split("@", 1)[0])
     return None
@@ -46,8 +52,7 @@ async def listener_attempt(stack: Stack) -> str:
     """The running listener activity's attempt and the failure that ended the one before
     (a heartbeat timeout per attempt after a kill: one expected, more are the why of a
     slow recovery)."""
-    handle = stack.client.get_workflow_handle(listener_workflow_id(WORKSPACE, TASK_QUEUE))
-    for pending in (await handle.describe()).raw_description.pending_activities:
+    for pending in await _listener_activities(stack):
         failure = pending.last_failure.message if pending.HasField("last_failure") else "none"
         return f"listener attempt {pending.attempt} (last failure: {failure})"
     return "no listener activity pending"

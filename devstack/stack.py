@@ -339,8 +339,9 @@ def _run(config: StackConfig, data: Path, logs: Path) -> None:
         print(_banner(config), flush=True)
         while all(process.poll() is None for _, process, _ in children):
             time.sleep(0.5)
-        name, process, log = next(child for child in children if child[1].poll() is not None)
-        raise _exited(name, process, log)
+        for name, process, log in children:
+            if process.poll() is not None:
+                raise _exited(name, process, log)
 
 
 def _channel_ports(config: StackConfig) -> list[tuple[int, str]]:

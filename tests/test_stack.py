@@ -5,6 +5,7 @@ every child; a second run finds the earlier workflow and approval."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from durable_approvals.converter import data_converter
@@ -209,17 +211,10 @@ async def test_stack_runs_an_approval_stops_cleanly_and_keeps_state(tmp_path):
 
 def child_pid(parent: int, module: str) -> int:
     """The pid of ``parent``'s child that runs ``python -m module``."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:  # gone meanwhile
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and module.encode() in argv:
-            return int(entry.name)
+    for child in psutil.Process(parent).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if module in child.cmdline():
+                return child.pid
     raise LookupError(f"no child of {parent} runs {module}")
 
 
