@@ -41,6 +41,7 @@ from durable_approvals.converter import validation_message
 from durable_approvals.models import require_identifier
 from durable_approvals.platform_client import PlatformClient, PlatformError
 from durable_approvals.redaction import RedactingFilter, redact_text, register_secret
+from durable_approvals.sandbox import passing_through
 from durable_approvals.settings import Settings, SettingsError
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
@@ -182,6 +183,7 @@ async def build_worker(
         "max_concurrent_workflow_tasks", settings.worker_max_concurrent_workflow_tasks
     )
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
+    worker_options.setdefault("workflow_runner", passing_through(WORKFLOWS))
     worker_options.setdefault(
         "sticky_queue_schedule_to_start_timeout", timedelta(seconds=settings.worker_sticky_timeout)
     )

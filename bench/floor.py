@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from durable_approvals.converter import data_converter
+    from durable_approvals.sandbox import passing_through
     from durable_approvals.settings import Settings
 
 STEP = timedelta(seconds=10)
@@ -100,6 +101,7 @@ async def serve(marks: Path) -> None:
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout),
+        workflow_runner=passing_through([FloorWorkflow]),  # as the product worker's
     )
     await worker.run()
 
@@ -107,4 +109,7 @@ async def serve(marks: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="the floor shape's worker")
     parser.add_argument("--marks", type=Path, required=True)
-    asyncio.run(serve(parser.parse_args().marks))
+    # The workflow's module by its name, not ``__main__``: the sandbox passes it through.
+    from bench import floor
+
+    asyncio.run(floor.serve(parser.parse_args().marks))

@@ -19,7 +19,6 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from durable_approvals import worker as worker_module
 from durable_approvals.activities.approval_index import ApprovalIndex
@@ -438,16 +437,11 @@ async def test_the_listener_continues_as_new_and_decisions_arrive_across_runs(
 ):
     """Two one-second sessions per run: a new run appears and a decision made after it still
     arrives. ``SESSIONS_PER_RUN`` is patched on the module the workflow reads, which the
-    sandbox passes through for this worker only."""
+    worker's sandbox passes through (durable_approvals/sandbox.py)."""
     monkeypatch.setattr(listener_module, "SESSIONS_PER_RUN", 2)
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "durable_approvals.workflows.listener"
-        )
-    )
     settings = settings.model_copy(update={"listener_session_seconds": 1.0})
     client = dev_env.client
-    async with running_worker(client, settings, workflow_runner=runner) as task_queue:
+    async with running_worker(client, settings) as task_queue:
         listener = listener_of(client, task_queue)
         try:
             first_run = (await listener.describe()).run_id

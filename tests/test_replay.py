@@ -26,7 +26,7 @@ from durable_approvals.converter import data_converter
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from tests.helpers import HISTORIES_DIR
 from tests.history_sets import HISTORY_SETS
-from tests.replay_mutant import ReorderedApprovalWorkflow
+from tests.replay_mutant import ClockReadingApprovalWorkflow, ReorderedApprovalWorkflow
 
 MIN_RECORDED = 12
 FEATURE_SETS = [name for name in HISTORY_SETS if name != "baseline"]
@@ -110,3 +110,13 @@ def test_sets_are_found_at_any_depth(tmp_path):
     (tmp_path / "empty").mkdir()
     assert set_folders(tmp_path) == ["baseline", "release-1.0/agents", "release-1.0/baseline"]
     assert release_folders(tmp_path) == ["release-1.0"]
+
+
+async def test_a_restricted_call_in_the_workflow_module_fails_replay():
+    """The replay keeps the sandbox's restrictions on the workflow's own module, which the
+    worker passes through (durable_approvals/sandbox.py): a clock read there fails here."""
+    paths = history_files("release-1.0/baseline")
+    failures = await replay_failures(ClockReadingApprovalWorkflow, paths)
+    runs = {history.run_id async for history in recorded_histories(paths)}
+    assert set(failures) == runs
+    assert all("time.time" in message for message in failures.values()), failures

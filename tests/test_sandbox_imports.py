@@ -1,7 +1,8 @@
-"""What Temporal's sandbox executes again for every workflow run: the workflow's own
-module and its two package parents, nothing else of ours (docs/performance.md,
-"The sandbox"). A collaborator imported as ``from package import module`` would be
-executed again on every run, although it is inside ``imports_passed_through()``."""
+"""What Temporal's sandbox executes again for every workflow run (docs/internals.md, "The
+sandbox"). The default sandbox, which the replay tests keep: the workflow's own module and
+its two package parents, nothing else of ours; a collaborator imported as ``from package
+import module`` would be executed again on every run, although it is inside
+``imports_passed_through()``. The worker's sandbox: nothing of ours."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from temporalio import workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from durable_approvals.sandbox import passing_through
+from durable_approvals.worker import WORKFLOWS
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
 
@@ -36,8 +39,22 @@ def executed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest.mark.parametrize("cls", [ApprovalWorkflow, WorkspaceListenerWorkflow])
 def test_a_run_executes_only_the_workflow_module_of_ours(cls: type, executed: list[str]) -> None:
+    ours = modules_of_ours_per_run(SandboxedWorkflowRunner(), cls, executed)
+    assert ours == PARENTS | {cls.__module__}
+
+
+@pytest.mark.parametrize("cls", WORKFLOWS)
+def test_in_the_workers_sandbox_a_run_executes_nothing_of_ours(
+    cls: type, executed: list[str]
+) -> None:
+    assert modules_of_ours_per_run(passing_through(WORKFLOWS), cls, executed) == set()
+
+
+def modules_of_ours_per_run(
+    runner: SandboxedWorkflowRunner, cls: type, executed: list[str]
+) -> set[str]:
+    """The modules of ours that ``runner`` executes for a second run of ``cls``."""
     definition = workflow._Definition.must_from_class(cls)
-    runner = SandboxedWorkflowRunner()
 
     async def two_runs() -> None:  # the sandbox needs a running loop
         runner.prepare_workflow(definition)
@@ -45,5 +62,4 @@ def test_a_run_executes_only_the_workflow_module_of_ours(cls: type, executed: li
         runner.prepare_workflow(definition)
 
     asyncio.run(two_runs())
-    ours = {name for name in executed if name.split(".")[0] == "durable_approvals"}
-    assert ours == PARENTS | {cls.__module__}
+    return {name for name in executed if name.split(".")[0] == "durable_approvals"}
