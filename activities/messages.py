@@ -73,6 +73,9 @@ class CreateApprovalInput(_Model):
     """N-of-M: the platform [ext] that makes its decide route record votes; ``None``: omitted."""
     approvers: list[NameText] | None = None
     """N-of-M: the approver group's members, the only voters a platform [ext] accepts."""
+    may_exist: bool = True
+    """Whether an earlier attempt may have made it (search for its marker before the POST);
+    ``False`` only from a workflow's first, untried workflow task (docs/internals.md)."""
 
 
 class CreatedApproval(_Model):

@@ -70,16 +70,18 @@ class PlatformHttpActivities:
     async def create_approval(self, request: CreateApprovalInput) -> CreatedApproval:
         """Create the request once, however often retried (docs/internals.md: two guards)."""
         platform = self._access.client(request.workspace_id)
-        workflow_id = (activity.info().workflow_id or "") if activity.in_activity() else ""
+        info = activity.info() if activity.in_activity() else None
+        workflow_id = (info.workflow_id or "") if info is not None else ""
         task_id = marked_task_id(request.task_id, request.idempotency_key, workflow_id)
         try:
-            # A run whose first create was made before the task id named its workflow:
-            # its marker alone (docs/internals.md, "Create once").
-            legacy = marked_task_id(request.task_id, request.idempotency_key)
-            existing = await platform.find_by_task_id(task_id, legacy)
-            if existing is not None:
-                logger.info("approval already requested: id=%s", existing)
-                return CreatedApproval(approval_id=existing)
+            if request.may_exist or info is None or info.attempt > 1:
+                # A run whose first create was made before the task id named its workflow:
+                # its marker alone (docs/internals.md, "Create once").
+                legacy = marked_task_id(request.task_id, request.idempotency_key)
+                existing = await platform.find_by_task_id(task_id, legacy)
+                if existing is not None:
+                    logger.info("approval already requested: id=%s", existing)
+                    return CreatedApproval(approval_id=existing)
             approval_id = await platform.create_approval(
                 request.action,
                 request.reason,

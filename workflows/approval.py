@@ -82,6 +82,9 @@ with workflow.unsafe.imports_passed_through():
     from durable_approvals.workflows.waiting import SETTLE, Wait
 
 DENIED_MESSAGE = "Denied by human"
+UNTRIED_FIRST_TASK = 3
+"""History length when a run starts in its first workflow task on its first attempt
+(started, task scheduled, task started)."""
 
 
 _OUTCOMES = {
@@ -152,6 +155,14 @@ class ApprovalWorkflow:
         self._held: list[tuple[Decision, asyncio.Future[DecisionVerdict] | None]] = []
         self._proofs: ProofCheck | None = None
         self._expire_retry_seconds: float | None = None  # EXPIRE_RETRY_FOR, from the RBAC verdict
+        # No create can have been sent before this instance's (docs/internals.md, "Create
+        # once"): it starts the run, live, in an untried first task. A retried task (its
+        # failure event), a signal-with-start or a reset make the history longer, and an
+        # instance that replays was not the first to run the steps.
+        self._untried_start = (
+            info.get_current_history_length() == UNTRIED_FIRST_TASK
+            and not workflow.unsafe.is_replaying()
+        )
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalResult:
@@ -455,6 +466,7 @@ class ApprovalWorkflow:
                 timeout_seconds=request.timeout_seconds,
                 **self._binding.create_fields(),
                 **self._vote_item_fields(),
+                may_exist=not self._untried_start,
             ),
             start_to_close_timeout=options.CREATE.start_to_close_timeout,
             retry_policy=options.CREATE.retry_policy,
