@@ -2,7 +2,9 @@
 sandbox"). The default sandbox, which the replay tests keep: the workflow's own module and
 its two package parents, nothing else of ours; a collaborator imported as ``from package
 import module`` would be executed again on every run, although it is inside
-``imports_passed_through()``. The worker's sandbox: nothing of ours."""
+``imports_passed_through()``. The worker's sandbox: nothing of ours; and once the worker is
+warm, an approval started, decided through the listener and concluded loads no module at
+all, of ours or of its libraries."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from durable_approvals.sandbox import passing_through
 from durable_approvals.worker import WORKFLOWS
 from durable_approvals.workflows.approval import ApprovalWorkflow
 from durable_approvals.workflows.listener import WorkspaceListenerWorkflow
+from tests.helpers import platform_client, running_worker, start, wait_pending
 
 PARENTS = {"durable_approvals", "durable_approvals.workflows"}
 
@@ -63,3 +66,18 @@ def modules_of_ours_per_run(
 
     asyncio.run(two_runs())
     return {name for name in executed if name.split(".")[0] == "durable_approvals"}
+
+
+@pytest.mark.platform_modes("reference", "strict")
+async def test_a_decided_approval_executes_no_module_again(
+    dev_env, settings, platform, executed: list[str]
+):
+    async with running_worker(dev_env.client, settings) as task_queue:
+        for _warm_up_then_measured in range(2):
+            executed.clear()  # what the warm-up loaded does not count
+            handle = await start(dev_env.client, task_queue)
+            approval_id = await wait_pending(handle)
+            async with platform_client(settings) as api:
+                await api.decide(approval_id, approved=True, decided_by="alice")
+            assert (await asyncio.wait_for(handle.result(), 30)).approved
+    assert executed == []
