@@ -48,7 +48,7 @@ QUICK = Sizes(100, 200, (200, 600), 10.0, 200, 1000, 200, 200)
 HEARTBEAT_TIMEOUT = 10.0  # the listener's, for recovery and takeover (production default 30)
 
 
-PRODUCT = ("activities", "approvals", "workflows", "worker.py")
+PRODUCT = ("activities", "durable_approvals", "workflows", "worker.py")
 
 
 def code_state() -> str:
