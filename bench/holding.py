@@ -12,7 +12,7 @@ once no pass can list them, the server's and the worker's over idle windows
 counts (:mod:`bench.platform`). The baseline row is the same stack idle, with
 no approval, measured first in the same run. Each steady figure, the baseline's
 too, is the median of ``WINDOWS`` consecutive windows: the dev server's CPU over
-one window is a draw (the idle stack's ranged from 0.004 to 0.0085 s/s across runs).
+one window is a draw (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -7,9 +7,8 @@ platform (its decide POST answered; the POST's round trip is reported beside it,
 not counted: issue 21), for the floor shape from just before its ``decide`` signal.
 Both shapes run on the same dev server, each with its own worker process; the
 floor goes first. The owner look-up reported beside them is timed after ours' decisions,
-on ``LOOKUPS`` approvals started for it: timed before them, as until issue 21's sixth
-round, the look-ups added 2-3 ms to each decision's closed → ``result()`` hop in the
-server, which the floor's decisions did not pay (docs/performance.md).
+on ``LOOKUPS`` approvals started for it: look-ups made just before the decisions slow
+them in the server, and the floor's decisions have none (docs/performance.md).
 """
 
 from __future__ import annotations
